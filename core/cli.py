@@ -1,0 +1,156 @@
+"""Command line: `python -m core train | neighbors | export | bench`."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from tqdm import tqdm
+
+from core.config import DEVICES, MODES, ConfigError, TrainConfig
+from core.data import CorpusError
+from core.device import DeviceError
+from core.export import write_word2vec_text
+from core.pipeline import RunSummary, train_run
+from core.query import TABLES, Embeddings, UnknownWordError
+from core.runs import Run, RunError
+from core.train import TrainEvent, TrainingError
+from core.vocab import VocabError
+
+USER_ERRORS = (ConfigError, CorpusError, DeviceError, RunError, TrainingError, UnknownWordError, VocabError)
+
+# command-line flag -> config field
+TRAIN_FLAGS = {
+    "corpus": str,
+    "epochs": int,
+    "batch_size": int,
+    "lr": float,
+    "sgd_lr": float,
+    "embed_size": int,
+    "window": int,
+    "negatives": int,
+    "min_freq": int,
+    "subsample": float,
+    "mode": str,
+    "device": str,
+    "threads": int,
+    "seed": int,
+}
+FIELD_OF_FLAG = {"window": "max_window"}
+BAR_FORMAT = "{l_bar}{bar}| {n:.2f}/{total} epochs [{elapsed}<{remaining}{postfix}]"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m core", description="Word2Vec Studio command line")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    train = sub.add_parser("train", help="train skip-gram word2vec and save a run")
+    for flag, kind in TRAIN_FLAGS.items():
+        choices = MODES if flag == "mode" else DEVICES if flag == "device" else None
+        train.add_argument(f"--{flag.replace('_', '-')}", type=kind, choices=choices, default=None)
+    train.add_argument("--lowercase", action="store_true", help="lower-case the corpus")
+    train.add_argument("--run-dir", help="folder holding the runs (default: $W2V_RUNS_DIR or ./runs)")
+    train.add_argument("--name", help="run name (default: date, corpus and mode)")
+    train.add_argument("--resume", metavar="RUN", help="resume a stopped or interrupted run")
+    train.add_argument("--data-dir", help="folder or file with ptb.zip (default: $W2V_DATA_DIR, then the cache)")
+
+    neighbors = sub.add_parser("neighbors", help="nearest neighbours of a word by cosine similarity")
+    neighbors.add_argument("run")
+    neighbors.add_argument("word")
+    neighbors.add_argument("-k", type=int, default=10)
+    neighbors.add_argument("--table", choices=TABLES, default="center")
+
+    export = sub.add_parser("export", help="write a run's center vectors in word2vec text format")
+    export.add_argument("run")
+    export.add_argument("out", type=Path)
+
+    bench = sub.add_parser("bench", help="side-by-side speed and quality benchmark (see README)")
+    bench.add_argument("rest", nargs=argparse.REMAINDER)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "bench":
+        from bench.__main__ import main as bench_main
+
+        return bench_main(args.rest)
+    try:
+        return {"train": cmd_train, "neighbors": cmd_neighbors, "export": cmd_export}[args.command](args)
+    except USER_ERRORS as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    given = {FIELD_OF_FLAG.get(f, f): getattr(args, f) for f in TRAIN_FLAGS if getattr(args, f) is not None}
+    if args.lowercase:
+        given["lowercase"] = True
+    return TrainConfig.from_dict(given)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    if args.resume:
+        run = Run.open(args.resume, args.run_dir)
+    else:
+        run = Run.create(config_from_args(args), args.name, args.run_dir)
+    cfg = run.config()
+    stop = threading.Event()
+    _stop_on_ctrl_c(stop)
+    bar = tqdm(total=cfg.epochs, bar_format=BAR_FORMAT)
+
+    def show(event: TrainEvent) -> None:
+        bar.update(event.fraction * cfg.epochs - bar.n)
+        bar.set_postfix(loss=f"{event.loss:.4f}", tok_s=f"{event.tokens_per_s:,.0f}", refresh=False)
+
+    try:
+        summary = train_run(run, [show], stop, resume=bool(args.resume), data_dir=args.data_dir)
+    finally:
+        bar.close()
+    print_summary(summary)
+    return 0
+
+
+def _stop_on_ctrl_c(stop: threading.Event) -> None:
+    """First Ctrl-C stops after the current step (resumable); a second one aborts at once."""
+
+    def handler(signum: int, frame: object) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        print("\nstopping after the current step; press Ctrl-C again to abort", file=sys.stderr)
+        stop.set()
+
+    signal.signal(signal.SIGINT, handler)
+
+
+def print_summary(summary: RunSummary) -> None:
+    outcome = summary.outcome
+    seconds = max(outcome.train_seconds, 1e-9)
+    for i, loss in enumerate(outcome.epoch_losses, 1):
+        print(f"epoch {i}: loss {loss:.4f}")
+    print(f"mean loss over {len(outcome.epoch_losses)} epochs: {summary.mean_loss:.4f}")
+    print(f"data preparation: {summary.prepare_seconds:.2f} s")
+    print(f"training: {outcome.train_seconds:.2f} s on {summary.device} for {outcome.epochs_run} epoch(s)")
+    print(f"centers per second: {outcome.centers / seconds:,.0f}")
+    print(f"raw corpus tokens per second: {summary.raw_tokens * outcome.epochs_run / seconds:,.0f}")
+    state = "stopped (resume with --resume)" if outcome.stopped else "finished"
+    print(f"run {state}: {summary.run.path}")
+
+
+def cmd_neighbors(args: argparse.Namespace) -> int:
+    embeddings = Embeddings.from_run(Run.open(args.run))
+    for word, cosine in embeddings.neighbors(args.word, args.k, args.table):
+        print(f"{word}\t{cosine:.4f}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    run = Run.open(args.run)
+    embeddings = Embeddings.from_run(run)
+    count = write_word2vec_text(args.out, embeddings.words, embeddings.center)
+    print(f"wrote {count} vectors of dimension {embeddings.center.shape[1]} to {args.out}")
+    return 0

@@ -1,0 +1,50 @@
+"""Which device trains: `auto` picks CUDA, then MPS, then the CPU; a missing device is a clear error."""
+
+from __future__ import annotations
+
+import os
+
+import torch
+
+
+class DeviceError(RuntimeError):
+    """The requested device is not available on this machine."""
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if _mps_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise DeviceError("CUDA was requested but no CUDA GPU is visible to PyTorch; use device 'auto' or 'cpu'")
+    if name == "mps" and not _mps_available():
+        raise DeviceError("MPS was requested but this machine has no Apple GPU; use device 'auto' or 'cpu'")
+    if name not in ("cpu", "cuda", "mps"):
+        raise DeviceError(f"unknown device {name!r}; choose auto, cpu, cuda or mps")
+    return torch.device(name)
+
+
+def _mps_available() -> bool:
+    return bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
+
+
+def available_devices() -> list[tuple[str, str]]:
+    """(config value, human label) for each device this machine has, `auto` first."""
+    found = [("auto", "auto (best available)")]
+    if torch.cuda.is_available():
+        names = ", ".join(torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count()))
+        found.append(("cuda", f"cuda ({names})"))
+    if _mps_available():
+        found.append(("mps", "mps (Apple GPU)"))
+    found.append(("cpu", f"cpu ({os.cpu_count()} cores)"))
+    return found
+
+
+def set_threads(threads: int) -> int:
+    """Use `threads` CPU threads in torch and in the compiled kernel (0 = every core)."""
+    count = threads or os.cpu_count() or 1
+    torch.set_num_threads(count)
+    return count

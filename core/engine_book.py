@@ -1,0 +1,79 @@
+"""The book's training step: padded center batches, masked BCE loss, dense Adam.
+
+The maths is the book's; it is fast because batches are built by tensor operations on the device
+instead of a DataLoader over Python lists, and the gradients of the two embedding tables are
+written out by hand and scattered with `index_add_` (equal to autograd's, see the tests).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from core.loss import center_loss
+from core.model import SkipGram
+from core.sampling import EpochSample, draw_noise
+
+
+class BookEngine:
+    def __init__(self, model: SkipGram, lr: float, negatives: int, noise_cdf: torch.Tensor, batch_size: int) -> None:
+        self.model = model
+        self.params = [model.embed_v.weight, model.embed_u.weight]
+        fused = model.embed_v.weight.device.type in ("cpu", "cuda")
+        self.optimizer = torch.optim.Adam(self.params, lr=lr, fused=fused)
+        self.negatives = negatives
+        self.noise_cdf = noise_cdf
+        self.chunk = batch_size
+
+    def step(
+        self, sample: EpochSample, start: int, stop: int, gen: torch.Generator, progress: tuple[float, float]
+    ) -> torch.Tensor:
+        """One Adam step on centers start..stop-1; returns the sum of their book losses."""
+        del progress  # Adam keeps its learning rate fixed, as in the book
+        center, slots, mask, label = book_batch(sample, start, stop, self.noise_cdf, self.negatives, gen)
+        with torch.no_grad():
+            loss, grad_v, grad_u = book_gradients(self.params[0], self.params[1], center, slots, mask, label)
+            self.params[0].grad, self.params[1].grad = grad_v, grad_u
+            self.optimizer.step()
+        return loss.sum()
+
+    def state(self) -> dict[str, torch.Tensor]:
+        tensors = {}
+        for i, param in enumerate(self.params):
+            for key, value in self.optimizer.state.get(param, {}).items():
+                tensors[f"adam.{i}.{key}"] = value.reshape(-1) if key == "step" else value
+        return tensors
+
+    def load_state(self, tensors: dict[str, torch.Tensor]) -> None:
+        for i, param in enumerate(self.params):
+            state = {k.split(".")[2]: v for k, v in tensors.items() if k.startswith(f"adam.{i}.")}
+            if state:
+                state["step"] = state["step"].reshape(())
+                self.optimizer.state[param] = state
+
+
+def book_gradients(
+    v: torch.Tensor, u: torch.Tensor, center: torch.Tensor, slots: torch.Tensor, mask: torch.Tensor, label: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Per-center book losses and the gradients of their sum with respect to the `v` and `u` tables."""
+    vc, us = v[center], u[slots]
+    pred = torch.einsum("bd,bsd->bs", vc, us)
+    loss = center_loss(pred, label, mask)
+    g = (torch.sigmoid(pred) - label) * mask / mask.sum(dim=1, keepdim=True)
+    grad_v = torch.zeros_like(v).index_add_(0, center, torch.einsum("bs,bsd->bd", g, us))
+    grad_u = torch.zeros_like(u).index_add_(0, slots.flatten(), (g.unsqueeze(-1) * vc.unsqueeze(1)).flatten(0, 1))
+    return loss, grad_v, grad_u
+
+
+def book_batch(
+    sample: EpochSample, start: int, stop: int, noise_cdf: torch.Tensor, negatives: int, gen: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The book's batch: center, [contexts | noise words] padded to one width, mask, label."""
+    contexts = sample.contexts(start, stop)
+    real = contexts >= 0
+    contexts = contexts.clamp(min=0)
+    noise = draw_noise(noise_cdf, contexts, negatives, gen).flatten(1)
+    slots = torch.cat([contexts, noise], dim=1)
+    mask = torch.cat([real, real.repeat_interleave(negatives, dim=1)], dim=1).to(torch.float32)
+    label = torch.zeros_like(mask)
+    label[:, : contexts.shape[1]] = 1.0
+    return sample.ids[start:stop], slots, mask, label

@@ -1,0 +1,129 @@
+"""A whole run: load the corpus, train with checkpoints and metrics on disk, record how it ended.
+
+The command line and the app's background worker both call :func:`train_run`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from core.data import Progress, load_corpus
+from core.device import resolve_device
+from core.runs import Run, RunError
+from core.train import Callback, Outcome, Prepared, Trainer, TrainEvent
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    run: Run
+    outcome: Outcome
+    prepare_seconds: float
+    raw_tokens: int
+    vocab_size: int
+    device: str
+
+    @property
+    def mean_loss(self) -> float:
+        losses = self.outcome.epoch_losses
+        return sum(losses) / len(losses) if losses else float("nan")
+
+
+def prepare(run: Run, data_dir: str | Path | None, progress: Progress | None) -> Prepared:
+    cfg = run.config()
+    device = resolve_device(cfg.device)
+    sentences = load_corpus(cfg.corpus, cfg.lowercase, data_dir, progress)
+    return Prepared.build(sentences, cfg.min_freq, device)
+
+
+def train_run(
+    run: Run,
+    callbacks: Sequence[Callback] = (),
+    stop: threading.Event | None = None,
+    resume: bool = False,
+    data_dir: str | Path | None = None,
+    download_progress: Progress | None = None,
+) -> RunSummary:
+    """Train `run` from scratch or from its last checkpoint; its status on disk tells how it ended."""
+    run.set_status("running", "loading the corpus")
+    try:
+        began = time.perf_counter()
+        data = prepare(run, data_dir, download_progress)
+        trainer = Trainer(run.config(), data, [*callbacks, _recorder(run)], stop, _checkpointer(run))
+        if resume:
+            _restore(run, trainer, data)
+        else:
+            run.save_vocab(data.vocab)
+        prepare_seconds = time.perf_counter() - began
+        run.set_status("running", "training")
+        outcome = trainer.train()
+    except BaseException as exc:
+        message = "interrupted" if isinstance(exc, KeyboardInterrupt) else str(exc)
+        run.set_status("stopped" if isinstance(exc, KeyboardInterrupt) else "failed", message)
+        raise
+    summary = RunSummary(run, outcome, prepare_seconds, data.raw_tokens, len(data.vocab), str(data.ids.device))
+    _finish(run, trainer, summary)
+    return summary
+
+
+def _restore(run: Run, trainer: Trainer, data: Prepared) -> None:
+    saved = run.vocab()
+    if saved.idx_to_token != data.vocab.idx_to_token:
+        raise RunError(f"run {run.name}: the corpus no longer gives the vocabulary it was trained on")
+    checkpoint = run.load_checkpoint()
+    if checkpoint is None:
+        run.truncate_metrics(0)
+        return
+    tensors, meta = checkpoint
+    trainer.restore(tensors, meta["epoch_losses"])
+    run.truncate_metrics(len(meta["epoch_losses"]))
+
+
+def _finish(run: Run, trainer: Trainer, summary: RunSummary) -> None:
+    outcome = summary.outcome
+    figures = {
+        "epochs_done": len(outcome.epoch_losses),
+        "mean_loss": summary.mean_loss,
+        "final_loss": outcome.epoch_losses[-1] if outcome.epoch_losses else None,
+        "train_seconds": outcome.train_seconds,
+        "tokens_per_s": summary.raw_tokens * outcome.epochs_run / max(outcome.train_seconds, 1e-9),
+        "vocab_size": summary.vocab_size,
+        "device": summary.device,
+    }
+    if outcome.stopped:
+        run.set_status("stopped", "stopped by the user; resume continues from the last finished epoch", **figures)
+        return
+    run.save_vectors(trainer.model.embed_v.weight.data, trainer.model.embed_u.weight.data)
+    run.set_status("finished", "", **figures)
+
+
+def _checkpointer(run: Run) -> Callable[[int, dict[str, torch.Tensor], list[float]], None]:
+    def save(epochs_done: int, tensors: dict[str, torch.Tensor], epoch_losses: list[float]) -> None:
+        run.save_checkpoint(tensors, {"epochs_done": epochs_done, "epoch_losses": epoch_losses})
+
+    return save
+
+
+def _recorder(run: Run) -> Callback:
+    """Append every event to the run's metrics, so any page or process can draw the curve."""
+
+    def record(event: TrainEvent) -> None:
+        run.append_metric(
+            {
+                "kind": event.kind,
+                "epoch": event.epoch,
+                "fraction": round(event.fraction, 6),
+                "loss": event.loss,
+                "tokens_per_s": event.tokens_per_s,
+                "elapsed_s": event.elapsed_s,
+                "eta_s": event.eta_s,
+                "time": time.time(),
+            }
+        )
+
+    return record

@@ -1,0 +1,99 @@
+"""Questions to trained vectors: cosine neighbours, similarity, analogies, with suggestions for unknown words."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from core.vocab import UNK
+
+Table = Literal["center", "context", "sum"]
+TABLES: tuple[Table, ...] = ("center", "context", "sum")
+
+
+class UnknownWordError(KeyError):
+    """A query word is not in the vocabulary; `suggestions` holds the closest ones."""
+
+    def __init__(self, word: str, suggestions: list[str]) -> None:
+        hint = f"; closest: {', '.join(suggestions)}" if suggestions else ""
+        super().__init__(f"{word!r} is not in the vocabulary{hint}")
+        self.word = word
+        self.suggestions = suggestions
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+@dataclass
+class Embeddings:
+    """Word vectors with their words (index 0 may be `<unk>`, which is never a query answer)."""
+
+    words: list[str]
+    center: np.ndarray
+    context: np.ndarray | None = None
+    counts: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        self.index = {w: i for i, w in enumerate(self.words)}
+        self._unit: dict[str, np.ndarray] = {}
+
+    @classmethod
+    def from_run(cls, run) -> Embeddings:
+        vocab = run.vocab()
+        center, context = run.load_vectors()
+        return cls(vocab.idx_to_token, center.numpy(), context.numpy(), vocab.counts)
+
+    def table(self, which: Table = "center") -> np.ndarray:
+        if which == "center":
+            return self.center
+        if self.context is None:
+            raise ValueError("these vectors have no context table; use the center table")
+        return self.context if which == "context" else self.center + self.context
+
+    def unit(self, which: Table = "center") -> np.ndarray:
+        """Rows scaled to unit length (cached), so cosine similarity is a dot product."""
+        if which not in self._unit:
+            table = self.table(which).astype(np.float32)
+            norms = np.linalg.norm(table, axis=1, keepdims=True)
+            self._unit[which] = table / np.maximum(norms, 1e-12)
+        return self._unit[which]
+
+    def lookup(self, word: str) -> int:
+        if word in self.index and word != UNK:
+            return self.index[word]
+        raise UnknownWordError(word, self.suggest(word))
+
+    def suggest(self, word: str, n: int = 5) -> list[str]:
+        """Closest vocabulary words by spelling (case-insensitive first, then edit similarity)."""
+        lowered = [w for w in self.words if w.lower() == word.lower() and w != word]
+        close = difflib.get_close_matches(word, self.words, n=n, cutoff=0.6)
+        return list(dict.fromkeys(lowered + [w for w in close if w != UNK]))[:n]
+
+    def neighbors(self, word: str, k: int = 10, which: Table = "center") -> list[tuple[str, float]]:
+        """Top-k words by cosine similarity, excluding the word itself and `<unk>`."""
+        unit = self.unit(which)
+        return self._top(unit @ unit[self.lookup(word)], k, exclude={self.lookup(word)})
+
+    def similarity(self, a: str, b: str, which: Table = "center") -> float:
+        unit = self.unit(which)
+        return float(unit[self.lookup(a)] @ unit[self.lookup(b)])
+
+    def analogy(self, a: str, b: str, c: str, k: int = 5, which: Table = "center") -> list[tuple[str, float]]:
+        """a : b :: c : ? by 3CosAdd (b - a + c), the question words excluded."""
+        unit = self.unit(which)
+        ia, ib, ic = self.lookup(a), self.lookup(b), self.lookup(c)
+        target = unit[ib] - unit[ia] + unit[ic]
+        target /= max(float(np.linalg.norm(target)), 1e-12)
+        return self._top(unit @ target, k, exclude={ia, ib, ic})
+
+    def _top(self, scores: np.ndarray, k: int, exclude: set[int]) -> list[tuple[str, float]]:
+        scores = scores.copy()
+        for i in exclude | ({self.index[UNK]} if UNK in self.index else set()):
+            scores[i] = -np.inf
+        k = min(k, int(np.isfinite(scores).sum()))
+        top = np.argpartition(-scores, k - 1)[:k] if k else np.array([], dtype=int)
+        top = top[np.argsort(-scores[top])]
+        return [(self.words[i], float(scores[i])) for i in top]

@@ -1,0 +1,205 @@
+"""Runs on disk: one folder per run holding its config, vocabulary, weights, metrics and status.
+
+Every file is plain data (JSON, JSON lines, safetensors); nothing is ever unpickled. Writes are
+atomic, so a killed process leaves the previous complete file in place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from core.atomic import write_atomic, write_text_atomic
+from core.config import TrainConfig
+from core.vocab import Vocab
+
+RUNS_ENV = "W2V_RUNS_DIR"
+STATES = ("created", "running", "finished", "stopped", "failed", "interrupted")
+_NAME_OK = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+class RunError(RuntimeError):
+    """A run is missing, unreadable or damaged."""
+
+
+def runs_root(root: str | Path | None = None) -> Path:
+    return Path(root or os.environ.get(RUNS_ENV) or "runs")
+
+
+def sanitize_name(name: str) -> str:
+    """A safe folder name: letters, digits, `.`, `_`, `-`; no leading dot, no path parts, at most 80 chars."""
+    clean = _NAME_OK.sub("-", name.replace("\x00", "")).strip(".-")[:80]
+    if not clean:
+        raise RunError(f"run name {name!r} has no usable characters; use letters, digits, '.', '_' or '-'")
+    return clean
+
+
+class Run:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.name = path.name
+
+    # --- creation and lookup -------------------------------------------------------------
+    @classmethod
+    def create(cls, config: TrainConfig, name: str | None = None, root: str | Path | None = None) -> Run:
+        base = runs_root(root)
+        stem = sanitize_name(name or f"{time.strftime('%Y%m%d-%H%M%S')}-{Path(config.corpus).stem}-{config.mode}")
+        base.mkdir(parents=True, exist_ok=True)
+        for n in range(1000):
+            path = base / (stem if n == 0 else f"{stem}-{n}")
+            try:
+                path.mkdir()
+            except FileExistsError:
+                continue
+            run = cls(path)
+            write_text_atomic(path / "config.json", config.to_json())
+            run.set_status("created")
+            return run
+        raise RunError(f"could not find a free folder name for run {stem!r}")
+
+    @classmethod
+    def open(cls, name_or_path: str | Path, root: str | Path | None = None) -> Run:
+        path = Path(name_or_path)
+        if not (path / "config.json").is_file():
+            path = runs_root(root) / sanitize_name(str(name_or_path))
+        if not (path / "config.json").is_file():
+            raise RunError(f"no run at {path}: give a run folder or the name of one under {runs_root(root)}")
+        return cls(path)
+
+    # --- config, vocabulary, status, metrics -------------------------------------------
+    def config(self) -> TrainConfig:
+        return TrainConfig.from_dict(_read_json(self.path / "config.json"))
+
+    def save_vocab(self, vocab: Vocab) -> None:
+        vocab.save(self.path / "vocab.json")
+
+    def vocab(self) -> Vocab:
+        return Vocab.load(self.path / "vocab.json")
+
+    def set_status(self, state: str, message: str = "", **figures: Any) -> None:
+        assert state in STATES, state
+        record = {"state": state, "message": message, "pid": os.getpid(), "updated": time.time(), **figures}
+        write_text_atomic(self.path / "status.json", json.dumps(record))
+
+    def status(self) -> dict[str, Any]:
+        """The saved status; a `running` run whose process is gone reads as `interrupted`."""
+        record = _read_json(self.path / "status.json")
+        if record.get("state") == "running" and not _alive(int(record.get("pid", -1))):
+            record = {**record, "state": "interrupted", "message": "the training process ended unexpectedly"}
+        return record
+
+    def append_metric(self, record: dict[str, Any]) -> None:
+        with open(self.path / "metrics.jsonl", "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(record) + "\n")
+
+    def metrics(self) -> list[dict[str, Any]]:
+        path = self.path / "metrics.jsonl"
+        if not path.is_file():
+            return []
+        rows = []
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue  # a line cut short by a killed process
+        return rows
+
+    def truncate_metrics(self, epochs_done: int) -> None:
+        """Drop metrics past the last checkpoint, so a resumed run's history has no duplicate epoch."""
+        kept = [r for r in self.metrics() if r.get("epoch", 0) <= epochs_done]
+        write_text_atomic(self.path / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in kept))
+
+    # --- weights ------------------------------------------------------------------------
+    def save_checkpoint(self, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
+        _save_tensors(self.path / "checkpoint.safetensors", tensors, meta)
+
+    def load_checkpoint(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]] | None:
+        if not (self.path / "checkpoint.safetensors").is_file():
+            return None
+        return _load_tensors(self.path / "checkpoint.safetensors")
+
+    def save_vectors(self, center: torch.Tensor, context: torch.Tensor) -> None:
+        _save_tensors(self.path / "vectors.safetensors", {"center": center, "context": context}, {})
+
+    def has_vectors(self) -> bool:
+        return (self.path / "vectors.safetensors").is_file()
+
+    def load_vectors(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Final vectors if the run finished, else those of its last checkpoint."""
+        if self.has_vectors():
+            tensors, _ = _load_tensors(self.path / "vectors.safetensors")
+            return tensors["center"], tensors["context"]
+        checkpoint = self.load_checkpoint()
+        if checkpoint is None:
+            raise RunError(f"run {self.name} has no vectors yet: it has not finished an epoch")
+        return checkpoint[0]["center"], checkpoint[0]["context"]
+
+    def delete(self) -> None:
+        shutil.rmtree(self.path)
+
+
+def list_runs(root: str | Path | None = None) -> list[Run]:
+    """Runs under the root, newest first; folders without a config are not runs and are skipped."""
+    base = runs_root(root)
+    if not base.is_dir():
+        return []
+    runs = [Run(p) for p in base.iterdir() if (p / "config.json").is_file()]
+    return sorted(runs, key=lambda r: (r.path / "config.json").stat().st_mtime, reverse=True)
+
+
+def _save_tensors(path: Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
+    """Safetensors file whose metadata carries a SHA-256 of the tensor bytes, checked on load."""
+    tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
+    header = {"meta": json.dumps(meta), "sha256": _digest(tensors)}
+    write_atomic(path, lambda tmp: save_file(tensors, str(tmp), metadata=header))
+
+
+def _load_tensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            header = fh.metadata() or {}
+        tensors = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise RunError(f"{path} is damaged or truncated ({exc}); it was not loaded") from exc
+    if header.get("sha256") != _digest(tensors):
+        raise RunError(f"{path} fails its checksum: the file is damaged; it was not loaded")
+    return tensors, json.loads(header.get("meta", "{}"))
+
+
+def _digest(tensors: dict[str, torch.Tensor]) -> str:
+    digest = hashlib.sha256()
+    for key in sorted(tensors):
+        digest.update(key.encode())
+        digest.update(tensors[key].numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise RunError(f"{path} is missing or not valid JSON ({exc})") from exc
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

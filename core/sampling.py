@@ -1,0 +1,113 @@
+"""Per-epoch sampling as tensor operations on the training device.
+
+Every epoch draws afresh (the book's exercise 2): which tokens survive subsampling, each center's
+window size, and the noise words. Nothing here loops in Python over tokens, centers or pairs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+
+def keep_probabilities(counts: np.ndarray, threshold: float) -> torch.Tensor:
+    """P(keep w) = min(1, sqrt(t / f(w))), f over non-`<unk>` tokens; `<unk>` (index 0) is always dropped."""
+    counts = torch.as_tensor(counts, dtype=torch.float64)
+    keep = torch.ones_like(counts)
+    if threshold > 0:
+        freq = counts / counts[1:].sum()
+        keep = torch.sqrt(threshold / freq.clamp_min(1e-300)).clamp(max=1.0)
+    keep[0] = 0.0
+    return keep
+
+
+def noise_cdf(counts: np.ndarray, power: float = 0.75) -> torch.Tensor:
+    """Cumulative noise distribution ∝ count^power over the vocabulary without `<unk>`."""
+    weights = torch.as_tensor(counts, dtype=torch.float64).pow(power)
+    weights[0] = 0.0
+    cdf = torch.cumsum(weights, 0)
+    return cdf / cdf[-1]
+
+
+def draw_noise(cdf: torch.Tensor, positives: torch.Tensor, k: int, gen: torch.Generator) -> torch.Tensor:
+    """`k` noise words for each entry of `positives`, none equal to the positive it stands beside."""
+    shape = (*positives.shape, k)
+    noise = _draw(cdf, shape, gen)
+    clash = noise == positives.unsqueeze(-1)
+    while bool(clash.any()):
+        noise[clash] = _draw(cdf, (int(clash.sum()),), gen)
+        clash = noise == positives.unsqueeze(-1)
+    return noise
+
+
+def _draw(cdf: torch.Tensor, shape: tuple[int, ...], gen: torch.Generator) -> torch.Tensor:
+    u = torch.rand(shape, generator=gen, device=cdf.device, dtype=torch.float64)
+    return torch.searchsorted(cdf, u, right=True).clamp_(max=cdf.numel() - 1)
+
+
+@dataclass
+class EpochSample:
+    """One epoch's surviving tokens: ids, sentence of each, and each one's window size."""
+
+    ids: torch.Tensor
+    sentence: torch.Tensor
+    window: torch.Tensor
+    max_window: int
+
+    def __len__(self) -> int:
+        return self.ids.numel()
+
+    def contexts(self, start: int, stop: int) -> torch.Tensor:
+        """Context ids of centers start..stop-1 as a (n, 2W) matrix, -1 outside the window or sentence.
+
+        Built by offset arithmetic: column j holds the token at offset -W..-1, 1..W from each center.
+        """
+        rows = torch.arange(start, stop, device=self.ids.device)
+        offsets = _offsets(self.max_window, self.ids.device)
+        cols = rows.unsqueeze(1) + offsets
+        inside = (cols >= 0) & (cols < len(self))
+        cols.clamp_(0, len(self) - 1)
+        same = self.sentence[cols] == self.sentence[rows].unsqueeze(1)
+        near = offsets.abs() <= self.window[rows].unsqueeze(1)
+        return torch.where(inside & same & near, self.ids[cols], torch.full_like(cols, -1))
+
+
+def _offsets(max_window: int, device: torch.device) -> torch.Tensor:
+    left = torch.arange(-max_window, 0, device=device)
+    return torch.cat([left, -left.flip(0)])
+
+
+def sentence_index(offsets: np.ndarray, device: torch.device) -> torch.Tensor:
+    lengths = torch.as_tensor(np.diff(offsets), device=device)
+    return torch.repeat_interleave(torch.arange(lengths.numel(), device=device), lengths)
+
+
+def sample_epoch(
+    ids: torch.Tensor, sentence: torch.Tensor, keep: torch.Tensor, max_window: int, gen: torch.Generator
+) -> EpochSample:
+    """Subsample, then drop tokens left alone in their sentence, then draw window sizes 1..W."""
+    kept = torch.rand(ids.shape, generator=gen, device=ids.device) < keep[ids].to(torch.float32)
+    ids, sentence = ids[kept], sentence[kept]
+    if ids.numel() > 1:
+        alone = _alone(sentence)
+        ids, sentence = ids[~alone], sentence[~alone]
+    window = torch.randint(1, max_window + 1, ids.shape, generator=gen, device=ids.device)
+    return EpochSample(ids, sentence, window, max_window)
+
+
+def _alone(sentence: torch.Tensor) -> torch.Tensor:
+    """True for tokens whose sentence kept no other token."""
+    prev_same = torch.zeros_like(sentence, dtype=torch.bool)
+    prev_same[1:] = sentence[1:] == sentence[:-1]
+    next_same = torch.zeros_like(prev_same)
+    next_same[:-1] = prev_same[1:]
+    return ~(prev_same | next_same)
+
+
+def epoch_generator(seed: int, epoch: int, device: torch.device) -> torch.Generator:
+    """A generator that depends only on (seed, epoch), so a resumed run draws what the original would."""
+    gen = torch.Generator(device=device)
+    gen.manual_seed(seed * 1_000_003 + epoch)
+    return gen

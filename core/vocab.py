@@ -1,0 +1,76 @@
+"""Vocabulary: `<unk>` at index 0, then words with count >= min_freq by descending count (ties by token)."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from core.atomic import write_text_atomic
+
+UNK = "<unk>"
+
+
+class VocabError(ValueError):
+    """The vocabulary cannot be built or loaded."""
+
+
+class Vocab:
+    def __init__(self, tokens: list[str], counts: list[int]) -> None:
+        if not tokens or tokens[0] != UNK:
+            raise VocabError(f"the first vocabulary entry must be {UNK}")
+        if len(tokens) != len(counts):
+            raise VocabError("tokens and counts differ in length")
+        self.idx_to_token = tokens
+        self.token_to_idx = {t: i for i, t in enumerate(tokens)}
+        if len(self.token_to_idx) != len(tokens):
+            raise VocabError("the vocabulary holds a token twice")
+        self.counts = np.asarray(counts, dtype=np.int64)
+
+    @classmethod
+    def build(cls, sentences: list[list[str]], min_freq: int) -> Vocab:
+        counter = Counter(tok for sentence in sentences for tok in sentence)
+        kept = sorted(
+            ((tok, n) for tok, n in counter.items() if n >= min_freq and tok != UNK),
+            key=lambda item: (-item[1], item[0]),
+        )
+        if len(kept) < 2:
+            raise VocabError(
+                f"min_freq={min_freq} leaves {len(kept)} word(s) in the vocabulary; "
+                "lower min_freq or give a larger corpus (at least 2 words must remain)"
+            )
+        unk_count = sum(counter.values()) - sum(n for _, n in kept)
+        return cls([UNK] + [t for t, _ in kept], [unk_count] + [n for _, n in kept])
+
+    def __len__(self) -> int:
+        return len(self.idx_to_token)
+
+    def __contains__(self, token: str) -> bool:
+        return token in self.token_to_idx and token != UNK
+
+    def index(self, token: str) -> int:
+        return self.token_to_idx.get(token, 0)
+
+    def encode(self, sentences: list[list[str]]) -> tuple[np.ndarray, np.ndarray]:
+        """Flatten to (token ids, sentence offsets): sentence s is ids[offsets[s]:offsets[s + 1]]."""
+        lookup = self.token_to_idx.get
+        ids = np.fromiter((lookup(t, 0) for s in sentences for t in s), dtype=np.int64)
+        lengths = np.fromiter((len(s) for s in sentences), dtype=np.int64, count=len(sentences))
+        offsets = np.zeros(len(sentences) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        return ids, offsets
+
+    def save(self, path: Path) -> None:
+        """One JSON object: tokens and counts (plain data, safe to load)."""
+        data = {"tokens": self.idx_to_token, "counts": self.counts.tolist()}
+        write_text_atomic(path, json.dumps(data, ensure_ascii=False))
+
+    @classmethod
+    def load(cls, path: Path) -> Vocab:
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+            return cls(list(data["tokens"]), [int(n) for n in data["counts"]])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise VocabError(f"{path}: not a readable vocabulary file ({exc})") from exc

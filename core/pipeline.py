@@ -48,8 +48,12 @@ def train_run(
     resume: bool = False,
     data_dir: str | Path | None = None,
     download_progress: Progress | None = None,
+    on_start: Callable[[Trainer], None] | None = None,
 ) -> RunSummary:
-    """Train `run` from scratch or from its last checkpoint; its status on disk tells how it ended."""
+    """Train `run` from scratch or from its last checkpoint; its status on disk tells how it ended.
+
+    `on_start` receives the trainer before the first step, e.g. to peek at the live vectors.
+    """
     run.set_status("running", "loading the corpus")
     try:
         began = time.perf_counter()
@@ -61,6 +65,8 @@ def train_run(
             run.save_vocab(data.vocab)
         prepare_seconds = time.perf_counter() - began
         run.set_status("running", "training")
+        if on_start:
+            on_start(trainer)
         outcome = trainer.train()
     except BaseException as exc:
         message = "interrupted" if isinstance(exc, KeyboardInterrupt) else str(exc)

@@ -1,0 +1,54 @@
+"""Shared fixtures: where PTB lies, isolated run folders, and small synthetic corpora."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def ptb_data_dir() -> Path | None:
+    for candidate in (os.environ.get("W2V_DATA_DIR"), ROOT.parent / "shared" / "data"):
+        if candidate and (Path(candidate) / "ptb.zip").is_file():
+            return Path(candidate)
+    return None
+
+
+@pytest.fixture
+def ptb_dir() -> Path:
+    found = ptb_data_dir()
+    if found is None:
+        pytest.skip("ptb.zip not found: set W2V_DATA_DIR to the folder holding it")
+    return found
+
+
+@pytest.fixture(autouse=True)
+def isolated_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test writes its runs under its own temporary folder."""
+    runs = tmp_path / "runs"
+    monkeypatch.setenv("W2V_RUNS_DIR", str(runs))
+    return runs
+
+
+def synthetic_text(sentences: int = 400, seed: int = 0) -> str:
+    """Sentences from a few topic groups, so words of one group share contexts."""
+    rng = np.random.default_rng(seed)
+    groups = [[f"{topic}{i}" for i in range(8)] for topic in ("cat", "car", "sun", "tax")]
+    glue = ["the", "a", "of", "and", "is"]
+    lines = []
+    for _ in range(sentences):
+        group = groups[rng.integers(len(groups))]
+        words = [str(rng.choice(group)) if rng.random() < 0.7 else str(rng.choice(glue)) for _ in range(12)]
+        lines.append(" ".join(words))
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture
+def tiny_corpus(tmp_path: Path) -> Path:
+    path = tmp_path / "tiny.txt"
+    path.write_text(synthetic_text(), encoding="utf-8")
+    return path

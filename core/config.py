@@ -96,7 +96,9 @@ def _coerce(name: str, annotation: Any, value: Any) -> Any:
             if isinstance(value, str) and value.lower() in ("true", "false", "1", "0"):
                 return value.lower() in ("true", "1")
             raise ValueError
-        if kind is int and isinstance(value, float) and value.is_integer():
+        if kind is int and isinstance(value, float):
+            if not value.is_integer():
+                raise ValueError
             return int(value)
         return kind(value)
     except (TypeError, ValueError):

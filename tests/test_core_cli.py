@@ -1,0 +1,52 @@
+"""The command line end to end on a small corpus, and its error messages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from gensim.models import KeyedVectors
+
+from core.cli import main
+from core.query import Embeddings
+from core.runs import Run
+
+
+def train(corpus: Path, *extra: str) -> Run:
+    args = ["train", "--corpus", str(corpus), "--min-freq", "2", "--epochs", "2", "--embed-size", "12", *extra]
+    assert main([*args, "--name", "cli"]) == 0
+    return Run.open("cli")
+
+
+def test_train_neighbors_export(tiny_corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run = train(tiny_corpus, "--threads", "1")
+    out = capsys.readouterr().out
+    assert "mean loss over 2 epochs" in out and "raw corpus tokens per second" in out and str(run.path) in out
+    assert main(["neighbors", str(run.path), "cat1", "-k", "3"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 3 and all(len(line.split("\t")) == 2 for line in lines)
+    float(lines[0].split("\t")[1])
+    target = tmp_path / "vectors.txt"
+    assert main(["export", run.name, str(target)]) == 0
+    kv = KeyedVectors.load_word2vec_format(str(target))
+    emb = Embeddings.from_run(run)
+    np.testing.assert_array_equal(kv["cat1"], emb.center[emb.lookup("cat1")])
+    assert len(kv) == len(emb.words) - 1
+
+
+def test_errors_are_one_line_messages(tiny_corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["train", "--corpus", str(tiny_corpus), "--epochs", "0"]) == 2
+    assert "epochs" in capsys.readouterr().err
+    assert main(["train", "--corpus", str(tmp_path / "missing.txt")]) == 2
+    assert "no such file" in capsys.readouterr().err
+    run = train(tiny_corpus)
+    assert main(["neighbors", run.name, "caat1"]) == 2
+    assert "closest: cat1" in capsys.readouterr().err
+
+
+def test_train_resume_continues_a_stopped_run(tiny_corpus: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run = train(tiny_corpus)
+    run.set_status("stopped")
+    assert main(["train", "--resume", run.name]) == 0
+    assert "mean loss over 2 epochs" in capsys.readouterr().out

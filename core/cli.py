@@ -68,17 +68,17 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("run")
     export.add_argument("out", type=Path)
 
-    bench = sub.add_parser("bench", help="side-by-side speed and quality benchmark (see README)")
-    bench.add_argument("rest", nargs=argparse.REMAINDER)
+    sub.add_parser("bench", help="side-by-side speed and quality benchmark (python -m core bench --help)")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    if args.command == "bench":
-        from bench.__main__ import main as bench_main
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["bench"]:
+        from core.bench import main as bench_main
 
-        return bench_main(args.rest)
+        return bench_main(argv[1:])
+    args = build_parser().parse_args(argv)
     try:
         return {"train": cmd_train, "neighbors": cmd_neighbors, "export": cmd_export}[args.command](args)
     except USER_ERRORS as exc:

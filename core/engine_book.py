@@ -15,11 +15,17 @@ from core.sampling import EpochSample, draw_noise
 
 
 class BookEngine:
+    shuffles = True
+
     def __init__(self, model: SkipGram, lr: float, negatives: int, noise_cdf: torch.Tensor, batch_size: int) -> None:
         self.model = model
         self.params = [model.embed_v.weight, model.embed_u.weight]
         fused = model.embed_v.weight.device.type in ("cpu", "cuda")
         self.optimizer = torch.optim.Adam(self.params, lr=lr, fused=fused)
+        self.on_cpu = model.embed_v.weight.device.type == "cpu"
+        if self.on_cpu:
+            for param in self.params:
+                param.grad = torch.zeros_like(param)
         self.negatives = negatives
         self.noise_cdf = noise_cdf
         self.chunk = batch_size
@@ -31,10 +37,22 @@ class BookEngine:
         del progress  # Adam keeps its learning rate fixed, as in the book
         center, slots, mask, label = book_batch(sample, start, stop, self.noise_cdf, self.negatives, gen)
         with torch.no_grad():
-            loss, grad_v, grad_u = book_gradients(self.params[0], self.params[1], center, slots, mask, label)
-            self.params[0].grad, self.params[1].grad = grad_v, grad_u
+            if self.on_cpu:
+                loss = self._cpu_gradients(center, slots, mask, label)
+            else:
+                loss, grad_v, grad_u = book_gradients(self.params[0], self.params[1], center, slots, mask, label)
+                self.params[0].grad, self.params[1].grad = grad_v, grad_u
             self.optimizer.step()
         return loss.sum()
+
+    def _cpu_gradients(
+        self, center: torch.Tensor, slots: torch.Tensor, mask: torch.Tensor, label: torch.Tensor
+    ) -> torch.Tensor:
+        from core.kernel_numba import book_gradients_cpu
+
+        arrays = [t.numpy() for t in (*self.params, center, slots, mask, label)]
+        grads = [p.grad.numpy() for p in self.params]
+        return torch.from_numpy(book_gradients_cpu(*arrays, *grads))
 
     def state(self) -> dict[str, torch.Tensor]:
         tensors = {}
@@ -76,4 +94,4 @@ def book_batch(
     mask = torch.cat([real, real.repeat_interleave(negatives, dim=1)], dim=1).to(torch.float32)
     label = torch.zeros_like(mask)
     label[:, : contexts.shape[1]] = 1.0
-    return sample.ids[start:stop], slots, mask, label
+    return sample.ids[sample.centers(start, stop)], slots, mask, label

@@ -21,6 +21,8 @@ NUMBA_CHUNK = 16_384
 
 
 class FastEngine:
+    shuffles = False  # word2vec streams the corpus in order; a random order gains nothing here
+
     def __init__(
         self,
         model: SkipGram,
@@ -45,7 +47,7 @@ class FastEngine:
     ) -> torch.Tensor:
         """Train on centers start..stop-1; returns the sum of their book losses."""
         contexts = sample.contexts(start, stop)
-        centers = sample.ids[start:stop]
+        centers = sample.ids[sample.centers(start, stop)]
         noise = draw_noise(self.noise_cdf, centers, self.negatives, gen)
         lr_from, lr_to = (self.lr * max(MIN_LR_FRACTION, 1.0 - p) for p in progress)
         if self.kernel == "torch":

@@ -55,16 +55,27 @@ class EpochSample:
     sentence: torch.Tensor
     window: torch.Tensor
     max_window: int
+    order: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return self.ids.numel()
+
+    def shuffle(self, gen: torch.Generator) -> None:
+        """Visit centers in a random order (the book's DataLoader shuffles); contexts stay in place."""
+        self.order = torch.randperm(len(self), generator=gen, device=self.ids.device)
+
+    def centers(self, start: int, stop: int) -> torch.Tensor:
+        """Positions of the centers start..stop-1 in visiting order."""
+        if self.order is None:
+            return torch.arange(start, stop, device=self.ids.device)
+        return self.order[start:stop]
 
     def contexts(self, start: int, stop: int) -> torch.Tensor:
         """Context ids of centers start..stop-1 as a (n, 2W) matrix, -1 outside the window or sentence.
 
         Built by offset arithmetic: column j holds the token at offset -W..-1, 1..W from each center.
         """
-        rows = torch.arange(start, stop, device=self.ids.device)
+        rows = self.centers(start, stop)
         offsets = _offsets(self.max_window, self.ids.device)
         cols = rows.unsqueeze(1) + offsets
         inside = (cols >= 0) & (cols < len(self))

@@ -46,7 +46,8 @@ Callback = Callable[[TrainEvent], None]
 
 
 class Engine(Protocol):
-    chunk: int
+    chunk: int  # centers per step
+    shuffles: bool  # visit centers in random order rather than corpus order
 
     def step(
         self, sample: EpochSample, start: int, stop: int, gen: torch.Generator, progress: tuple[float, float]
@@ -134,6 +135,8 @@ class Trainer:
         """Train one epoch; its mean book loss, or None if the stop flag was raised."""
         gen = epoch_generator(self.cfg.seed, epoch, self.device)
         sample = sample_epoch(self.data.ids, self.data.sentence, self.keep, self.cfg.max_window, gen)
+        if self.engine.shuffles:
+            sample.shuffle(gen)
         n = len(sample)
         total, pending, pending_n = 0.0, torch.zeros((), device=self.device), 0
         for steps, start in enumerate(range(0, n, self.engine.chunk), 1):

@@ -1,0 +1,136 @@
+"""`python -m core bench`: our fast and book modes and gensim, side by side in one invocation.
+
+Each (system, seed) runs in a fresh process, one after another, so peak memory is its own and
+no two compete for the cores. The table shows medians over seeds and speed as a ratio to gensim
+measured in the same invocation, since absolute times on a shared machine drift.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+SYSTEMS = ("fast", "book", "gensim")
+NOT_NUMBERS = ("chip_top5", "chip_top10", "device", "rate_quartiles")
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m core bench", description=__doc__)
+    parser.add_argument("--systems", nargs="+", default=list(SYSTEMS), choices=SYSTEMS)
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0])
+    parser.add_argument("--device", default="cpu", help="auto, cpu or cuda (gensim always runs on the CPU)")
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--data-dir", help="folder or file with ptb.zip (default: $W2V_DATA_DIR, then the cache)")
+    parser.add_argument(
+        "--scale", type=int, default=0, metavar="TOKENS", help="also train one epoch on TOKENS synthetic Zipf tokens"
+    )
+    parser.add_argument("--json", type=Path, default=None, help="where to write the results (default: bench-results/)")
+    return parser.parse_args(argv)
+
+
+def measure(system: str, seed: int, args: argparse.Namespace) -> dict[str, Any]:
+    command = [sys.executable, "-m", "core.bench_systems", system, str(seed), args.device, str(args.epochs)]
+    if args.data_dir:
+        command.append(args.data_dir)
+    print(f"running {system} seed {seed} ...", file=sys.stderr, flush=True)
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"{system} seed {seed} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def warm_up() -> None:
+    """Compile the CPU kernel once (cached on disk) so no system's timing includes compilation."""
+    subprocess.run([sys.executable, "-c", "import core.kernel_numba"], check=True)
+
+
+def summarise(results: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    rows = {}
+    for system, runs in results.items():
+        row = {key: _median([r.get(key) for r in runs]) for key in runs[0] if key not in NOT_NUMBERS}
+        row["tokens_per_s"] = _median([r["raw_tokens"] / r["train_s"] for r in runs])
+        row["centers_per_s"] = _median([r["centers"] / r["train_s"] for r in runs])
+        row["chip_top5"] = runs[0].get("chip_top5", [])
+        row["chip_top10"] = runs[0].get("chip_top10", [])
+        row["device"] = runs[0]["device"]
+        row["seeds"] = len(runs)
+        rows[system] = row
+    if "gensim" in rows:
+        for row in rows.values():
+            row["x_gensim"] = row["tokens_per_s"] / rows["gensim"]["tokens_per_s"]
+    return rows
+
+
+def _median(values: list[Any]) -> Any:
+    numbers = [v for v in values if isinstance(v, (int, float))]
+    return statistics.median(numbers) if numbers else None
+
+
+def table(rows: dict[str, dict[str, Any]]) -> str:
+    columns = [
+        ("system", lambda s, r: s),
+        ("prep s", lambda s, r: f"{r['prepare_s']:.2f}"),
+        ("train s", lambda s, r: f"{r['train_s']:.2f}"),
+        ("raw tok/s", lambda s, r: f"{r['tokens_per_s']:,.0f}"),
+        ("centers/s", lambda s, r: f"{r['centers_per_s']:,.0f}"),
+        ("x gensim", lambda s, r: f"{r['x_gensim']:.2f}" if r.get("x_gensim") else "-"),
+        ("peak MB", lambda s, r: f"{r['peak_mb']:.0f}"),
+        ("final loss", lambda s, r: _fmt(r.get("final_loss"))),
+        ("mean loss", lambda s, r: _fmt(r.get("mean_loss"))),
+        ("WS353 (pairs)", lambda s, r: _pairs(r, "wordsim353")),
+        ("SimLex (pairs)", lambda s, r: _pairs(r, "simlex999")),
+        ("analogy", lambda s, r: _fmt(r.get("analogy"))),
+        ("chip top-5", lambda s, r: ", ".join(r.get("chip_top5") or [])),
+    ]
+    cells = [[name for name, _ in columns]] + [[f(s, r) for _, f in columns] for s, r in rows.items()]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
+    lines = [" | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in cells]
+    lines.insert(1, "-+-".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def _pairs(row: dict[str, Any], key: str) -> str:
+    return "-" if row.get(key) is None else f"{row[key]:.3f} ({row[key + '_pairs']:.0f})"
+
+
+def scale_line(result: dict[str, Any]) -> str:
+    quartiles = ", ".join(f"{q:,.0f}" for q in result["rate_quartiles"])
+    return (
+        f"scale: {result['raw_tokens']:,} synthetic Zipf tokens, 1 epoch on {result['device']}: "
+        f"{result['raw_tokens'] / result['train_s']:,.0f} raw tokens/s (quartiles of the running rate: {quartiles}), "
+        f"generation {result['prepare_s']:.1f} s, peak memory {result['peak_mb']:.0f} MB "
+        f"({result['peak_mb_after_data']:.0f} MB after generating the data)"
+    )
+
+
+def main(argv: list[str]) -> int:
+    args = parse(argv)
+    warm_up()
+    results = {s: [measure(s, seed, args) for seed in args.seeds] for s in args.systems}
+    rows = summarise(results)
+    report = {"when": time.strftime("%Y-%m-%d %H:%M:%S"), "cores": os.cpu_count(), "args": vars(args) | {"json": None}}
+    print(f"\nPTB, {args.epochs} epochs, medians over seeds {args.seeds}, {os.cpu_count()} cores, device {args.device}")
+    print(table(rows))
+    for system, row in rows.items():
+        print(f"{system} chip top-10: {', '.join(row['chip_top10'])}")
+    if args.scale:
+        scale = measure(f"scale:{args.scale}", args.seeds[0], args)
+        print(scale_line(scale))
+        report["scale"] = scale
+    report |= {"rows": rows, "runs": results}
+    target = args.json or Path("bench-results") / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
+    print(f"results written to {target}")
+    return 0

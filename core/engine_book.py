@@ -11,13 +11,13 @@ import torch
 
 from core.loss import center_loss
 from core.model import SkipGram
-from core.sampling import EpochSample, draw_noise
+from core.sampling import EpochSample, NoiseTable, draw_noise
 
 
 class BookEngine:
     shuffles = True
 
-    def __init__(self, model: SkipGram, lr: float, negatives: int, noise_cdf: torch.Tensor, batch_size: int) -> None:
+    def __init__(self, model: SkipGram, lr: float, negatives: int, noise: NoiseTable, batch_size: int) -> None:
         self.model = model
         self.params = [model.embed_v.weight, model.embed_u.weight]
         fused = model.embed_v.weight.device.type in ("cpu", "cuda")
@@ -27,7 +27,7 @@ class BookEngine:
             for param in self.params:
                 param.grad = torch.zeros_like(param)
         self.negatives = negatives
-        self.noise_cdf = noise_cdf
+        self.noise = noise
         self.chunk = batch_size
 
     def step(
@@ -35,7 +35,7 @@ class BookEngine:
     ) -> torch.Tensor:
         """One Adam step on centers start..stop-1; returns the sum of their book losses."""
         del progress  # Adam keeps its learning rate fixed, as in the book
-        center, slots, mask, label = book_batch(sample, start, stop, self.noise_cdf, self.negatives, gen)
+        center, slots, mask, label = book_batch(sample, start, stop, self.noise, self.negatives, gen)
         with torch.no_grad():
             if self.on_cpu:
                 loss = self._cpu_gradients(center, slots, mask, label)
@@ -83,14 +83,13 @@ def book_gradients(
 
 
 def book_batch(
-    sample: EpochSample, start: int, stop: int, noise_cdf: torch.Tensor, negatives: int, gen: torch.Generator
+    sample: EpochSample, start: int, stop: int, noise: NoiseTable, negatives: int, gen: torch.Generator
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """The book's batch: center, [contexts | noise words] padded to one width, mask, label."""
     contexts = sample.contexts(start, stop)
     real = contexts >= 0
     contexts = contexts.clamp(min=0)
-    noise = draw_noise(noise_cdf, contexts, negatives, gen).flatten(1)
-    slots = torch.cat([contexts, noise], dim=1)
+    slots = torch.cat([contexts, draw_noise(noise, contexts, negatives, gen).flatten(1)], dim=1)
     mask = torch.cat([real, real.repeat_interleave(negatives, dim=1)], dim=1).to(torch.float32)
     label = torch.zeros_like(mask)
     label[:, : contexts.shape[1]] = 1.0

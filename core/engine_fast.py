@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from core.model import SkipGram
-from core.sampling import EpochSample, draw_noise
+from core.sampling import EpochSample, NoiseTable, draw_noise
 
 MIN_LR_FRACTION = 1e-4
 NUMBA_CHUNK = 16_384
@@ -28,7 +28,7 @@ class FastEngine:
         model: SkipGram,
         lr: float,
         negatives: int,
-        noise_cdf: torch.Tensor,
+        noise: NoiseTable,
         batch_size: int,
         kernel: str,
         threads: int = 0,
@@ -37,7 +37,7 @@ class FastEngine:
         self.u = model.embed_u.weight.data
         self.lr = lr
         self.negatives = negatives
-        self.noise_cdf = noise_cdf
+        self.noise = noise
         self.kernel = kernel
         self.threads = threads or os.cpu_count() or 1
         self.chunk = NUMBA_CHUNK if kernel == "numba" else batch_size
@@ -48,7 +48,7 @@ class FastEngine:
         """Train on centers start..stop-1; returns the sum of their book losses."""
         contexts = sample.contexts(start, stop)
         centers = sample.ids[sample.centers(start, stop)]
-        noise = draw_noise(self.noise_cdf, centers, self.negatives, gen)
+        noise = draw_noise(self.noise, centers, self.negatives, gen)
         lr_from, lr_to = (self.lr * max(MIN_LR_FRACTION, 1.0 - p) for p in progress)
         if self.kernel == "torch":
             return sgd_step(self.v, self.u, centers, contexts, noise, lr_from)

@@ -89,3 +89,13 @@ def book_gradients_cpu(v, u, center, slots, mask, label, grad_v, grad_u):
                 grad_u[t, x] += g * v[c, x]
         losses[b] = total / real
     return losses
+
+
+def warm_up() -> None:
+    """Load (or, the first time, compile) both kernels for the dtypes training uses, before any clock starts."""
+    table = np.zeros((2, 2), dtype=np.float32)
+    ids = np.zeros(1, dtype=np.int64)
+    pairs = np.zeros((1, 1), dtype=np.int64)
+    sgd_centers(table, table.copy(), ids, pairs - 1, pairs, 0.0, 0.0, 1)
+    mask = np.ones((1, 1), dtype=np.float32)
+    book_gradients_cpu(table, table, ids, pairs, mask, mask, table.copy(), table.copy())

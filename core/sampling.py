@@ -23,28 +23,56 @@ def keep_probabilities(counts: np.ndarray, threshold: float) -> torch.Tensor:
     return keep
 
 
-def noise_cdf(counts: np.ndarray, power: float = 0.75) -> torch.Tensor:
-    """Cumulative noise distribution ∝ count^power over the vocabulary without `<unk>`."""
-    weights = torch.as_tensor(counts, dtype=torch.float64).pow(power)
-    weights[0] = 0.0
-    cdf = torch.cumsum(weights, 0)
-    return cdf / cdf[-1]
+class NoiseTable:
+    """Noise words ∝ count^power over the vocabulary without `<unk>`, drawn in O(1) by Walker's alias method.
+
+    Each draw picks a column uniformly, then keeps it or takes its alias; the distribution is exact.
+    """
+
+    def __init__(self, counts: np.ndarray, power: float = 0.75) -> None:
+        weights = np.asarray(counts, dtype=np.float64) ** power
+        weights[0] = 0.0
+        prob, alias = _alias_table(weights / weights.sum())
+        self.prob = torch.as_tensor(prob)
+        self.alias = torch.as_tensor(alias)
+
+    def to(self, device: torch.device) -> NoiseTable:
+        self.prob, self.alias = self.prob.to(device), self.alias.to(device)
+        return self
+
+    def draw(self, shape: tuple[int, ...], gen: torch.Generator) -> torch.Tensor:
+        device = self.prob.device
+        column = torch.randint(0, self.prob.numel(), shape, generator=gen, device=device)
+        keep = torch.rand(shape, generator=gen, device=device, dtype=torch.float64) < self.prob[column]
+        return torch.where(keep, column, self.alias[column])
 
 
-def draw_noise(cdf: torch.Tensor, positives: torch.Tensor, k: int, gen: torch.Generator) -> torch.Tensor:
+def _alias_table(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Vose's construction: columns of height 1/n, each split between itself and one alias."""
+    n = len(p)
+    scaled = p * n
+    prob = np.ones(n)
+    alias = np.arange(n)
+    small = [i for i in range(n) if scaled[i] < 1.0]
+    large = [i for i in range(n) if scaled[i] >= 1.0]
+    while small and large:
+        s, g = small.pop(), large.pop()
+        prob[s], alias[s] = scaled[s], g
+        scaled[g] -= 1.0 - scaled[s]
+        (small if scaled[g] < 1.0 else large).append(g)
+    for i in small:  # only rounding error is left: these columns keep themselves
+        prob[i] = 1.0
+    return prob, alias
+
+
+def draw_noise(table: NoiseTable, positives: torch.Tensor, k: int, gen: torch.Generator) -> torch.Tensor:
     """`k` noise words for each entry of `positives`, none equal to the positive it stands beside."""
-    shape = (*positives.shape, k)
-    noise = _draw(cdf, shape, gen)
+    noise = table.draw((*positives.shape, k), gen)
     clash = noise == positives.unsqueeze(-1)
     while bool(clash.any()):
-        noise[clash] = _draw(cdf, (int(clash.sum()),), gen)
+        noise[clash] = table.draw((int(clash.sum()),), gen)
         clash = noise == positives.unsqueeze(-1)
     return noise
-
-
-def _draw(cdf: torch.Tensor, shape: tuple[int, ...], gen: torch.Generator) -> torch.Tensor:
-    u = torch.rand(shape, generator=gen, device=cdf.device, dtype=torch.float64)
-    return torch.searchsorted(cdf, u, right=True).clamp_(max=cdf.numel() - 1)
 
 
 @dataclass

@@ -16,7 +16,7 @@ from core.device import set_threads
 from core.engine_book import BookEngine
 from core.engine_fast import FastEngine
 from core.model import SkipGram
-from core.sampling import EpochSample, epoch_generator, keep_probabilities, noise_cdf, sample_epoch, sentence_index
+from core.sampling import EpochSample, NoiseTable, epoch_generator, keep_probabilities, sample_epoch, sentence_index
 from core.vocab import Vocab
 
 EVENT_INTERVAL_S = 0.2
@@ -104,7 +104,7 @@ class Trainer:
         torch.manual_seed(cfg.seed)
         self.model = SkipGram(len(data.vocab), cfg.embed_size).to(self.device)
         self.keep = keep_probabilities(data.vocab.counts, cfg.subsample).to(self.device)
-        self.engine = make_engine(cfg, self.model, noise_cdf(data.vocab.counts).to(self.device))
+        self.engine = make_engine(cfg, self.model, NoiseTable(data.vocab.counts).to(self.device))
         self.epoch_losses: list[float] = []
 
     def restore(self, tensors: dict[str, torch.Tensor], epoch_losses: list[float]) -> None:
@@ -162,11 +162,16 @@ class Trainer:
             callback(event)
 
 
-def make_engine(cfg: TrainConfig, model: SkipGram, cdf: torch.Tensor) -> Engine:
+def make_engine(cfg: TrainConfig, model: SkipGram, noise: NoiseTable) -> Engine:
+    on_cpu = model.embed_v.weight.device.type == "cpu"
+    if on_cpu:
+        from core.kernel_numba import warm_up
+
+        warm_up()  # load the compiled kernels now rather than inside the first timed step
     if cfg.mode == "book":
-        return BookEngine(model, cfg.lr, cfg.negatives, cdf, cfg.batch_size)
-    kernel = "numba" if model.embed_v.weight.device.type == "cpu" else "torch"
-    return FastEngine(model, cfg.sgd_lr, cfg.negatives, cdf, cfg.batch_size, kernel, cfg.threads)
+        return BookEngine(model, cfg.lr, cfg.negatives, noise, cfg.batch_size)
+    kernel = "numba" if on_cpu else "torch"
+    return FastEngine(model, cfg.sgd_lr, cfg.negatives, noise, cfg.batch_size, kernel, cfg.threads)
 
 
 def _checked(loss: float, epoch: int) -> float:

@@ -7,10 +7,10 @@ import torch
 from scipy import stats
 
 from core.sampling import (
+    NoiseTable,
     draw_noise,
     epoch_generator,
     keep_probabilities,
-    noise_cdf,
     sample_epoch,
     sentence_index,
 )
@@ -90,9 +90,9 @@ def test_window_sizes_uniform_one_to_max() -> None:
 
 def test_noise_frequencies_follow_count_power() -> None:
     counts = np.array([999, 5000, 1200, 300, 40, 7])
-    cdf = noise_cdf(counts)
+    table = NoiseTable(counts)
     positives = torch.zeros(200_000, dtype=torch.long)  # never a real word: nothing is rejected
-    noise = draw_noise(cdf, positives, 1, torch.Generator().manual_seed(0)).flatten()
+    noise = draw_noise(table, positives, 1, torch.Generator().manual_seed(0)).flatten()
     observed = np.bincount(noise.numpy(), minlength=6)
     assert observed[0] == 0, "<unk> is never a noise word"
     weights = counts[1:] ** 0.75
@@ -100,9 +100,19 @@ def test_noise_frequencies_follow_count_power() -> None:
     assert stats.chisquare(observed[1:], expected).pvalue > 1e-3
 
 
+def test_alias_table_encodes_the_distribution_exactly() -> None:
+    counts = np.array([10, 7, 1, 300, 2, 2, 90])
+    table = NoiseTable(counts)
+    prob, alias = table.prob.numpy(), table.alias.numpy()
+    implied = (prob + np.bincount(alias, weights=1 - prob, minlength=len(prob))) / len(prob)
+    weights = counts**0.75
+    weights[0] = 0
+    np.testing.assert_allclose(implied, weights / weights.sum(), atol=1e-12)
+
+
 def test_noise_never_equals_its_positive() -> None:
     positives = torch.randint(1, 4, (5000, 3))
-    noise = draw_noise(noise_cdf(np.array([0, 100, 100, 100])), positives, 5, torch.Generator().manual_seed(0))
+    noise = draw_noise(NoiseTable(np.array([0, 100, 100, 100])), positives, 5, torch.Generator().manual_seed(0))
     assert noise.shape == (5000, 3, 5)
     assert not (noise == positives.unsqueeze(-1)).any()
 

@@ -111,6 +111,6 @@ def test_torch_kernel_of_the_fast_mode_trains(tiny_corpus: Path) -> None:
     cfg = config(tiny_corpus, epochs=6, batch_size=16, sgd_lr=0.05)
     data = Prepared.build(read_text_file(tiny_corpus), cfg.min_freq, CPU)
     trainer = Trainer(cfg, data)
-    trainer.engine = FastEngine(trainer.model, cfg.sgd_lr, cfg.negatives, trainer.engine.noise_cdf, 16, "torch")
+    trainer.engine = FastEngine(trainer.model, cfg.sgd_lr, cfg.negatives, trainer.engine.noise, 16, "torch")
     losses = trainer.train().epoch_losses
     assert losses[-1] < losses[0] - 0.05

@@ -93,4 +93,4 @@ def book_batch(
     mask = torch.cat([real, real.repeat_interleave(negatives, dim=1)], dim=1).to(torch.float32)
     label = torch.zeros_like(mask)
     label[:, : contexts.shape[1]] = 1.0
-    return sample.ids[sample.centers(start, stop)], slots, mask, label
+    return sample.ids[sample.centers(start, stop)].long(), slots, mask, label

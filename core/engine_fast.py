@@ -47,7 +47,7 @@ class FastEngine:
     ) -> torch.Tensor:
         """Train on centers start..stop-1; returns the sum of their book losses."""
         contexts = sample.contexts(start, stop)
-        centers = sample.ids[sample.centers(start, stop)]
+        centers = sample.ids[sample.centers(start, stop)].long()
         noise = draw_noise(self.noise, centers, self.negatives, gen)
         lr_from, lr_to = (self.lr * max(MIN_LR_FRACTION, 1.0 - p) for p in progress)
         if self.kernel == "torch":

@@ -23,6 +23,9 @@ def keep_probabilities(counts: np.ndarray, threshold: float) -> torch.Tensor:
     return keep
 
 
+SAMPLE_BLOCK = 1 << 22
+
+
 class NoiseTable:
     """Noise words ∝ count^power over the vocabulary without `<unk>`, drawn in O(1) by Walker's alias method.
 
@@ -126,13 +129,20 @@ def sentence_index(offsets: np.ndarray, device: torch.device) -> torch.Tensor:
 def sample_epoch(
     ids: torch.Tensor, sentence: torch.Tensor, keep: torch.Tensor, max_window: int, gen: torch.Generator
 ) -> EpochSample:
-    """Subsample, then drop tokens left alone in their sentence, then draw window sizes 1..W."""
-    kept = torch.rand(ids.shape, generator=gen, device=ids.device) < keep[ids].to(torch.float32)
+    """Subsample, then drop tokens left alone in their sentence, then draw window sizes 1..W.
+
+    The keep mask is drawn in blocks, so memory beyond the corpus itself stays small on any size.
+    """
+    kept = torch.empty(ids.shape, dtype=torch.bool, device=ids.device)
+    keep = keep.to(torch.float32)
+    for start in range(0, ids.numel(), SAMPLE_BLOCK):
+        block = ids[start : start + SAMPLE_BLOCK]
+        kept[start : start + block.numel()] = torch.rand(block.shape, generator=gen, device=ids.device) < keep[block]
     ids, sentence = ids[kept], sentence[kept]
     if ids.numel() > 1:
         alone = _alone(sentence)
         ids, sentence = ids[~alone], sentence[~alone]
-    window = torch.randint(1, max_window + 1, ids.shape, generator=gen, device=ids.device)
+    window = torch.randint(1, max_window + 1, ids.shape, generator=gen, device=ids.device, dtype=torch.int16)
     return EpochSample(ids, sentence, window, max_window)
 
 

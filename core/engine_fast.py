@@ -79,6 +79,7 @@ def sgd_step(
     grad = (label - torch.sigmoid(scores)) * weight
     slot_loss = F.binary_cross_entropy_with_logits(scores, label.expand_as(scores), reduction="none")
     center_loss = (slot_loss * weight).sum(dim=(1, 2)) / (real.sum(dim=1) * targets.shape[1])
-    v.index_add_(0, inputs[real], torch.bmm(grad, t)[real], alpha=lr)
+    # Padding rows carry zero gradient, so they are added too: no boolean indexing, no GPU sync.
+    v.index_add_(0, inputs.flatten(), torch.bmm(grad, t).flatten(0, 1), alpha=lr)
     u.index_add_(0, targets.flatten(), torch.bmm(grad.transpose(1, 2), x).flatten(0, 1), alpha=lr)
     return center_loss.sum()

@@ -8,6 +8,7 @@ from scipy import stats
 
 from core.sampling import (
     NoiseTable,
+    _redraw_without_sync,
     draw_noise,
     epoch_generator,
     keep_probabilities,
@@ -115,6 +116,18 @@ def test_noise_never_equals_its_positive() -> None:
     noise = draw_noise(NoiseTable(np.array([0, 100, 100, 100])), positives, 5, torch.Generator().manual_seed(0))
     assert noise.shape == (5000, 3, 5)
     assert not (noise == positives.unsqueeze(-1)).any()
+
+
+def test_sync_free_redraw_for_gpus_never_leaves_a_clash() -> None:
+    table = NoiseTable(np.array([0, 1000, 1, 1]))  # word 1 is almost always drawn
+    positives = torch.ones(20_000, 1, dtype=torch.long)
+    noise = _redraw_without_sync(
+        table,
+        table.draw((20_000, 1, 5), torch.Generator().manual_seed(0)),
+        positives.unsqueeze(-1),
+        torch.Generator().manual_seed(1),
+    )
+    assert not (noise == 1).any() and (noise > 0).all()
 
 
 def test_same_seed_same_sample_and_new_epoch_new_sample() -> None:

@@ -107,12 +107,30 @@ def cmd_train(args: argparse.Namespace) -> int:
         bar.update(event.fraction * cfg.epochs - bar.n)
         bar.set_postfix(loss=f"{event.loss:.4f}", tok_s=f"{event.tokens_per_s:,.0f}", refresh=False)
 
+    download = DownloadBar()
     try:
-        summary = train_run(run, [show], stop, resume=bool(args.resume), data_dir=args.data_dir)
+        summary = train_run(run, [show], stop, bool(args.resume), args.data_dir, download_progress=download.update)
     finally:
+        download.close()
         bar.close()
     print_summary(summary)
     return 0
+
+
+class DownloadBar:
+    """A tqdm bar that appears only if the corpus has to be downloaded."""
+
+    def __init__(self) -> None:
+        self.bar: tqdm | None = None
+
+    def update(self, done: int, total: int) -> None:
+        if self.bar is None:
+            self.bar = tqdm(total=total or None, unit="B", unit_scale=True, desc="downloading ptb.zip")
+        self.bar.update(done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 def _stop_on_ctrl_c(stop: threading.Event) -> None:

@@ -9,6 +9,7 @@ and the noise words, labelled 0. On the CPU a compiled kernel applies the update
 from __future__ import annotations
 
 import os
+import threading
 
 import torch
 import torch.nn.functional as F
@@ -18,6 +19,9 @@ from core.sampling import EpochSample, NoiseTable, draw_noise
 
 MIN_LR_FRACTION = 1e-4
 NUMBA_CHUNK = 16_384
+# numba's fallback threading layer (workqueue) must not run two parallel kernels at once, and
+# trainings in several threads (the app) would do so; chunks are short, so jobs simply alternate.
+_KERNEL_LOCK = threading.Lock()
 
 
 class FastEngine:
@@ -55,7 +59,9 @@ class FastEngine:
         from core.kernel_numba import sgd_centers
 
         arrays = (t.numpy() for t in (self.v, self.u, centers, contexts, noise))
-        return torch.from_numpy(sgd_centers(*arrays, lr_from, lr_to, self.threads)).sum()
+        with _KERNEL_LOCK:
+            losses = sgd_centers(*arrays, lr_from, lr_to, self.threads)
+        return torch.from_numpy(losses).sum()
 
     def state(self) -> dict[str, torch.Tensor]:
         return {}

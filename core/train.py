@@ -120,7 +120,7 @@ class Trainer:
 
     def train(self) -> Outcome:
         start_epoch = len(self.epoch_losses)
-        clock = _Clock(self.cfg.epochs, start_epoch, self.data.raw_tokens)
+        clock = _Clock(self.cfg.epochs, self.data.raw_tokens)
         for epoch in range(start_epoch, self.cfg.epochs):
             loss = self._epoch(epoch, clock)
             if loss is None:
@@ -186,9 +186,8 @@ def _checked(loss: float, epoch: int) -> float:
 class _Clock:
     """Throughput and ETA for the epochs this session trains."""
 
-    def __init__(self, epochs: int, start_epoch: int, raw_tokens: int) -> None:
+    def __init__(self, epochs: int, raw_tokens: int) -> None:
         self.epochs = epochs
-        self.start_epoch = start_epoch
         self.raw_tokens = raw_tokens
         self.begin = time.perf_counter()
         self.last_event = self.begin

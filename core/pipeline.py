@@ -78,13 +78,14 @@ def train_run(
 
 
 def _restore(run: Run, trainer: Trainer, data: Prepared) -> None:
-    saved = run.vocab()
-    if saved.idx_to_token != data.vocab.idx_to_token:
-        raise RunError(f"run {run.name}: the corpus no longer gives the vocabulary it was trained on")
+    """Load the last checkpoint; a run that never finished an epoch simply starts afresh."""
     checkpoint = run.load_checkpoint()
     if checkpoint is None:
         run.truncate_metrics(0)
+        run.save_vocab(data.vocab)
         return
+    if run.vocab().idx_to_token != data.vocab.idx_to_token:
+        raise RunError(f"run {run.name}: the corpus no longer gives the vocabulary it was trained on")
     tensors, meta = checkpoint
     trainer.restore(tensors, meta["epoch_losses"])
     run.truncate_metrics(len(meta["epoch_losses"]))

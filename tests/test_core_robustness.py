@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import ROOT, synthetic_text
+
 from core import data
 from core.config import TrainConfig
 from core.data import CorpusError, read_text_file

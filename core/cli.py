@@ -96,6 +96,9 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 def cmd_train(args: argparse.Namespace) -> int:
     if args.resume:
         run = Run.open(args.resume, args.run_dir)
+        changes = {f: getattr(args, f) for f in TRAIN_FLAGS if getattr(args, f) is not None}
+        if changes:
+            run.update_config(**{FIELD_OF_FLAG.get(f, f): v for f, v in changes.items()})
     else:
         run = Run.create(config_from_args(args), args.name, args.run_dir)
     cfg = run.config()

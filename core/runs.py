@@ -26,6 +26,8 @@ from core.vocab import Vocab
 RUNS_ENV = "W2V_RUNS_DIR"
 STATES = ("created", "running", "finished", "stopped", "failed", "interrupted")
 _NAME_OK = re.compile(r"[^A-Za-z0-9._-]+")
+# Settings a resumed run may change: they alter speed or length, not what the model is.
+RESUMABLE_FIELDS = ("epochs", "batch_size", "device", "threads", "log_every")
 
 
 class RunError(RuntimeError):
@@ -79,6 +81,15 @@ class Run:
     # --- config, vocabulary, status, metrics -------------------------------------------
     def config(self) -> TrainConfig:
         return TrainConfig.from_dict(_read_json(self.path / "config.json"))
+
+    def update_config(self, **changes: Any) -> TrainConfig:
+        """Change settings of RESUMABLE_FIELDS before a resume; anything else is refused."""
+        fixed = sorted(set(changes) - set(RESUMABLE_FIELDS))
+        if fixed:
+            raise RunError(f"{', '.join(fixed)} cannot change on resume (only {', '.join(RESUMABLE_FIELDS)})")
+        config = TrainConfig.from_dict({**self.config().to_dict(), **changes})
+        write_text_atomic(self.path / "config.json", config.to_json())
+        return config
 
     def save_vocab(self, vocab: Vocab) -> None:
         vocab.save(self.path / "vocab.json")

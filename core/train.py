@@ -144,7 +144,7 @@ class Trainer:
                 return None
             stop = min(start + self.engine.chunk, n)
             span = ((epoch + start / n) / self.cfg.epochs, (epoch + stop / n) / self.cfg.epochs)
-            pending += self.engine.step(sample, start, stop, gen, span)
+            pending += self._step(sample, start, stop, gen, span)
             pending_n += stop - start
             clock.add(stop - start, (stop - start) / n)
             # Reading the loss back syncs a GPU, so it happens only every `log_every` steps there.
@@ -156,6 +156,18 @@ class Trainer:
                 pending_n = 0
                 self._emit(clock.event("step", epoch, epoch + stop / n, mean))
         return total / max(n, 1)
+
+    def _step(
+        self, sample: EpochSample, start: int, stop: int, gen: torch.Generator, span: tuple[float, float]
+    ) -> torch.Tensor:
+        try:
+            return self.engine.step(sample, start, stop, gen, span)
+        except torch.OutOfMemoryError as exc:
+            smaller = max(1, self.cfg.batch_size // 2)
+            raise TrainingError(
+                f"the {self.device.type} device ran out of memory at batch_size={self.cfg.batch_size}; "
+                f"resume the run with batch_size={smaller} (it continues from its last finished epoch)"
+            ) from exc
 
     def _emit(self, event: TrainEvent) -> None:
         for callback in self.callbacks:

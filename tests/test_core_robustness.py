@@ -15,13 +15,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from conftest import ROOT, synthetic_text
 
 from core import data
 from core.config import TrainConfig
 from core.data import CorpusError, read_text_file
 from core.pipeline import train_run
-from core.runs import Run
+from core.runs import Run, RunError
 from core.vocab import Vocab, VocabError
 
 
@@ -123,3 +124,35 @@ def test_no_unsafe_deserialisation_in_the_code() -> None:
         assert not re.search(r"\bimport pickle\b|\bpickle\.load|\bnp\.load\([^)]*allow_pickle=True", text), path
         for call in re.findall(r"torch\.load\([^)]*\)", text):
             assert "weights_only=True" in call, (path, call)
+
+
+def test_out_of_memory_names_a_batch_size_and_the_run_resumes(
+    tiny_corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from core.engine_book import BookEngine
+    from core.train import TrainingError
+
+    cfg = TrainConfig(
+        corpus=str(tiny_corpus), min_freq=2, subsample=0.0, embed_size=8, epochs=3, mode="book", batch_size=64
+    )  # 75 steps an epoch: the failure comes in epoch 2
+    run = Run.create(cfg)
+    real_step = BookEngine.step
+    calls = {"n": 0}
+
+    def flaky_step(self: BookEngine, *args: object) -> object:
+        calls["n"] += 1
+        if calls["n"] == 100:
+            raise torch.OutOfMemoryError("CUDA out of memory")
+        return real_step(self, *args)
+
+    monkeypatch.setattr(BookEngine, "step", flaky_step)
+    with pytest.raises(TrainingError, match="batch_size=32"):
+        train_run(run)
+    assert run.status()["state"] == "failed" and "batch_size=32" in run.status()["message"]
+    assert run.load_checkpoint() is not None
+    monkeypatch.setattr(BookEngine, "step", real_step)
+    run.update_config(batch_size=32)
+    assert train_run(run, resume=True).outcome.epoch_losses[-1] > 0
+    assert run.status()["state"] == "finished"
+    with pytest.raises(RunError, match="embed_size cannot change"):
+        run.update_config(embed_size=4)

@@ -1,0 +1,100 @@
+"""Plotly figures of the app; plain functions of data, no Streamlit calls."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+SMOOTHING = 0.9  # weight of the past in the exponential moving average of the step losses
+
+
+def smooth(values: list[float], weight: float = SMOOTHING) -> list[float]:
+    """Bias-corrected exponential moving average, so the first points are not pulled towards zero."""
+    out, average = [], 0.0
+    for n, value in enumerate(values, 1):
+        average = weight * average + (1 - weight) * value
+        out.append(average / (1 - weight**n))
+    return out
+
+
+def loss_figure(metrics: list[dict[str, Any]], epochs: int) -> go.Figure:
+    """Step losses as points, their smoothed line, and each epoch's mean loss, against epochs done."""
+    steps = [m for m in metrics if m.get("kind") == "step"]
+    ends = [m for m in metrics if m.get("kind") == "epoch"]
+    x = [m["fraction"] * epochs for m in steps]
+    loss = [m["loss"] for m in steps]
+    fig = go.Figure()
+    fig.add_scatter(x=x, y=loss, mode="markers", name="step loss", marker={"size": 4, "opacity": 0.45})
+    fig.add_scatter(x=x, y=smooth(loss), mode="lines", name="smoothed", line={"width": 2})
+    fig.add_scatter(
+        x=[m["epoch"] for m in ends],
+        y=[m["loss"] for m in ends],
+        mode="lines+markers",
+        name="epoch mean",
+        marker={"size": 9, "symbol": "diamond"},
+    )
+    fig.update_layout(
+        xaxis_title="epoch",
+        yaxis_title="loss (binary cross-entropy)",
+        height=360,
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        legend={"orientation": "h", "y": 1.12},
+        uirevision="loss",
+    )
+    fig.update_xaxes(range=[0, epochs])
+    return fig
+
+
+def similarity_bars(pairs: list[tuple[str, float]], title: str) -> go.Figure:
+    """Horizontal bars of cosine similarity, the closest word on top."""
+    words = [w for w, _ in pairs][::-1]
+    scores = [s for _, s in pairs][::-1]
+    fig = go.Figure(go.Bar(x=scores, y=words, orientation="h", text=[f"{s:.3f}" for s in scores]))
+    fig.update_layout(
+        title=title,
+        xaxis_title="cosine similarity",
+        height=max(240, 28 * len(pairs) + 80),
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+    )
+    return fig
+
+
+def map_figure(frame: pd.DataFrame, color_by: str, labels: int, highlight: list[str], query: str | None) -> go.Figure:
+    """Scatter of a word map (2-D or 3-D), text labels on the `labels` most frequent words, the query marked."""
+    three_d = "z" in frame
+    marked = frame["word"].isin(highlight)
+    text = frame["word"].where((frame["rank"] <= labels) | marked, "")
+    hover = frame["word"] + " · rank " + frame["rank"].astype(str) + " · count " + frame["count"].astype(str)
+    hover += " · cluster " + frame["cluster"].astype(str)
+    marker: dict[str, Any] = {"size": 4 if three_d else 6, "opacity": 0.75}
+    if color_by == "cluster":
+        marker.update(color=frame["cluster"], colorscale="Turbo")
+    else:
+        log_count = np.log10(frame["count"].clip(lower=1))
+        marker.update(color=log_count, colorscale="Viridis", colorbar={"title": "log10 count"})
+    points = {"x": frame["x"], "y": frame["y"], "text": text, "hovertext": hover, "hoverinfo": "text"}
+    fig = go.Figure()
+    if three_d:
+        fig.add_scatter3d(**points, z=frame["z"], mode="markers+text", marker=marker, name="words")
+    else:
+        fig.add_scatter(**points, mode="markers+text", textposition="top center", marker=marker, name="words")
+    if marked.any():
+        _add_highlight(fig, frame[marked], query, three_d)
+    fig.update_layout(height=700, margin={"l": 10, "r": 10, "t": 30, "b": 10}, showlegend=bool(marked.any()))
+    return fig
+
+
+def _add_highlight(fig: go.Figure, rows: pd.DataFrame, query: str | None, three_d: bool) -> None:
+    """Ring the query word (star) and its neighbours (circles) on top of the map."""
+    symbols = ["star" if w == query else "circle-open" for w in rows["word"]]
+    sizes = [18 if w == query else 13 for w in rows["word"]]
+    marker = {"size": sizes, "color": "crimson", "symbol": symbols, "line": {"width": 2, "color": "crimson"}}
+    common = {"x": rows["x"], "y": rows["y"], "text": rows["word"], "mode": "markers+text", "name": "query"}
+    if three_d:
+        marker["symbol"] = ["diamond" if w == query else "circle-open" for w in rows["word"]]
+        fig.add_scatter3d(**common, z=rows["z"], marker=marker)
+    else:
+        fig.add_scatter(**common, textposition="bottom center", marker=marker)

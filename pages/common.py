@@ -1,0 +1,77 @@
+"""Streamlit helpers shared by the pages: the process-wide job registry, run pickers, cached vectors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from core.jobs import JobRegistry
+from core.projection import vectors_stamp
+from core.query import Embeddings
+from core.runs import Run, RunError, list_runs
+
+FIGURES = ("epochs_done", "mean_loss", "tokens_per_s", "device")
+CURRENT_RUN = "current_run"  # the run the user last looked at, shared by the pages
+
+
+@st.cache_resource
+def registry() -> JobRegistry:
+    """One registry per server process, so every tab and rerun sees the same live jobs."""
+    return JobRegistry()
+
+
+@st.cache_resource(max_entries=4, show_spinner="Loading vectors…")
+def _embeddings(path: str, stamp: float) -> Embeddings:
+    return Embeddings.from_run(Run.open(path))
+
+
+def embeddings(run: Run) -> Embeddings:
+    """The run's vectors, reloaded only when their file changes."""
+    return _embeddings(str(run.path), vectors_stamp(run))
+
+
+def queryable(run: Run) -> bool:
+    """True when the run has vectors: final ones or those of a finished epoch."""
+    return run.has_vectors() or (run.path / "checkpoint.safetensors").is_file()
+
+
+def safe_status(run: Run) -> dict[str, Any]:
+    try:
+        return run.status()
+    except RunError as exc:
+        return {"state": "failed", "message": str(exc)}
+
+
+def runs_table(runs: list[Run]) -> pd.DataFrame:
+    """One row per run with its state and key figures, for the home page."""
+    rows = []
+    for run in runs:
+        status = safe_status(run)
+        try:
+            cfg = run.config()
+            corpus, mode, epochs = cfg.corpus, cfg.mode, cfg.epochs
+        except RunError:
+            corpus, mode, epochs = "?", "?", None
+        row = {"run": run.name, "state": status.get("state"), "corpus": corpus, "mode": mode, "epochs": epochs}
+        row.update({k: status.get(k) for k in FIGURES})
+        row["message"] = status.get("message", "")
+        rows.append(row)
+    return pd.DataFrame(rows, columns=["run", "state", "corpus", "mode", "epochs", *FIGURES, "message"])
+
+
+def pick_queryable_run(key: str) -> Run | None:
+    """A select box over runs that have vectors; remembers the choice across pages in session state."""
+    runs = [r for r in list_runs() if queryable(r)]
+    if not runs:
+        st.info("No run has vectors yet. Train one on the **Train** page; vectors appear after its first epoch.")
+        return None
+    names = [r.name for r in runs]
+    states = {r.name: safe_status(r).get("state") for r in runs}
+    if st.session_state.get(key) not in names:
+        current = st.session_state.get(CURRENT_RUN)
+        st.session_state[key] = current if current in names else names[0]
+    name = st.selectbox("Run", names, key=key, format_func=lambda n: f"{n} ({states[n]})")
+    st.session_state[CURRENT_RUN] = name
+    return Run.open(name)

@@ -1,0 +1,47 @@
+"""Home page: what the app does, the runs on disk, and a quick start."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.runs import list_runs, runs_root
+from pages.common import registry, runs_table
+
+st.title("Word2Vec Studio")
+st.write(
+    "Train **word2vec** (skip-gram with negative sampling, as in *Dive into Deep Learning* §15.4) right here: "
+    "watch the loss fall and the neighbours of a few words take shape while it trains, then ask the vectors "
+    "for nearest neighbours, analogies and similarities, and browse 2-D or 3-D maps of the vocabulary."
+)
+
+st.subheader("Runs")
+runs = list_runs()
+live = {r.name for r in registry().live_runs()}
+if runs:
+    table = runs_table(runs)
+    table.insert(1, "live", table["run"].isin(live))
+    st.dataframe(
+        table,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "live": st.column_config.CheckboxColumn("live", help="training in this app right now"),
+            "epochs_done": st.column_config.NumberColumn("epochs done"),
+            "mean_loss": st.column_config.NumberColumn("mean loss", format="%.4f"),
+            "tokens_per_s": st.column_config.NumberColumn("tokens/s", format="%.0f"),
+        },
+    )
+    st.caption(f"{len(runs)} run(s) under `{runs_root().resolve()}`")
+else:
+    st.info(f"No runs yet under `{runs_root().resolve()}`.")
+
+st.subheader("Quick start")
+st.markdown(
+    """
+1. Open **Train**, keep the book's defaults (PTB, 5 epochs, 100 dimensions) or pick the small Lee corpus or
+   your own text file, and press **Start**. The fast mode trains PTB in a few seconds on a CPU.
+2. Watch the loss chart and the neighbours of *chip*, *bank* and *monday* change as it trains.
+3. Open **Neighbours** to query any word, solve analogies (a : b :: c : ?) and compare two words.
+4. Open **Projection** for a PCA or t-SNE map of the most frequent words, coloured by frequency or cluster.
+"""
+)

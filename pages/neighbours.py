@@ -1,0 +1,114 @@
+"""Neighbours page: nearest words by cosine similarity, analogies and the similarity of two words."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from core.query import TABLES, Embeddings, UnknownWordError
+from pages.charts import similarity_bars
+from pages.common import embeddings, pick_queryable_run
+
+TABLE_HELP = {
+    "center": "center vectors v (the book's choice for queries)",
+    "context": "context vectors u",
+    "sum": "v + u, often a little better on similarity tests",
+}
+PREFERRED_WORDS = ("chip", "bank", "monday", "intel", "government")
+
+
+def pairs_frame(pairs: list[tuple[str, float]]) -> pd.DataFrame:
+    frame = pd.DataFrame(pairs, columns=["word", "cosine"])
+    frame.insert(0, "rank", range(1, len(frame) + 1))
+    return frame
+
+
+def show_unknown(exc: UnknownWordError, key: str | None = None) -> None:
+    """Say the word is unknown and offer the closest vocabulary words (as buttons when `key` can take them)."""
+    st.warning(f"“{exc.word}” is not in this run's vocabulary.")
+    if not exc.suggestions:
+        st.caption("No vocabulary word is spelled similarly.")
+        return
+    st.write("Closest vocabulary words:")
+    columns = st.columns(len(exc.suggestions))
+    for column, word in zip(columns, exc.suggestions, strict=True):
+        if key:
+            column.button(word, key=f"suggest_{key}_{word}", on_click=st.session_state.__setitem__, args=(key, word))
+        else:
+            column.code(word, language=None)
+
+
+def default_word(emb: Embeddings) -> str:
+    return next((w for w in PREFERRED_WORDS if w in emb.index), emb.words[1])
+
+
+def neighbours_section(emb: Embeddings) -> None:
+    vocab = emb.words[1:]
+    if st.session_state.get("nb_word") is None:  # first visit: a shared link's ?word=, else a familiar word
+        st.session_state["nb_word"] = st.query_params.get("word") or default_word(emb)
+    left, mid, right = st.columns([2, 1, 2])
+    word = left.selectbox(
+        "Query word", vocab, key="nb_word", accept_new_options=True, help="type to search the vocabulary"
+    )
+    k = mid.number_input("k", min_value=1, max_value=100, value=10, key="nb_k")
+    which = right.radio(
+        "Vectors",
+        TABLES,
+        key="nb_table",
+        horizontal=True,
+        format_func=lambda t: t,
+        help="; ".join(f"{t}: {h}" for t, h in TABLE_HELP.items()),
+    )
+    st.query_params["word"] = word  # the address bar now links to this query
+    try:
+        pairs = emb.neighbors(word, int(k), which)
+    except UnknownWordError as exc:
+        show_unknown(exc, key="nb_word")
+        return
+    chart, table = st.columns([3, 2])
+    chart.plotly_chart(similarity_bars(pairs, f"Nearest to “{word}” ({which})"), width="stretch")
+    table.dataframe(pairs_frame(pairs), hide_index=True, width="stretch")
+    with st.expander("Center, context and sum side by side"):
+        for column, table_name in zip(st.columns(len(TABLES)), TABLES, strict=True):
+            column.caption(TABLE_HELP[table_name])
+            column.dataframe(pairs_frame(emb.neighbors(word, int(k), table_name)), hide_index=True, width="stretch")
+
+
+def analogy_section(emb: Embeddings) -> None:
+    st.subheader("Analogy: a is to b as c is to ?")
+    columns = st.columns(3)
+    a, b, c = (col.text_input(label, key=f"an_{label}").strip() for col, label in zip(columns, "abc", strict=True))
+    if not (a and b and c):
+        st.caption("Fill in three words, e.g. “he : his :: she : ?”. The answer maximises cos(x, b − a + c).")
+        return
+    try:
+        answers = emb.analogy(a, b, c, k=5)
+    except UnknownWordError as exc:
+        show_unknown(exc)
+        return
+    st.write(f"{a} : {b} :: {c} : **{answers[0][0]}**" if answers else "No answer.")
+    st.dataframe(pairs_frame(answers), hide_index=True)
+
+
+def similarity_section(emb: Embeddings) -> None:
+    st.subheader("Similarity of two words")
+    left, right = st.columns(2)
+    first = left.text_input("First word", key="sim_a").strip()
+    second = right.text_input("Second word", key="sim_b").strip()
+    if not (first and second):
+        return
+    try:
+        st.metric(f"cos({first}, {second})", f"{emb.similarity(first, second):.4f}")
+    except UnknownWordError as exc:
+        show_unknown(exc)
+
+
+st.title("Neighbours")
+run = pick_queryable_run("nb_run")
+if run is not None:
+    vectors = embeddings(run)
+    neighbours_section(vectors)
+    st.divider()
+    analogy_section(vectors)
+    st.divider()
+    similarity_section(vectors)

@@ -52,3 +52,15 @@ def tiny_corpus(tmp_path: Path) -> Path:
     path = tmp_path / "tiny.txt"
     path.write_text(synthetic_text(), encoding="utf-8")
     return path
+
+
+@pytest.fixture
+def lee_run(isolated_runs: Path):
+    """A finished fast-mode run on gensim's Lee corpus (well under a second of training)."""
+    from core.config import TrainConfig
+    from core.pipeline import train_run
+    from core.runs import Run
+
+    run = Run.create(TrainConfig(corpus="lee", min_freq=5, epochs=3), name="lee-test")
+    train_run(run)
+    return run

@@ -1,0 +1,82 @@
+"""Word maps: shapes, determinism of PCA, t-SNE, clusters and the cache key."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+from core.projection import Settings, cache_key, cluster, frequent_rows, project, safe_perplexity, word_map
+from core.query import Embeddings
+
+
+def fake_embeddings(words: int = 120, dim: int = 16, seed: int = 0) -> Embeddings:
+    rng = np.random.default_rng(seed)
+    names = ["<unk>"] + [f"w{i}" for i in range(words)]
+    counts = np.array([0, *sorted(rng.integers(1, 1000, words).tolist(), reverse=True)])
+    return Embeddings(names, rng.normal(size=(words + 1, dim)), rng.normal(size=(words + 1, dim)), counts)
+
+
+@pytest.mark.parametrize("dims", [2, 3])
+def test_pca_map_has_one_row_per_frequent_word(dims: int) -> None:
+    frame = word_map(fake_embeddings(), Settings(method="pca", n_words=50, dims=dims, clusters=4))
+    assert len(frame) == 50
+    assert list(frame["word"][:3]) == ["w0", "w1", "w2"]  # most frequent first, <unk> left out
+    assert {"x", "y"} <= set(frame) and ("z" in frame) == (dims == 3)
+    assert frame["cluster"].nunique() == 4
+    assert frame["rank"].tolist() == list(range(1, 51))
+
+
+def test_n_words_is_clipped_to_the_vocabulary() -> None:
+    emb = fake_embeddings(words=30)
+    assert frequent_rows(emb, 1000).tolist() == list(range(1, 31))
+    assert len(word_map(emb, Settings(n_words=1000))) == 30
+
+
+def test_pca_is_deterministic() -> None:
+    vectors = np.random.default_rng(1).normal(size=(80, 10))
+    first = project(vectors, Settings(method="pca"))
+    assert np.array_equal(first, project(vectors, Settings(method="pca")))
+    assert first.shape == (80, 2)
+
+
+def test_tsne_runs_and_keeps_its_seed() -> None:
+    vectors = np.random.default_rng(2).normal(size=(60, 8))
+    settings = Settings(method="tsne", perplexity=10, max_iter=250, seed=3)
+    coords = project(vectors, settings)
+    assert coords.shape == (60, 2) and np.isfinite(coords).all()
+    assert np.allclose(coords, project(vectors, settings))
+
+
+def test_perplexity_fits_small_maps() -> None:
+    assert safe_perplexity(30, 1000) == 30
+    assert safe_perplexity(30, 10) == 3
+    coords = project(np.random.default_rng(3).normal(size=(10, 4)), Settings(method="tsne", max_iter=250))
+    assert coords.shape == (10, 2)
+
+
+def test_unknown_method_is_an_error() -> None:
+    with pytest.raises(ValueError, match="pca, tsne"):
+        project(np.ones((5, 3)), Settings(method="umap"))  # type: ignore[arg-type]
+
+
+def test_cluster_clips_k_to_the_rows() -> None:
+    assert len(set(cluster(np.random.default_rng(4).normal(size=(3, 5)), k=10))) <= 3
+
+
+def test_cache_key_follows_run_vectors_and_settings(lee_run) -> None:
+    pca, tsne = Settings(method="pca"), Settings(method="tsne")
+    key = cache_key(lee_run, pca)
+    assert key == cache_key(lee_run, pca)
+    assert key != cache_key(lee_run, tsne)
+    assert lee_run.name in key[0]
+    vectors = lee_run.path / "vectors.safetensors"
+    stamp = vectors.stat().st_mtime
+    os.utime(vectors, (stamp + 5, stamp + 5))  # new weights written later
+    assert cache_key(lee_run, pca) != key
+
+
+def test_map_of_a_trained_run(lee_run) -> None:
+    frame = word_map(Embeddings.from_run(lee_run), Settings(n_words=200))
+    assert len(frame) == 200 and frame["count"].is_monotonic_decreasing

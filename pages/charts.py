@@ -66,7 +66,7 @@ def map_figure(frame: pd.DataFrame, color_by: str, labels: int, highlight: list[
     """Scatter of a word map (2-D or 3-D), text labels on the `labels` most frequent words, the query marked."""
     three_d = "z" in frame
     marked = frame["word"].isin(highlight)
-    text = frame["word"].where((frame["rank"] <= labels) | marked, "")
+    text = frame["word"].where((frame["rank"] <= labels) & ~marked, "")  # marked words get their label on top
     hover = frame["word"] + " · rank " + frame["rank"].astype(str) + " · count " + frame["count"].astype(str)
     hover += " · cluster " + frame["cluster"].astype(str)
     marker: dict[str, Any] = {"size": 4 if three_d else 6, "opacity": 0.75}
@@ -83,7 +83,12 @@ def map_figure(frame: pd.DataFrame, color_by: str, labels: int, highlight: list[
         fig.add_scatter(**points, mode="markers+text", textposition="top center", marker=marker, name="words")
     if marked.any():
         _add_highlight(fig, frame[marked], query, three_d)
-    fig.update_layout(height=700, margin={"l": 10, "r": 10, "t": 30, "b": 10}, showlegend=bool(marked.any()))
+    fig.update_layout(
+        height=700,
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        showlegend=bool(marked.any()),
+        legend={"orientation": "h", "x": 0, "y": 1.04},
+    )
     return fig
 
 

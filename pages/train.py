@@ -175,7 +175,7 @@ def show_state(status: dict[str, Any], reg: JobRegistry, run: Run) -> None:
     state, message = status.get("state"), status.get("message", "")
     job = reg.get(run)
     if state == "running":
-        st.info(f"Training: {message or 'running'}")
+        st.info(f"Running: {message or 'training'}…")
         if job and job.download and job.download[1]:
             done, total = job.download
             st.progress(min(done / total, 1.0), text=f"Downloading PTB: {done >> 20} of {total >> 20} MB")

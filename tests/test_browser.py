@@ -1,0 +1,135 @@
+"""End to end in headless Chromium: train live, stop, query a neighbour, open the map."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+pytestmark = pytest.mark.browser
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("localhost", 0))
+        return sock.getsockname()[1]
+
+
+def wait_healthy(url: str, server: subprocess.Popen, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise AssertionError(f"streamlit exited with code {server.returncode}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as reply:
+                if reply.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise AssertionError("streamlit did not become healthy in time")
+
+
+@pytest.fixture
+def app_url(tmp_path: Path, isolated_runs: Path) -> Iterator[str]:
+    """A `streamlit run app.py` server on a free port, always terminated afterwards."""
+    if not Path(CHROMIUM).is_file():
+        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium to run the browser test")
+    port = free_port()
+    env = {**os.environ, "W2V_RUNS_DIR": str(isolated_runs)}
+    env.setdefault("W2V_DATA_DIR", str(ROOT.parent / "shared" / "data"))
+    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true"]
+    command += ["--server.port", str(port)]
+    with open(tmp_path / "server.log", "wb") as log:
+        server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            url = f"http://localhost:{port}"
+            wait_healthy(url, server)
+            yield url
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+
+
+def logged_points(page) -> int:
+    text = page.get_by_text(re.compile(r"\d+ loss points logged")).inner_text()
+    return int(text.split()[0])
+
+
+def test_train_watch_stop_query_and_map(app_url: str) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1700})
+            page.set_default_timeout(60_000)
+            page.goto(app_url)
+            expect(page.get_by_role("heading", name="Word2Vec Studio")).to_be_visible()
+
+            page.get_by_role("link", name="Train").click()
+            page.get_by_text("Lee news corpus").click()
+            for label, value in (("min_freq", "5"), ("epochs", "300")):
+                field = page.get_by_label(label, exact=True)
+                field.fill(value)
+                field.press("Enter")
+            expect(page.get_by_label("epochs", exact=True)).to_have_value("300")
+            page.get_by_role("button", name="Start").click()
+
+            points = page.get_by_text(re.compile(r"\d+ loss points logged"))
+            expect(points).to_be_visible()
+            first = logged_points(page)
+            page.wait_for_timeout(2500)
+            later = logged_points(page)
+            assert later > first, "the loss chart gains points while training"
+            expect(page.locator(".js-plotly-plot").first).to_be_visible()
+            page.screenshot(path=str(ARTIFACTS / "train-live.png"), full_page=True)
+
+            page.get_by_role("button", name="Stop").click()
+            expect(page.get_by_text(re.compile("^Stopped:"))).to_be_visible()
+            expect(page.get_by_role("button", name="Resume")).to_be_enabled()
+            page.screenshot(path=str(ARTIFACTS / "train-stopped.png"), full_page=True)
+
+            page.get_by_role("link", name="Neighbours").click()
+            expect(page.get_by_text(re.compile("Nearest to"))).to_be_visible()
+            page.get_by_role("combobox", name="Query word").click()
+            page.keyboard.type("police")
+            page.keyboard.press("Enter")
+            expect(page.get_by_text("Nearest to “police” (center)")).to_be_visible()
+            page.screenshot(path=str(ARTIFACTS / "neighbours.png"), full_page=True)
+
+            page.get_by_role("link", name="Projection").click()
+            expect(page.locator(".js-plotly-plot").first).to_be_visible()
+            highlight = page.get_by_label("Highlight a word and its neighbours")
+            highlight.fill("police")
+            highlight.press("Enter")
+            expect(page.get_by_text("query", exact=True)).to_be_visible()  # legend entry of the marked words
+            expect(page.get_by_role("button", name="Download coordinates (CSV)")).to_be_visible()
+            page.screenshot(path=str(ARTIFACTS / "projection.png"), full_page=True)
+        finally:
+            browser.close()

@@ -4,12 +4,17 @@ import streamlit as st
 
 st.set_page_config(page_title="Word2Vec Studio", page_icon=":material/hub:", layout="wide")
 
-navigation = st.navigation(
-    [
-        st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
-        st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
-        st.Page("pages/neighbours.py", title="Neighbours", icon=":material/travel_explore:"),
-        st.Page("pages/projection.py", title="Projection", icon=":material/scatter_plot:"),
-    ]
-)
+PAGES = [
+    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
+    st.Page("pages/neighbours.py", title="Neighbours", icon=":material/travel_explore:"),
+    st.Page("pages/projection.py", title="Projection", icon=":material/scatter_plot:"),
+]
+
+st.session_state["app_ran"] = True  # see pages.common.require_app
+navigation = st.navigation(PAGES)
+deep_link, query = st.session_state.pop("deep_link", (None, {}))
+target = next((page for page in PAGES if page.url_path == deep_link), None)
+if target is not None and target.url_path != navigation.url_path:
+    st.switch_page(target, query_params=query)
 navigation.run()

@@ -16,6 +16,18 @@ FIGURES = ("epochs_done", "mean_loss", "tokens_per_s", "device")
 CURRENT_RUN = "current_run"  # the run the user last looked at, shared by the pages
 
 
+def require_app(url_path: str) -> None:
+    """Make sure app.py's navigation is in charge before a page draws anything.
+
+    Streamlit serves a folder named `pages/` as old-style pages until the first `st.navigation` call of the
+    server process; a first visit straight to e.g. /train would then run this page without app.py. Hand over
+    to app.py, which comes back to this page with the same query parameters.
+    """
+    if not st.session_state.get("app_ran"):
+        st.session_state["deep_link"] = (url_path, st.query_params.to_dict())
+        st.switch_page("app.py")
+
+
 @st.cache_resource
 def registry() -> JobRegistry:
     """One registry per server process, so every tab and rerun sees the same live jobs."""

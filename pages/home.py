@@ -5,8 +5,9 @@ from __future__ import annotations
 import streamlit as st
 
 from core.runs import list_runs, runs_root
-from pages.common import registry, runs_table
+from pages.common import registry, require_app, runs_table
 
+require_app("home")
 st.title("Word2Vec Studio")
 st.write(
     "Train **word2vec** (skip-gram with negative sampling, as in *Dive into Deep Learning* §15.4) right here: "

@@ -7,7 +7,7 @@ import streamlit as st
 
 from core.query import TABLES, Embeddings, UnknownWordError
 from pages.charts import similarity_bars
-from pages.common import embeddings, pick_queryable_run
+from pages.common import embeddings, pick_queryable_run, require_app
 
 TABLE_HELP = {
     "center": "center vectors v (the book's choice for queries)",
@@ -103,6 +103,7 @@ def similarity_section(emb: Embeddings) -> None:
         show_unknown(exc)
 
 
+require_app("neighbours")
 st.title("Neighbours")
 run = pick_queryable_run("nb_run")
 if run is not None:

@@ -11,7 +11,7 @@ from core.projection import Settings, cache_key, word_map
 from core.query import TABLES, UnknownWordError
 from core.runs import Run
 from pages.charts import map_figure
-from pages.common import embeddings, pick_queryable_run
+from pages.common import embeddings, pick_queryable_run, require_app
 
 METHOD_LABELS = {"pca": "PCA (instant, linear)", "tsne": "t-SNE (slower, keeps local neighbourhoods)"}
 
@@ -63,6 +63,7 @@ def highlight_controls(run: Run) -> tuple[str | None, list[str]]:
         return None, []
 
 
+require_app("projection")
 st.title("Projection")
 run = pick_queryable_run("pj_run")
 if run is not None:

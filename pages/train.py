@@ -14,7 +14,7 @@ from core.device import available_devices
 from core.jobs import JobRegistry, WatchResult, parse_words, watch_words
 from core.runs import Run, RunError, list_runs, runs_root, sanitize_name
 from pages.charts import loss_figure
-from pages.common import CURRENT_RUN, embeddings, queryable, registry, safe_status
+from pages.common import CURRENT_RUN, embeddings, queryable, registry, require_app, safe_status
 
 POLL_S = 0.5
 DEFAULTS = TrainConfig()
@@ -253,6 +253,7 @@ def run_panel(run: Run, reg: JobRegistry) -> None:
     panel()
 
 
+require_app("train")
 st.title("Train")
 st.write("Train skip-gram with negative sampling in the background; this page follows the loss and neighbours live.")
 reg = registry()

@@ -89,7 +89,10 @@ def test_train_watch_stop_query_and_map(app_url: str) -> None:
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1700})
             page.set_default_timeout(60_000)
-            page.goto(app_url)
+            page.goto(f"{app_url}/train")  # a deep link as the server's very first visit still gets app.py's pages
+            expect(page.get_by_role("heading", name="Train", exact=True)).to_be_visible()
+            expect(page.get_by_role("link", name="common")).to_have_count(0)
+            page.get_by_role("link", name="Home").click()
             expect(page.get_by_role("heading", name="Word2Vec Studio")).to_be_visible()
 
             page.get_by_role("link", name="Train").click()

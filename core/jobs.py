@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.config import TrainConfig
+from core.pipeline import train_run
 from core.query import Embeddings, UnknownWordError
 from core.runs import Run, RunError
 from core.train import Trainer
@@ -114,8 +115,6 @@ class JobRegistry:
         job.thread.start()
 
     def _work(self, job: Job, resume: bool) -> None:
-        from core.pipeline import train_run
-
         def attach(trainer: Trainer) -> None:
             job.trainer = trainer
 

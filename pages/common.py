@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -63,7 +64,7 @@ def runs_table(runs: list[Run]) -> pd.DataFrame:
         status = safe_status(run)
         try:
             cfg = run.config()
-            corpus, mode, epochs = cfg.corpus, cfg.mode, cfg.epochs
+            corpus, mode, epochs = Path(cfg.corpus).name, cfg.mode, cfg.epochs  # an upload's file name, not its path
         except RunError:
             corpus, mode, epochs = "?", "?", None
         row = {"run": run.name, "state": status.get("state"), "corpus": corpus, "mode": mode, "epochs": epochs}

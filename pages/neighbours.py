@@ -23,6 +23,11 @@ def pairs_frame(pairs: list[tuple[str, float]]) -> pd.DataFrame:
     return frame
 
 
+def choose(key: str, word: str) -> None:
+    """Button callback: put a suggested word into the query box."""
+    st.session_state[key] = word
+
+
 def show_unknown(exc: UnknownWordError, key: str | None = None) -> None:
     """Say the word is unknown and offer the closest vocabulary words (as buttons when `key` can take them)."""
     st.warning(f"“{exc.word}” is not in this run's vocabulary.")
@@ -33,7 +38,7 @@ def show_unknown(exc: UnknownWordError, key: str | None = None) -> None:
     columns = st.columns(len(exc.suggestions))
     for column, word in zip(columns, exc.suggestions, strict=True):
         if key:
-            column.button(word, key=f"suggest_{key}_{word}", on_click=st.session_state.__setitem__, args=(key, word))
+            column.button(word, key=f"suggest_{key}_{word}", on_click=choose, args=(key, word))
         else:
             column.code(word, language=None)
 

@@ -1,4 +1,4 @@
-"""Command line: `python -m core train | neighbors | export | bench`."""
+"""Command line: `python -m core train | neighbors | evaluate | export | bench`."""
 
 from __future__ import annotations
 
@@ -14,14 +14,26 @@ from tqdm import tqdm
 from core.config import DEVICES, MODES, ConfigError, TrainConfig
 from core.data import CorpusError
 from core.device import DeviceError
-from core.export import write_word2vec_text
+from core.evaluate import EvaluationError, Report, full_report, save_evaluation
+from core.export import FORMATS, export_vectors
 from core.pipeline import RunSummary, train_run
 from core.query import TABLES, Embeddings, UnknownWordError
 from core.runs import Run, RunError
 from core.train import TrainEvent, TrainingError
-from core.vocab import VocabError
+from core.vectors_io import VectorFileError, read_vectors
+from core.vocab import UNK, VocabError
 
-USER_ERRORS = (ConfigError, CorpusError, DeviceError, RunError, TrainingError, UnknownWordError, VocabError)
+USER_ERRORS = (
+    ConfigError,
+    CorpusError,
+    DeviceError,
+    EvaluationError,
+    RunError,
+    TrainingError,
+    UnknownWordError,
+    VectorFileError,
+    VocabError,
+)
 
 # command-line flag -> config field
 TRAIN_FLAGS = {
@@ -64,9 +76,23 @@ def build_parser() -> argparse.ArgumentParser:
     neighbors.add_argument("-k", type=int, default=10)
     neighbors.add_argument("--table", choices=TABLES, default="center")
 
-    export = sub.add_parser("export", help="write a run's center vectors in word2vec text format")
+    evaluate = sub.add_parser("evaluate", help="WordSim353, SimLex999 and Google analogies of a run or vectors file")
+    evaluate.add_argument("target", metavar="RUN_OR_VECTORS_FILE", help="a run, or a word2vec/GloVe text or .bin file")
+    evaluate.add_argument("--oov", action="store_true", help="list the word pairs left out as out of vocabulary")
+    evaluate.add_argument("--limit", type=_positive, help="evaluate only the first N words (the most frequent)")
+    evaluate.add_argument("--table", choices=TABLES, default="center")
+
+    export = sub.add_parser("export", help="write a run's vectors to a file (<unk> is left out)")
     export.add_argument("run")
-    export.add_argument("out", type=Path)
+    export.add_argument("out", type=Path, help="file to write; for --format projector, a folder")
+    export.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="word2vec",
+        help="word2vec text, word2vec binary, or projector: OUT/vectors.tsv and OUT/metadata.tsv "
+        "for projector.tensorflow.org",
+    )
+    export.add_argument("--table", choices=TABLES, default="center")
 
     sub.add_parser("bench", help="side-by-side speed and quality benchmark (python -m core bench --help)")
     return parser
@@ -80,10 +106,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return bench_main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
-        return {"train": cmd_train, "neighbors": cmd_neighbors, "export": cmd_export}[args.command](args)
+        commands = {"train": cmd_train, "neighbors": cmd_neighbors, "evaluate": cmd_evaluate, "export": cmd_export}
+        return commands[args.command](args)
     except USER_ERRORS as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
@@ -110,7 +144,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         bar.update(event.fraction * cfg.epochs - bar.n)
         bar.set_postfix(loss=f"{event.loss:.4f}", tok_s=f"{event.tokens_per_s:,.0f}", refresh=False)
 
-    download = DownloadBar()
+    download = LazyBar(desc="downloading ptb.zip", unit="B", unit_scale=True)
     try:
         summary = train_run(run, [show], stop, bool(args.resume), args.data_dir, download_progress=download.update)
     finally:
@@ -120,15 +154,16 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-class DownloadBar:
-    """A tqdm bar that appears only if the corpus has to be downloaded."""
+class LazyBar:
+    """A tqdm bar that appears only once progress is reported (a download, a large vectors file)."""
 
-    def __init__(self) -> None:
+    def __init__(self, **options: object) -> None:
+        self.options = options
         self.bar: tqdm | None = None
 
     def update(self, done: int, total: int) -> None:
         if self.bar is None:
-            self.bar = tqdm(total=total or None, unit="B", unit_scale=True, desc="downloading ptb.zip")
+            self.bar = tqdm(total=total or None, **self.options)
         self.bar.update(done - self.bar.n)
 
     def close(self) -> None:
@@ -169,9 +204,54 @@ def cmd_neighbors(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    """A path to a file is a vectors file; anything else names a run, whose report is saved with it."""
+    run = None if Path(args.target).is_file() else Run.open(args.target)
+    if run is None:
+        bar = LazyBar(desc="reading vectors", unit=" words", unit_scale=True)
+        try:
+            embeddings = read_vectors(args.target, args.limit, bar.update)
+        finally:
+            bar.close()
+    else:
+        embeddings = _first_words(Embeddings.from_run(run), args.limit)
+    report = full_report(embeddings, args.table, args.oov, source=str(run.path if run else args.target))
+    print_report(report, args.oov)
+    if run is not None:
+        save_evaluation(run, report)
+        print(f"saved to {run.path / 'evaluation.json'}")
+    return 0
+
+
+def _first_words(embeddings: Embeddings, limit: int | None) -> Embeddings:
+    """The `limit` most frequent words of a run (its vocabulary is sorted by count), `<unk>` not counted."""
+    if limit is None:
+        return embeddings
+    rows = [i for i, w in enumerate(embeddings.words) if w != UNK][:limit]
+    tables = (embeddings.center, embeddings.context, embeddings.counts)
+    return Embeddings([embeddings.words[i] for i in rows], *(None if t is None else t[rows] for t in tables))
+
+
+def print_report(report: Report, with_oov: bool) -> None:
+    print(f"{report.source}: {report.words} words, dimension {report.dim}, {report.table} table")
+    for pairs in report.pairs:
+        value = "n/a" if pairs.spearman is None else f"{pairs.spearman:.4f}"
+        print(f"{pairs.name:<11} Spearman {value:>7}  ({pairs.covered}/{pairs.total} pairs covered)")
+        if with_oov and pairs.oov:
+            print(f"  out of vocabulary: {', '.join(f'{a}-{b}' for a, b in pairs.oov)}")
+    print(f"{'analogies':<28} {'questions':>13} {'3CosAdd':>8} {'3CosMul':>8}")
+    for row in report.analogy_rows():
+        covered = f"{row['questions']}/{row['of']}"
+        print(f"{row['section']:<28} {covered:>13} {_percent(row['3CosAdd']):>8} {_percent(row['3CosMul']):>8}")
+
+
+def _percent(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:.2f}%"
+
+
 def cmd_export(args: argparse.Namespace) -> int:
-    run = Run.open(args.run)
-    embeddings = Embeddings.from_run(run)
-    count = write_word2vec_text(args.out, embeddings.words, embeddings.center)
-    print(f"wrote {count} vectors of dimension {embeddings.center.shape[1]} to {args.out}")
+    embeddings = Embeddings.from_run(Run.open(args.run))
+    count = export_vectors(embeddings, args.out, args.format, args.table)
+    where = f"{args.out / 'vectors.tsv'} and {args.out / 'metadata.tsv'}" if args.format == "projector" else args.out
+    print(f"wrote {count} vectors of dimension {embeddings.center.shape[1]} ({args.format}) to {where}")
     return 0

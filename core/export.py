@@ -1,27 +1,45 @@
-"""Writing vectors in the word2vec text format (header `count dim`, then `word v1 ... vd`)."""
+"""Exports of trained vectors: a vectors file in a chosen format, and neighbour lists as CSV for download."""
 
 from __future__ import annotations
 
+import csv
+import io
 from pathlib import Path
 
-import numpy as np
+from core.query import Embeddings, Table
+from core.vectors_io import write_projector, write_word2vec_binary, write_word2vec_text
 
-from core.atomic import write_atomic
-from core.vocab import UNK
+FORMATS = ("word2vec", "word2vec-binary", "projector")
 
 
-def write_word2vec_text(path: Path, words: list[str], vectors: np.ndarray) -> int:
-    """Write every word but `<unk>`, with 9 significant digits so float32 values read back exactly."""
-    keep = [i for i, w in enumerate(words) if w != UNK]
-    bad = [words[i] for i in keep if not words[i] or any(c.isspace() for c in words[i])]
-    if bad:
-        raise ValueError(f"word {bad[0]!r} contains white space and cannot be written in word2vec format")
+def export_vectors(embeddings: Embeddings, out: Path, fmt: str = "word2vec", which: Table = "center") -> int:
+    """Write one table of `embeddings` to `out` and return the number of words written (`<unk>` is left out).
 
-    def write(tmp: Path) -> None:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(f"{len(keep)} {vectors.shape[1]}\n")
-            for i in keep:
-                fh.write(words[i] + " " + " ".join(f"{x:.9g}" for x in vectors[i].tolist()) + "\n")
+    `projector` treats `out` as a folder and writes `out/vectors.tsv` and `out/metadata.tsv` into it,
+    the two files the TensorFlow Embedding Projector (projector.tensorflow.org) asks for.
+    """
+    table = embeddings.table(which)
+    if fmt == "word2vec":
+        return write_word2vec_text(out, embeddings.words, table)
+    if fmt == "word2vec-binary":
+        return write_word2vec_binary(out, embeddings.words, table)
+    if fmt == "projector":
+        return write_projector(out, embeddings.words, table, embeddings.counts)
+    raise ValueError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
 
-    write_atomic(Path(path), write)
-    return len(keep)
+
+def neighbors_csv(embeddings: Embeddings, words: list[str], k: int = 10, which: Table = "center") -> str:
+    """CSV text with columns word, neighbour, rank, cosine: the k nearest neighbours of each query word.
+
+    An unknown word raises `UnknownWordError` (with spelling suggestions) before anything is written.
+    """
+    rows = [
+        (word, neighbour, rank, f"{cosine:.6f}")
+        for word in words
+        for rank, (neighbour, cosine) in enumerate(embeddings.neighbors(word, k, which), 1)
+    ]
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(("word", "neighbour", "rank", "cosine"))
+    writer.writerows(rows)
+    return out.getvalue()

@@ -50,3 +50,27 @@ def test_train_resume_continues_a_stopped_run(tiny_corpus: Path, capsys: pytest.
     run.set_status("stopped")
     assert main(["train", "--resume", run.name]) == 0
     assert "mean loss over 2 epochs" in capsys.readouterr().out
+
+
+def test_evaluate_and_export_on_the_command_line(
+    tiny_corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = train(tiny_corpus)
+    assert main(["evaluate", run.name]) == 0
+    out = capsys.readouterr().out
+    assert "WordSim353  Spearman     n/a  (0/353 pairs covered)" in out  # synthetic words: nothing covered
+    assert "Total accuracy" in out and (run.path / "evaluation.json").is_file()
+    assert main(["export", run.name, str(tmp_path / "v.bin"), "--format", "word2vec-binary"]) == 0
+    assert "(word2vec-binary)" in capsys.readouterr().out
+    kv = KeyedVectors.load_word2vec_format(str(tmp_path / "v.bin"), binary=True)
+    assert main(["export", run.name, str(tmp_path / "proj"), "--format", "projector", "--table", "sum"]) == 0
+    emb = Embeddings.from_run(run)
+    summed = np.loadtxt(tmp_path / "proj" / "vectors.tsv", delimiter="\t", dtype=np.float32)
+    np.testing.assert_array_equal(summed, emb.table("sum")[1:])
+    assert len(kv) == len(summed) == len(emb.words) - 1
+    (tmp_path / "empty.txt").write_text("", encoding="utf-8")
+    assert main(["evaluate", str(tmp_path / "empty.txt")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "is empty" in err and len(err.strip().splitlines()) == 1
+    with pytest.raises(SystemExit):
+        main(["export", run.name, str(tmp_path / "x"), "--format", "csv"])

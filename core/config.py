@@ -44,6 +44,7 @@ class TrainConfig:
     threads: int = 0
     seed: int = 0
     log_every: int = 20
+    sync_every: int = 4
 
     def __post_init__(self) -> None:
         validate(self)
@@ -78,6 +79,12 @@ _INT_BOUNDS: dict[str, tuple[int, int, str]] = {
     "threads": (0, 1024, "CPU threads (0 = all cores)"),
     "seed": (0, 2**63 - 1, "random seed"),
     "log_every": (1, 1_000_000, "steps between progress events"),
+    "sync_every": (
+        1,
+        1_000_000,
+        "steps between synchronisations of data-parallel processes (torchrun): the fast mode merges "
+        "the replicas' weights, both modes agree on stopping and report each process's speed",
+    ),
 }
 _FLOAT_BOUNDS: dict[str, tuple[float, float, str]] = {
     "subsample": (0.0, 1.0, "subsampling threshold t (0 disables subsampling)"),

@@ -1,6 +1,7 @@
 """A whole run: load the corpus, train with checkpoints and metrics on disk, record how it ended.
 
-The command line and the app's background worker both call :func:`train_run`.
+The command line and the app's background worker both call :func:`train_run`. Under torchrun
+every process calls it; rank 0 alone writes the run's files, the others only train.
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ from pathlib import Path
 
 import torch
 
+from core import distributed, store
 from core.data import Progress, load_corpus
 from core.device import resolve_device
+from core.distributed import World
 from core.runs import Run, RunError
 from core.train import Callback, Outcome, Prepared, Trainer, TrainEvent
 
@@ -34,9 +37,26 @@ class RunSummary:
         return sum(losses) / len(losses) if losses else float("nan")
 
 
-def prepare(run: Run, data_dir: str | Path | None, progress: Progress | None) -> Prepared:
+def prepare(
+    run: Run,
+    data_dir: str | Path | None,
+    progress: Progress | None,
+    store_progress: Progress | None = None,
+    world: World | None = None,
+) -> Prepared:
+    """The run's corpus on its device: in memory, or streamed from a store for a large text file.
+
+    A store is built once (rank 0 builds it while the other ranks wait) and reused after.
+    """
     cfg = run.config()
-    device = resolve_device(cfg.device)
+    world = world or World()
+    device = distributed.local_device(resolve_device(cfg.device), world)
+    if store.wants_store(cfg.corpus):
+        if world.is_main:
+            store.open_or_build(Path(cfg.corpus), cfg.lowercase, store_progress)
+        distributed.barrier(world)
+        corpus = store.open_or_build(Path(cfg.corpus), cfg.lowercase)
+        return Prepared.from_store(corpus, cfg.min_freq, device)
     sentences = load_corpus(cfg.corpus, cfg.lowercase, data_dir, progress)
     return Prepared.build(sentences, cfg.min_freq, device)
 
@@ -49,16 +69,23 @@ def train_run(
     data_dir: str | Path | None = None,
     download_progress: Progress | None = None,
     on_start: Callable[[Trainer], None] | None = None,
+    store_progress: Progress | None = None,
 ) -> RunSummary:
     """Train `run` from scratch or from its last checkpoint; its status on disk tells how it ended.
 
     `on_start` receives the trainer before the first step, e.g. to peek at the live vectors.
+    `store_progress` follows the tokenising of a large text file into a store (bytes done, total).
     """
+    world = distributed.current()
+    if world.size > 1:
+        stop = distributed.StopFlag(run, stop)
+    if not world.is_main:
+        return _train_replica(run, stop, resume, data_dir, world)
     run.set_status("running", "loading the corpus")
     try:
         began = time.perf_counter()
-        data = prepare(run, data_dir, download_progress)
-        trainer = Trainer(run.config(), data, [*callbacks, _recorder(run)], stop, _checkpointer(run))
+        data = prepare(run, data_dir, download_progress, store_progress, world)
+        trainer = Trainer(run.config(), data, [*callbacks, _recorder(run)], stop, _checkpointer(run), world)
         if resume:
             _restore(run, trainer, data)
         else:
@@ -72,9 +99,24 @@ def train_run(
         message = "interrupted" if isinstance(exc, KeyboardInterrupt) else str(exc)
         run.set_status("stopped" if isinstance(exc, KeyboardInterrupt) else "failed", message)
         raise
-    summary = RunSummary(run, outcome, prepare_seconds, data.raw_tokens, len(data.vocab), str(data.ids.device))
+    summary = RunSummary(run, outcome, prepare_seconds, data.raw_tokens, len(data.vocab), str(data.device))
     _finish(run, trainer, summary)
     return summary
+
+
+def _train_replica(
+    run: Run, stop: threading.Event | None, resume: bool, data_dir: str | Path | None, world: World
+) -> RunSummary:
+    """A rank other than 0: the same training, reading the run's checkpoint but writing nothing."""
+    began = time.perf_counter()
+    data = prepare(run, data_dir, None, None, world)
+    trainer = Trainer(run.config(), data, [], stop, None, world)
+    checkpoint = run.load_checkpoint() if resume else None
+    if checkpoint is not None:
+        trainer.restore(checkpoint[0], checkpoint[1]["epoch_losses"])
+    prepare_seconds = time.perf_counter() - began
+    outcome = trainer.train()
+    return RunSummary(run, outcome, prepare_seconds, data.raw_tokens, len(data.vocab), str(data.device))
 
 
 def _restore(run: Run, trainer: Trainer, data: Prepared) -> None:
@@ -130,6 +172,7 @@ def _recorder(run: Run) -> Callback:
                 "elapsed_s": event.elapsed_s,
                 "eta_s": event.eta_s,
                 "time": time.time(),
+                **({"rank_tokens_per_s": list(event.rank_tokens_per_s)} if event.rank_tokens_per_s else {}),
             }
         )
 

@@ -2,25 +2,31 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+import numpy as np
 import torch
 
 from core.config import TrainConfig
 from core.device import set_threads
+from core.distributed import GradientMean, Replicas, World
 from core.engine_book import BookEngine
 from core.engine_fast import FastEngine
 from core.model import SkipGram
 from core.sampling import EpochSample, NoiseTable, epoch_generator, keep_probabilities, sample_epoch, sentence_index
+from core.store import Store
 from core.vocab import Vocab
 
 EVENT_INTERVAL_S = 0.2
 DIVERGED_LOSS = 50.0
+SEGMENT_TOKENS = 1 << 24  # tokens per segment: bounds the memory of one epoch's sample
+RANK_SEED_STRIDE = 1 << 32  # ranks draw from different streams: rank r uses seed + r * stride
 
 
 class TrainingError(RuntimeError):
@@ -40,6 +46,7 @@ class TrainEvent:
     centers_per_s: float
     elapsed_s: float
     eta_s: float
+    rank_tokens_per_s: tuple[float, ...] = ()  # each rank's speed at the last sync, in data-parallel runs
 
 
 Callback = Callable[[TrainEvent], None]
@@ -58,20 +65,62 @@ class Engine(Protocol):
     def load_state(self, tensors: dict[str, torch.Tensor]) -> None: ...
 
 
-@dataclass
-class Prepared:
-    """A corpus encoded for training on one device."""
+@dataclass(frozen=True)
+class Segment:
+    """A slice of the corpus on the training device: whole sentences, training ids."""
 
-    vocab: Vocab
     ids: torch.Tensor
     sentence: torch.Tensor
     raw_tokens: int
+
+
+@dataclass
+class Prepared:
+    """A corpus encoded for training on one device, handed out in segments of whole sentences.
+
+    `read(start, stop)` gives the training ids of tokens start..stop-1: a slice of an array in
+    memory, or a read from a store on disk, so memory is bounded by a segment, not the corpus.
+    """
+
+    vocab: Vocab
+    offsets: np.ndarray
+    read: Callable[[int, int], np.ndarray]
+    device: torch.device
 
     @classmethod
     def build(cls, sentences: list[list[str]], min_freq: int, device: torch.device) -> Prepared:
         vocab = Vocab.build(sentences, min_freq)
         ids, offsets = vocab.encode(sentences)
-        return cls(vocab, torch.as_tensor(ids, device=device), sentence_index(offsets, device), len(ids))
+        return cls(vocab, offsets, lambda start, stop: ids[start:stop], device)
+
+    @classmethod
+    def from_store(cls, store: Store, min_freq: int, device: torch.device) -> Prepared:
+        vocab, lookup = store.vocab(min_freq)
+        return cls(vocab, store.offsets(), lambda start, stop: lookup[store.read(start, stop)], device)
+
+    @property
+    def raw_tokens(self) -> int:
+        return int(self.offsets[-1])
+
+    def shards(self, world: int) -> list[list[tuple[int, int]]]:
+        """Token ranges of each rank's segments: contiguous, cut at sentence ends, near-equal in size.
+
+        Every rank gets the same number of segments (collectives must match across ranks), each
+        of at most about SEGMENT_TOKENS tokens; one process on a small corpus gets one segment.
+        """
+        total = self.raw_tokens
+        per_rank = max(1, math.ceil(total / (world * SEGMENT_TOKENS)))
+        targets = np.arange(world * per_rank + 1, dtype=np.int64) * total // (world * per_rank)
+        cuts = np.asarray(self.offsets[np.searchsorted(self.offsets, targets)], dtype=np.int64).tolist()
+        ranges = list(itertools.pairwise(cuts))
+        return [ranges[r * per_rank : (r + 1) * per_rank] for r in range(world)]
+
+    def segments(self, rank: int = 0, world: int = 1) -> Iterator[Segment]:
+        for start, stop in self.shards(world)[rank]:
+            first, last = np.searchsorted(self.offsets, [start, stop])
+            local = np.asarray(self.offsets[first : last + 1], dtype=np.int64) - start
+            ids = torch.as_tensor(self.read(start, stop)).to(self.device)
+            yield Segment(ids, sentence_index(local, self.device), stop - start)
 
 
 @dataclass
@@ -93,19 +142,31 @@ class Trainer:
         callbacks: Sequence[Callback] = (),
         stop: threading.Event | None = None,
         checkpoint: Callable[[int, dict[str, torch.Tensor], list[float]], None] | None = None,
+        world: World | None = None,
     ) -> None:
         self.cfg = cfg
         self.data = data
-        self.device = data.ids.device
+        self.device = data.device
         self.callbacks = list(callbacks)
         self.stop = stop or threading.Event()
         self.checkpoint = checkpoint
+        self.world = world or World()
         set_threads(cfg.threads)
         torch.manual_seed(cfg.seed)
         self.model = SkipGram(len(data.vocab), cfg.embed_size).to(self.device)
         self.keep = keep_probabilities(data.vocab.counts, cfg.subsample).to(self.device)
         self.engine = make_engine(cfg, self.model, NoiseTable(data.vocab.counts).to(self.device))
         self.epoch_losses: list[float] = []
+        self.replicas = self._replicas()
+        self.agreed_stop = False
+
+    def _replicas(self) -> Replicas | None:
+        if self.world.size == 1:
+            return None
+        if isinstance(self.engine, BookEngine):
+            self.engine.optimizer = GradientMean(self.engine.optimizer, self.world)
+        tables = [self.model.embed_v.weight.data, self.model.embed_u.weight.data]
+        return Replicas(self.world, tables, merge_tables=not isinstance(self.engine, BookEngine))
 
     def restore(self, tensors: dict[str, torch.Tensor], epoch_losses: list[float]) -> None:
         """Continue from a checkpoint written after `len(epoch_losses)` epochs."""
@@ -120,9 +181,12 @@ class Trainer:
 
     def train(self) -> Outcome:
         start_epoch = len(self.epoch_losses)
-        clock = _Clock(self.cfg.epochs, self.data.raw_tokens)
+        shard = sum(stop - start for start, stop in self.data.shards(self.world.size)[self.world.rank])
+        clock = _Clock(self.cfg.epochs, shard)
+        if self.replicas:
+            self.replicas.reset()
         for epoch in range(start_epoch, self.cfg.epochs):
-            loss = self._epoch(epoch, clock)
+            loss = self._epoch(epoch, clock, shard)
             if loss is None:
                 return Outcome(True, self.epoch_losses, clock.elapsed(), clock.centers, epoch - start_epoch)
             self.epoch_losses.append(loss)
@@ -131,31 +195,67 @@ class Trainer:
             self._emit(clock.event("epoch", epoch, epoch + 1.0, loss))
         return Outcome(False, self.epoch_losses, clock.elapsed(), clock.centers, self.cfg.epochs - start_epoch)
 
-    def _epoch(self, epoch: int, clock: _Clock) -> float | None:
-        """Train one epoch; its mean book loss, or None if the stop flag was raised."""
-        gen = epoch_generator(self.cfg.seed, epoch, self.device)
-        sample = sample_epoch(self.data.ids, self.data.sentence, self.keep, self.cfg.max_window, gen)
+    def _epoch(self, epoch: int, clock: _Clock, shard: int) -> float | None:
+        """Train one epoch on this rank's segments; the mean book loss over all ranks, or None if stopped."""
+        seed = self.cfg.seed + self.world.rank * RANK_SEED_STRIDE
+        gen = epoch_generator(seed, epoch, self.device)
+        total, centers, done = 0.0, 0, 0
+        for segment in self.data.segments(self.world.rank, self.world.size):
+            placed = (epoch + done / max(shard, 1), segment.raw_tokens / max(shard, 1))
+            result = self._segment(segment, placed, epoch, gen, clock)
+            if result is None:
+                return None
+            total, centers, done = total + result[0], centers + result[1], done + segment.raw_tokens
+        if self.replicas:
+            total, centers = self.replicas.total([total, centers])
+        return _checked(total / max(centers, 1), epoch)
+
+    def _segment(
+        self, segment: Segment, placed: tuple[float, float], epoch: int, gen: torch.Generator, clock: _Clock
+    ) -> tuple[float, int] | None:
+        """Train on one segment, which starts `placed[0]` epochs in and spans `placed[1]` of an epoch.
+
+        Returns the sum of the centers' losses and their number, or None if the stop flag was raised.
+        """
+        sample = sample_epoch(segment.ids, segment.sentence, self.keep, self.cfg.max_window, gen)
         if self.engine.shuffles:
             sample.shuffle(gen)
         n = len(sample)
+        base, weight = placed
+        per = max(n, 1)
+        bounds = self._bounds(n)
         total, pending, pending_n = 0.0, torch.zeros((), device=self.device), 0
-        for steps, start in enumerate(range(0, n, self.engine.chunk), 1):
-            if self.stop.is_set():
+        for steps, (start, stop) in enumerate(bounds, 1):
+            if self._stopping():
                 return None
-            stop = min(start + self.engine.chunk, n)
-            span = ((epoch + start / n) / self.cfg.epochs, (epoch + stop / n) / self.cfg.epochs)
+            span = ((base + weight * start / per) / self.cfg.epochs, (base + weight * stop / per) / self.cfg.epochs)
             pending += self._step(sample, start, stop, gen, span)
             pending_n += stop - start
-            clock.add(stop - start, (stop - start) / n)
+            clock.add(stop - start, weight * (stop - start) / per)
+            last = steps == len(bounds)
+            if self.replicas and (last or steps % self.cfg.sync_every == 0):
+                self.agreed_stop, clock.ranks = self.replicas.sync(self.stop.is_set(), clock.rate())
             # Reading the loss back syncs a GPU, so it happens only every `log_every` steps there.
             may_sync = self.device.type == "cpu" or steps % self.cfg.log_every == 0
-            if stop == n or (may_sync and clock.due()):
+            if pending_n and (last or (may_sync and clock.due())):
                 mean = _checked(float(pending) / pending_n, epoch)
                 total += mean * pending_n
                 pending.zero_()
                 pending_n = 0
-                self._emit(clock.event("step", epoch, epoch + stop / n, mean))
-        return total / max(n, 1)
+                self._emit(clock.event("step", epoch, base + weight * stop / per, mean))
+        return total, n
+
+    def _bounds(self, n: int) -> list[tuple[int, int]]:
+        """Each step's centers. Ranks agree on a step count and split their own samples evenly into it."""
+        chunk = self.engine.chunk
+        if not self.replicas:
+            return [(start, min(start + chunk, n)) for start in range(0, n, chunk)]
+        steps = self.replicas.agree_steps(math.ceil(n / chunk))
+        return [(i * n // steps, (i + 1) * n // steps) for i in range(steps)]
+
+    def _stopping(self) -> bool:
+        """Alone, the stop flag; in a group, what the ranks agreed at the last sync (all stop at one step)."""
+        return self.agreed_stop if self.replicas else self.stop.is_set()
 
     def _step(
         self, sample: EpochSample, start: int, stop: int, gen: torch.Generator, span: tuple[float, float]
@@ -205,6 +305,7 @@ class _Clock:
         self.last_event = self.begin
         self.centers = 0
         self.epochs_done = 0.0
+        self.ranks: list[float] = []  # every rank's tokens/s at the last sync of a data-parallel run
 
     def add(self, centers: int, epoch_fraction: float) -> None:
         self.centers += centers
@@ -212,6 +313,10 @@ class _Clock:
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.begin
+
+    def rate(self) -> float:
+        """Raw tokens per second of this process."""
+        return self.epochs_done * self.raw_tokens / max(self.elapsed(), 1e-9)
 
     def due(self) -> bool:
         return time.perf_counter() - self.last_event >= EVENT_INTERVAL_S
@@ -227,8 +332,9 @@ class _Clock:
             epochs=self.epochs,
             fraction=position / self.epochs,
             loss=loss,
-            tokens_per_s=self.epochs_done * self.raw_tokens / elapsed,
+            tokens_per_s=sum(self.ranks) if self.ranks else self.epochs_done * self.raw_tokens / elapsed,
             centers_per_s=self.centers / elapsed,
             elapsed_s=elapsed,
             eta_s=remaining / rate if rate > 0 else float("inf"),
+            rank_tokens_per_s=tuple(self.ranks),
         )

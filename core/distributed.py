@@ -1,0 +1,185 @@
+"""Data-parallel training across processes: torchrun's environment, replica synchronisation, launching.
+
+`torchrun --nproc_per_node=N -m core train ...` starts N copies of the command line; each reads
+RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR and MASTER_PORT, trains on its own shard of the corpus
+and keeps its model equal to the others': the book mode averages gradients before every Adam
+step, the fast mode merges the replicas' weight changes every `sync_every` steps. Without those
+variables a process is alone and nothing here talks to anyone.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+
+from core.runs import Run
+
+ROOT = Path(__file__).resolve().parents[1]
+STOP_FILE = "stop.request"
+LAUNCH_LOG = "launch.log"
+
+
+@dataclass(frozen=True)
+class World:
+    rank: int = 0
+    size: int = 1
+    local_rank: int = 0
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def start() -> World:
+    """Join the process group torchrun describes in the environment; a lone process stays alone.
+
+    Collectives on CPU tensors go through gloo, those on CUDA tensors through NCCL.
+    """
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return World()
+    if not dist.is_initialized():
+        dist.init_process_group("cpu:gloo,cuda:nccl" if torch.cuda.is_available() else "gloo")
+    return current()
+
+
+def current() -> World:
+    if not dist.is_initialized():
+        return World()
+    return World(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
+
+
+def finish() -> None:
+    if dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def local_device(device: torch.device, world: World) -> torch.device:
+    """Each process of a node takes its own GPU."""
+    if device.type == "cuda" and world.size > 1:
+        torch.cuda.set_device(world.local_rank)
+        return torch.device("cuda", world.local_rank)
+    return device
+
+
+def shared_path(world: World, path: Path | None) -> Path:
+    """Rank 0's `path`, handed to every rank (the others pass None)."""
+    if world.size == 1:
+        assert path is not None
+        return path
+    box = [str(path) if world.is_main else None]
+    dist.broadcast_object_list(box, src=0)
+    return Path(box[0])
+
+
+def barrier(world: World) -> None:
+    if world.size > 1:
+        dist.barrier()
+
+
+class Replicas:
+    """Keeps the ranks' models equal and lets them agree on step counts, stopping and speed.
+
+    The fast mode's Hogwild SGD changes the tables in place; every sync adds up each rank's
+    change since the last sync (a word seen by one rank keeps its whole update) and divides each
+    row by the number of ranks that changed it, so frequent words move by the mean update rather
+    than the sum, which would overshoot as ranks grow.
+    """
+
+    def __init__(self, world: World, tables: list[torch.Tensor], merge_tables: bool) -> None:
+        self.world = world
+        self.tables = tables
+        self.merge_tables = merge_tables
+        self.base: list[torch.Tensor] = []
+
+    def reset(self) -> None:
+        """Remember the current tables as the common starting point of the next merge."""
+        self.base = [t.clone() for t in self.tables] if self.merge_tables else []
+
+    def agree_steps(self, steps: int) -> int:
+        count = torch.tensor([steps], dtype=torch.int64)
+        dist.all_reduce(count, op=dist.ReduceOp.MAX)
+        return int(count)
+
+    def sync(self, stop: bool, tokens_per_s: float) -> tuple[bool, list[float]]:
+        """Merge the tables (fast mode); whether any rank asked to stop, and every rank's speed."""
+        for table, base in zip(self.tables, self.base, strict=True):
+            _merge(table, base)
+        mine = torch.tensor([float(stop), tokens_per_s], dtype=torch.float64)
+        every = [torch.zeros_like(mine) for _ in range(self.world.size)]
+        dist.all_gather(every, mine)
+        return any(bool(t[0]) for t in every), [float(t[1]) for t in every]
+
+    def total(self, values: list[float]) -> list[float]:
+        summed = torch.tensor(values, dtype=torch.float64)
+        dist.all_reduce(summed)
+        return summed.tolist()
+
+
+def _merge(table: torch.Tensor, base: torch.Tensor) -> None:
+    """table = base + per-row mean of the changes of the ranks that changed that row; base = table."""
+    delta = table - base
+    touched = delta.ne(0).any(dim=1).to(table.dtype)
+    dist.all_reduce(delta)
+    dist.all_reduce(touched)
+    delta /= touched.clamp_(min=1).unsqueeze(1)
+    table.copy_(base.add_(delta))
+
+
+class GradientMean:
+    """An optimizer whose step first averages every parameter's gradient over the ranks.
+
+    Each replica then applies the same update to the same parameters, so all stay identical.
+    """
+
+    def __init__(self, optimizer: torch.optim.Optimizer, world: World) -> None:
+        self.optimizer = optimizer
+        self.world = world
+
+    @property
+    def state(self) -> dict:
+        return self.optimizer.state
+
+    def step(self) -> None:
+        for group in self.optimizer.param_groups:
+            for param in group["params"]:
+                dist.all_reduce(param.grad)
+                param.grad /= self.world.size
+        self.optimizer.step()
+
+
+class StopFlag(threading.Event):
+    """`stop`, also raised by a file in the run folder: another process can ask a launched run to stop."""
+
+    def __init__(self, run: Run, stop: threading.Event | None) -> None:
+        super().__init__()
+        self.stop = stop or threading.Event()
+        self.path = run.path / STOP_FILE
+
+    def is_set(self) -> bool:
+        return self.stop.is_set() or self.path.exists()
+
+
+def launch(run: Run, nproc: int, data_dir: str | Path | None = None) -> subprocess.Popen:
+    """Start (or resume) `run` in `nproc` processes on this machine with torchrun; output goes to launch.log.
+
+    Follow it as any run (status, metrics); metrics rows carry `rank_tokens_per_s`. Stop it
+    gracefully with :func:`request_stop`: every rank stops at the same step, and it resumes.
+    """
+    (run.path / STOP_FILE).unlink(missing_ok=True)
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}"]
+    command += ["-m", "core", "train", "--resume", str(run.path.resolve())]
+    if data_dir is not None:
+        command += ["--data-dir", str(data_dir)]
+    with open(run.path / LAUNCH_LOG, "ab") as log:
+        return subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def request_stop(run: Run) -> None:
+    (run.path / STOP_FILE).touch()

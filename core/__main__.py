@@ -1,3 +1,7 @@
+from core import distributed
 from core.cli import main
 
-raise SystemExit(main())
+code = main()
+if distributed.launched_by_torchrun():
+    distributed.exit_skipping_teardown(code)
+raise SystemExit(code)

@@ -1,8 +1,9 @@
 """`python -m core bench`: our fast and book modes and gensim, side by side in one invocation.
 
-Each (system, seed) runs in a fresh process, one after another, so peak memory is its own and
-no two compete for the cores. The table shows medians over seeds and speed as a ratio to gensim
-measured in the same invocation, since absolute times on a shared machine drift.
+Each (system, seed) runs in a fresh process (or a torchrun group, for `--processes 2`), one after
+another, so peak memory is its own and no two compete for the cores. The table shows medians over
+seeds and speed as a ratio to gensim measured in the same invocation, since absolute times on a
+shared machine drift.
 """
 
 from __future__ import annotations
@@ -23,7 +24,14 @@ NOT_NUMBERS = ("chip_top5", "chip_top10", "device", "rate_quartiles")
 
 def parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m core bench", description=__doc__)
-    parser.add_argument("--systems", nargs="+", default=list(SYSTEMS), choices=SYSTEMS)
+    parser.add_argument("--systems", nargs="*", default=list(SYSTEMS), choices=SYSTEMS, help="none: skip PTB")
+    parser.add_argument(
+        "--processes",
+        nargs="+",
+        type=int,
+        default=[1],
+        help="also run our modes data-parallel in this many processes (torchrun, gloo on CPU), e.g. 1 2",
+    )
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--device", default="cpu", help="auto, cpu or cuda (gensim always runs on the CPU)")
     parser.add_argument("--epochs", type=int, default=5)
@@ -31,19 +39,40 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--scale", type=int, default=0, metavar="TOKENS", help="also train one epoch on TOKENS synthetic Zipf tokens"
     )
+    parser.add_argument(
+        "--stream", type=int, default=0, metavar="TOKENS", help="write, tokenise and train from a text file of TOKENS"
+    )
+    parser.add_argument("--stream-dir", default="bench-data", help="where the streaming check writes its files")
+    parser.add_argument("--stream-seconds", type=float, default=60.0, help="training time of the streaming check")
     parser.add_argument("--json", type=Path, default=None, help="where to write the results (default: bench-results/)")
     return parser.parse_args(argv)
 
 
-def measure(system: str, seed: int, args: argparse.Namespace) -> dict[str, Any]:
-    command = [sys.executable, "-m", "core.bench_systems", system, str(seed), args.device, str(args.epochs)]
-    if args.data_dir:
-        command.append(args.data_dir)
-    print(f"running {system} seed {seed} ...", file=sys.stderr, flush=True)
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
+def measure(
+    system: str, seed: int, args: argparse.Namespace, processes: int = 1, folder: str | None = None
+) -> dict[str, Any]:
+    """One measurement in a fresh process (or `processes` of them under torchrun); its output goes to stderr."""
+    launcher = [sys.executable]
+    if processes > 1:
+        launcher += ["-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}"]
+    command = [*launcher, "-m", "core.bench_systems", system, str(seed), args.device, str(args.epochs)]
+    if folder or args.data_dir:
+        command.append(folder or args.data_dir)
+    print(f"running {system} seed {seed} in {processes} process(es) ...", file=sys.stderr, flush=True)
+    done = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=False)
     if done.returncode != 0:
-        raise RuntimeError(f"{system} seed {seed} failed:\n{done.stderr[-3000:]}")
+        raise RuntimeError(f"{system} seed {seed} failed (exit {done.returncode}); its output is above")
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def measure_all(args: argparse.Namespace) -> dict[str, list[dict[str, Any]]]:
+    """Every (system, process count) over every seed; gensim has no data-parallel mode."""
+    results = {}
+    for system in args.systems:
+        for processes in [1] if system == "gensim" else args.processes:
+            name = system if processes == 1 else f"{system} {processes}proc"
+            results[name] = [measure(system, seed, args, processes) for seed in args.seeds]
+    return results
 
 
 def warm_up() -> None:
@@ -114,16 +143,36 @@ def scale_line(result: dict[str, Any]) -> str:
     )
 
 
+def stream_check(args: argparse.Namespace) -> dict[str, Any]:
+    """Write, tokenise and train from a large text file, each step in its own process."""
+    seed, tokens = args.seeds[0], args.stream
+    text = measure(f"stream-text:{tokens}", seed, args, folder=args.stream_dir)
+    built = measure(f"stream-build:{tokens}", seed, args, folder=args.stream_dir)
+    trained = measure(f"stream-train:{tokens}:{args.stream_seconds}", seed, args, folder=args.stream_dir)
+    print(
+        f"stream: {text['bytes'] / 1e9:.2f} GB of text ({tokens:,} Zipf tokens, written in {text['seconds']:.0f} s); "
+        f"tokenised into a store in {built['seconds']:.0f} s ({built['tokens_per_s']:,.0f} tokens/s, "
+        f"{built['words']:,} distinct words, store {built['store_bytes'] / 1e9:.2f} GB) with peak memory "
+        f"{built['peak_mb']:.0f} MB; trained from the store for {trained['train_s']:.0f} s: "
+        f"{trained['trained_tokens']:,.0f} tokens at {trained['tokens_per_s']:,.0f} tokens/s, peak memory "
+        f"{trained['peak_mb']:.0f} MB (model {trained['model_mb']:.0f} MB, vocabulary {trained['vocab']:,})"
+    )
+    return {"text": text, "build": built, "train": trained}
+
+
 def main(argv: list[str]) -> int:
     args = parse(argv)
     warm_up()
-    results = {s: [measure(s, seed, args) for seed in args.seeds] for s in args.systems}
-    rows = summarise(results)
+    results = measure_all(args)
+    rows = summarise(results) if results else {}
     report = {"when": time.strftime("%Y-%m-%d %H:%M:%S"), "cores": os.cpu_count(), "args": vars(args) | {"json": None}}
-    print(f"\nPTB, {args.epochs} epochs, medians over seeds {args.seeds}, {os.cpu_count()} cores, device {args.device}")
-    print(table(rows))
+    if rows:
+        print(f"\nPTB, {args.epochs} epochs, medians over seeds {args.seeds}, {os.cpu_count()} cores, {args.device}")
+        print(table(rows))
     for system, row in rows.items():
         print(f"{system} chip top-10: {', '.join(row['chip_top10'])}")
+    if args.stream:
+        report["stream"] = stream_check(args)
     if args.scale:
         scale = measure(f"scale:{args.scale}", args.seeds[0], args)
         print(scale_line(scale))

@@ -1,7 +1,9 @@
 """One benchmark measurement, run in its own process so peak memory belongs to one system alone.
 
 `python -m core.bench_systems SYSTEM SEED DEVICE EPOCHS [DATA_DIR]` prints one JSON object.
-Systems: `fast` and `book` (ours), `gensim` (its Cython word2vec), `scale:N` (N synthetic Zipf tokens).
+Systems: `fast` and `book` (ours; under torchrun, data-parallel), `gensim` (its Cython word2vec),
+`scale:N` (N synthetic Zipf tokens in memory), `stream-build:N` and `stream-train:SECONDS` (a text
+file of N Zipf tokens in DATA_DIR tokenised into a store, then trained from it; core.bench_stream).
 """
 
 from __future__ import annotations
@@ -16,11 +18,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from core import distributed
+from core.bench_stream import run_stream
 from core.config import TrainConfig
 from core.data import load_corpus
 from core.device import resolve_device
 from core.evaluate import keyed_vectors, score
-from core.sampling import epoch_generator, keep_probabilities, sample_epoch
 from core.train import Prepared, Trainer
 from core.vocab import Vocab
 
@@ -40,25 +43,44 @@ def quality(words: list[str], vectors: np.ndarray) -> dict[str, Any]:
 
 
 def run_ours(mode: str, seed: int, device: str, epochs: int, data_dir: str | None) -> dict[str, Any]:
+    """Our mode on PTB; under torchrun every rank trains its shard and rank 0 reports for the group."""
+    world = distributed.start()
     cfg = TrainConfig(mode=mode, seed=seed, device=device, epochs=epochs)
     began = time.perf_counter()
-    data = Prepared.build(load_corpus("ptb", data_dir=data_dir), cfg.min_freq, resolve_device(device))
-    keep = keep_probabilities(data.vocab.counts, cfg.subsample).to(data.ids.device)
-    sample_epoch(data.ids, data.sentence, keep, cfg.max_window, epoch_generator(seed, 0, data.ids.device))
+    on = distributed.local_device(resolve_device(device), world)
+    data = Prepared.build(load_corpus("ptb", data_dir=data_dir), cfg.min_freq, on)
     prepare_s = time.perf_counter() - began
-    trainer = Trainer(cfg, data)
+    trainer = Trainer(cfg, data, world=world)
     outcome = trainer.train()
     vectors = trainer.model.embed_v.weight.detach().cpu().numpy()
     return {
         "prepare_s": prepare_s,
-        "train_s": outcome.train_seconds,
+        "train_s": group_max(outcome.train_seconds, world),
         "raw_tokens": data.raw_tokens * epochs,
-        "centers": outcome.centers,
+        "centers": group_sum(outcome.centers, world),
         "final_loss": outcome.epoch_losses[-1],
         "mean_loss": float(np.mean(outcome.epoch_losses)),
-        "device": torch.cuda.get_device_name() if data.ids.is_cuda else "cpu",
-        **quality(data.vocab.idx_to_token[1:], vectors[1:]),
+        "device": torch.cuda.get_device_name() if on.type == "cuda" else "cpu",
+        "processes": world.size,
+        **(quality(data.vocab.idx_to_token[1:], vectors[1:]) if world.is_main else {}),
     }
+
+
+def group_max(value: float, world: distributed.World) -> float:
+    """The largest `value` over the ranks (the slowest rank's time, the largest peak memory)."""
+    if world.size == 1:
+        return value
+    box = torch.tensor([value], dtype=torch.float64)
+    torch.distributed.all_reduce(box, op=torch.distributed.ReduceOp.MAX)
+    return float(box)
+
+
+def group_sum(value: int, world: distributed.World) -> int:
+    if world.size == 1:
+        return value
+    box = torch.tensor([value], dtype=torch.int64)
+    torch.distributed.all_reduce(box)
+    return int(box)
 
 
 def run_gensim(seed: int, epochs: int, data_dir: str | None) -> dict[str, Any]:
@@ -99,10 +121,11 @@ def zipf_corpus(tokens: int, vocab_size: int, seed: int, device: torch.device) -
     ids = np.minimum(ids, vocab_size, out=ids)
     lengths = rng.integers(5, 41, size=tokens // 5)
     lengths = lengths[: np.searchsorted(np.cumsum(lengths), tokens) + 1]
-    sentence = np.repeat(np.arange(len(lengths), dtype=np.int32), lengths)[:tokens]
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    offsets[-1] = tokens
     counts = np.bincount(ids, minlength=vocab_size + 1)
     vocab = Vocab(["<unk>"] + [f"w{i}" for i in range(1, vocab_size + 1)], counts.tolist())
-    return Prepared(vocab, torch.from_numpy(ids).to(device), torch.from_numpy(sentence).to(device), tokens)
+    return Prepared(vocab, offsets, lambda start, stop: ids[start:stop], device)
 
 
 def run_scale(tokens: int, seed: int, device: str) -> dict[str, Any]:
@@ -134,11 +157,18 @@ def main(argv: list[str]) -> None:
         result = run_gensim(seed, epochs, data_dir)
     elif system.startswith("scale:"):
         result = run_scale(int(system.split(":")[1]), seed, device)
+    elif system.startswith("stream-"):
+        result = run_stream(system, seed, device, data_dir)
     else:
         result = run_ours(system, seed, device, epochs, data_dir)
-    result["peak_mb"] = peak_mb()
-    print(json.dumps(result))
+    world = distributed.current()
+    result["peak_mb"] = group_max(peak_mb(), world)
+    if world.is_main:
+        print(json.dumps(result))
+    distributed.finish()
 
 
 if __name__ == "__main__":
     main(sys.argv[1:])
+    if distributed.launched_by_torchrun():
+        distributed.exit_skipping_teardown(0)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from core import distributed
 from core.config import DEVICES, MODES, ConfigError, TrainConfig
 from core.data import CorpusError
 from core.device import DeviceError
@@ -51,6 +52,7 @@ TRAIN_FLAGS = {
     "device": str,
     "threads": int,
     "seed": int,
+    "sync_every": int,
 }
 FIELD_OF_FLAG = {"window": "max_window"}
 BAR_FORMAT = "{l_bar}{bar}| {n:.2f}/{total} epochs [{elapsed}<{remaining}{postfix}]"
@@ -128,29 +130,47 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    """Under torchrun, every process runs this; rank 0 creates or opens the run and shares its folder."""
+    world = distributed.start()
+    try:
+        return _train(args, world)
+    finally:
+        distributed.finish()
+
+
+def _open_or_create_run(args: argparse.Namespace) -> Run:
     if args.resume:
         run = Run.open(args.resume, args.run_dir)
         changes = {f: getattr(args, f) for f in TRAIN_FLAGS if getattr(args, f) is not None}
         if changes:
             run.update_config(**{FIELD_OF_FLAG.get(f, f): v for f, v in changes.items()})
-    else:
-        run = Run.create(config_from_args(args), args.name, args.run_dir)
+        return run
+    return Run.create(config_from_args(args), args.name, args.run_dir)
+
+
+def _train(args: argparse.Namespace, world: distributed.World) -> int:
+    run = Run(distributed.shared_path(world, _open_or_create_run(args).path if world.is_main else None))
     cfg = run.config()
     stop = threading.Event()
     _stop_on_ctrl_c(stop)
-    bar = tqdm(total=cfg.epochs, bar_format=BAR_FORMAT)
+    bar = tqdm(total=cfg.epochs, bar_format=BAR_FORMAT, disable=not world.is_main)
 
     def show(event: TrainEvent) -> None:
         bar.update(event.fraction * cfg.epochs - bar.n)
         bar.set_postfix(loss=f"{event.loss:.4f}", tok_s=f"{event.tokens_per_s:,.0f}", refresh=False)
 
     download = LazyBar(desc="downloading ptb.zip", unit="B", unit_scale=True)
+    tokenise = LazyBar(desc="tokenising the corpus (once)", unit="B", unit_scale=True)
     try:
-        summary = train_run(run, [show], stop, bool(args.resume), args.data_dir, download_progress=download.update)
+        summary = train_run(
+            run, [show], stop, bool(args.resume), args.data_dir, download.update, store_progress=tokenise.update
+        )
     finally:
         download.close()
+        tokenise.close()
         bar.close()
-    print_summary(summary)
+    if world.is_main:
+        print_summary(summary)
     return 0
 
 

@@ -32,7 +32,8 @@ class CorpusError(ValueError):
 
 
 def cache_dir() -> Path:
-    return Path(user_cache_dir("word2vec-studio"))
+    """The downloaded PTB and the stores of large corpora: $W2V_CACHE_DIR, else the user's cache folder."""
+    return Path(os.environ.get("W2V_CACHE_DIR") or user_cache_dir("word2vec-studio"))
 
 
 def sha1_of(path: Path) -> str:

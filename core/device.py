@@ -44,7 +44,11 @@ def available_devices() -> list[tuple[str, str]]:
 
 
 def set_threads(threads: int) -> int:
-    """Use `threads` CPU threads in torch and in the compiled kernel (0 = every core)."""
-    count = threads or os.cpu_count() or 1
+    """Use `threads` CPU threads in torch (0 = this process's share of the cores); returns the count.
+
+    torchrun's processes on one machine split the cores between them (LOCAL_WORLD_SIZE).
+    """
+    share = (os.cpu_count() or 1) // int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+    count = threads or max(1, share)
     torch.set_num_threads(count)
     return count

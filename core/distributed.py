@@ -15,6 +15,7 @@ import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 import torch
 import torch.distributed as dist
@@ -60,6 +61,21 @@ def finish() -> None:
         dist.destroy_process_group()
 
 
+def launched_by_torchrun() -> bool:
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
+def exit_skipping_teardown(code: int) -> NoReturn:
+    """End a torchrun process once its work is done and saved, without C++ static destructors.
+
+    About one book-mode rank in eight aborted in them at interpreter exit ("terminate called
+    without an active exception", after the run was complete), which torchrun reports as failure.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 def local_device(device: torch.device, world: World) -> torch.device:
     """Each process of a node takes its own GPU."""
     if device.type == "cuda" and world.size > 1:
@@ -86,21 +102,21 @@ def barrier(world: World) -> None:
 class Replicas:
     """Keeps the ranks' models equal and lets them agree on step counts, stopping and speed.
 
-    The fast mode's Hogwild SGD changes the tables in place; every sync adds up each rank's
-    change since the last sync (a word seen by one rank keeps its whole update) and divides each
-    row by the number of ranks that changed it, so frequent words move by the mean update rather
-    than the sum, which would overshoot as ranks grow.
+    The fast mode's Hogwild SGD changes the tables in place; every sync adds up the ranks'
+    changes since the last sync, as Hogwild threads add theirs to shared tables (only later).
+    Averaging them instead would shrink every word's learning by the number of ranks: on PTB it
+    cost a third of the WordSim353 score (docs/scale.md), while the sum matched one process.
     """
 
-    def __init__(self, world: World, tables: list[torch.Tensor], merge_tables: bool) -> None:
+    def __init__(self, world: World, tables: list[torch.Tensor]) -> None:
+        """`tables`: the weights to merge at each sync (none when gradients are averaged instead)."""
         self.world = world
         self.tables = tables
-        self.merge_tables = merge_tables
         self.base: list[torch.Tensor] = []
 
     def reset(self) -> None:
         """Remember the current tables as the common starting point of the next merge."""
-        self.base = [t.clone() for t in self.tables] if self.merge_tables else []
+        self.base = [t.clone() for t in self.tables]
 
     def agree_steps(self, steps: int) -> int:
         count = torch.tensor([steps], dtype=torch.int64)
@@ -123,12 +139,9 @@ class Replicas:
 
 
 def _merge(table: torch.Tensor, base: torch.Tensor) -> None:
-    """table = base + per-row mean of the changes of the ranks that changed that row; base = table."""
+    """table = base + the sum of every rank's change since base; base = table."""
     delta = table - base
-    touched = delta.ne(0).any(dim=1).to(table.dtype)
     dist.all_reduce(delta)
-    dist.all_reduce(touched)
-    delta /= touched.clamp_(min=1).unsqueeze(1)
     table.copy_(base.add_(delta))
 
 

@@ -151,11 +151,11 @@ class Trainer:
         self.stop = stop or threading.Event()
         self.checkpoint = checkpoint
         self.world = world or World()
-        set_threads(cfg.threads)
+        threads = set_threads(cfg.threads)
         torch.manual_seed(cfg.seed)
         self.model = SkipGram(len(data.vocab), cfg.embed_size).to(self.device)
         self.keep = keep_probabilities(data.vocab.counts, cfg.subsample).to(self.device)
-        self.engine = make_engine(cfg, self.model, NoiseTable(data.vocab.counts).to(self.device))
+        self.engine = make_engine(cfg, self.model, NoiseTable(data.vocab.counts).to(self.device), threads)
         self.epoch_losses: list[float] = []
         self.replicas = self._replicas()
         self.agreed_stop = False
@@ -165,8 +165,8 @@ class Trainer:
             return None
         if isinstance(self.engine, BookEngine):
             self.engine.optimizer = GradientMean(self.engine.optimizer, self.world)
-        tables = [self.model.embed_v.weight.data, self.model.embed_u.weight.data]
-        return Replicas(self.world, tables, merge_tables=not isinstance(self.engine, BookEngine))
+            return Replicas(self.world, [])
+        return Replicas(self.world, [self.model.embed_v.weight.data, self.model.embed_u.weight.data])
 
     def restore(self, tensors: dict[str, torch.Tensor], epoch_losses: list[float]) -> None:
         """Continue from a checkpoint written after `len(epoch_losses)` epochs."""
@@ -274,16 +274,19 @@ class Trainer:
             callback(event)
 
 
-def make_engine(cfg: TrainConfig, model: SkipGram, noise: NoiseTable) -> Engine:
+def make_engine(cfg: TrainConfig, model: SkipGram, noise: NoiseTable, threads: int) -> Engine:
     on_cpu = model.embed_v.weight.device.type == "cpu"
     if on_cpu:
+        import numba
+
         from core.kernel_numba import warm_up
 
+        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
         warm_up()  # load the compiled kernels now rather than inside the first timed step
     if cfg.mode == "book":
         return BookEngine(model, cfg.lr, cfg.negatives, noise, cfg.batch_size)
     kernel = "numba" if on_cpu else "torch"
-    return FastEngine(model, cfg.sgd_lr, cfg.negatives, noise, cfg.batch_size, kernel, cfg.threads)
+    return FastEngine(model, cfg.sgd_lr, cfg.negatives, noise, cfg.batch_size, kernel, threads)
 
 
 def _checked(loss: float, epoch: int) -> float:

@@ -28,9 +28,10 @@ def ptb_dir() -> Path:
 
 @pytest.fixture(autouse=True)
 def isolated_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Every test writes its runs under its own temporary folder."""
+    """Every test writes its runs and cached stores under its own temporary folder."""
     runs = tmp_path / "runs"
     monkeypatch.setenv("W2V_RUNS_DIR", str(runs))
+    monkeypatch.setenv("W2V_CACHE_DIR", str(tmp_path / "cache"))
     return runs
 
 

@@ -62,6 +62,8 @@ def run_ours(mode: str, seed: int, device: str, epochs: int, data_dir: str | Non
         "mean_loss": float(np.mean(outcome.epoch_losses)),
         "device": torch.cuda.get_device_name() if on.type == "cuda" else "cpu",
         "processes": world.size,
+        "sync_s": group_max(trainer.replicas.comm_s, world) if trainer.replicas else 0.0,
+        "steps": group_max(float(outcome.steps), world),
         **(quality(data.vocab.idx_to_token[1:], vectors[1:]) if world.is_main else {}),
     }
 

@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
@@ -113,6 +114,7 @@ class Replicas:
         self.world = world
         self.tables = tables
         self.base: list[torch.Tensor] = []
+        self.comm_s = 0.0  # seconds spent in collectives (merges, gradient all-reduces): the scale plan's input
 
     def reset(self) -> None:
         """Remember the current tables as the common starting point of the next merge."""
@@ -125,8 +127,10 @@ class Replicas:
 
     def sync(self, stop: bool, tokens_per_s: float) -> tuple[bool, list[float]]:
         """Merge the tables (fast mode); whether any rank asked to stop, and every rank's speed."""
+        began = time.perf_counter()
         for table, base in zip(self.tables, self.base, strict=True):
             _merge(table, base)
+        self.comm_s += time.perf_counter() - began
         mine = torch.tensor([float(stop), tokens_per_s], dtype=torch.float64)
         every = [torch.zeros_like(mine) for _ in range(self.world.size)]
         dist.all_gather(every, mine)
@@ -151,19 +155,21 @@ class GradientMean:
     Each replica then applies the same update to the same parameters, so all stay identical.
     """
 
-    def __init__(self, optimizer: torch.optim.Optimizer, world: World) -> None:
+    def __init__(self, optimizer: torch.optim.Optimizer, replicas: Replicas) -> None:
         self.optimizer = optimizer
-        self.world = world
+        self.replicas = replicas
 
     @property
     def state(self) -> dict:
         return self.optimizer.state
 
     def step(self) -> None:
+        began = time.perf_counter()
         for group in self.optimizer.param_groups:
             for param in group["params"]:
                 dist.all_reduce(param.grad)
-                param.grad /= self.world.size
+                param.grad /= self.replicas.world.size
+        self.replicas.comm_s += time.perf_counter() - began
         self.optimizer.step()
 
 

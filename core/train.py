@@ -132,6 +132,7 @@ class Outcome:
     train_seconds: float
     centers: int
     epochs_run: int
+    steps: int = 0
 
 
 class Trainer:
@@ -164,8 +165,9 @@ class Trainer:
         if self.world.size == 1:
             return None
         if isinstance(self.engine, BookEngine):
-            self.engine.optimizer = GradientMean(self.engine.optimizer, self.world)
-            return Replicas(self.world, [])
+            replicas = Replicas(self.world, [])
+            self.engine.optimizer = GradientMean(self.engine.optimizer, replicas)
+            return replicas
         return Replicas(self.world, [self.model.embed_v.weight.data, self.model.embed_u.weight.data])
 
     def restore(self, tensors: dict[str, torch.Tensor], epoch_losses: list[float]) -> None:
@@ -188,12 +190,15 @@ class Trainer:
         for epoch in range(start_epoch, self.cfg.epochs):
             loss = self._epoch(epoch, clock, shard)
             if loss is None:
-                return Outcome(True, self.epoch_losses, clock.elapsed(), clock.centers, epoch - start_epoch)
+                done = epoch - start_epoch
+                return Outcome(True, self.epoch_losses, clock.elapsed(), clock.centers, done, clock.steps)
             self.epoch_losses.append(loss)
             if self.checkpoint:
                 self.checkpoint(epoch + 1, self.state(), self.epoch_losses)
             self._emit(clock.event("epoch", epoch, epoch + 1.0, loss))
-        return Outcome(False, self.epoch_losses, clock.elapsed(), clock.centers, self.cfg.epochs - start_epoch)
+        return Outcome(
+            False, self.epoch_losses, clock.elapsed(), clock.centers, self.cfg.epochs - start_epoch, clock.steps
+        )
 
     def _epoch(self, epoch: int, clock: _Clock, shard: int) -> float | None:
         """Train one epoch on this rank's segments; the mean book loss over all ranks, or None if stopped."""
@@ -307,10 +312,12 @@ class _Clock:
         self.begin = time.perf_counter()
         self.last_event = self.begin
         self.centers = 0
+        self.steps = 0
         self.epochs_done = 0.0
         self.ranks: list[float] = []  # every rank's tokens/s at the last sync of a data-parallel run
 
     def add(self, centers: int, epoch_fraction: float) -> None:
+        self.steps += 1
         self.centers += centers
         self.epochs_done += epoch_fraction
 

@@ -1,0 +1,48 @@
+"""The benchmark tool: it runs end to end on small sizes and names its rows by system and process count."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import ROOT
+
+from core import bench
+
+
+def test_scale_and_stream_checks_run_end_to_end(tmp_path: Path) -> None:
+    report_path = tmp_path / "report.json"
+    command = [sys.executable, "-m", "core", "bench", "--systems", "--scale", "200000", "--stream", "200000"]
+    command += ["--stream-seconds", "1", "--stream-dir", str(tmp_path / "data"), "--json", str(report_path)]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "stream: " in done.stdout and "scale: 200,000" in done.stdout
+    report = json.loads(report_path.read_text())
+    assert report["stream"]["build"]["tokens"] == 200_000
+    assert report["stream"]["train"]["trained_tokens"] > 0
+    assert report["scale"]["raw_tokens"] == 200_000
+
+
+def fake_run(tokens_per_s: float) -> dict[str, Any]:
+    return {"prepare_s": 0.1, "train_s": 1.0, "raw_tokens": tokens_per_s, "centers": 10, "peak_mb": 1, "device": "cpu"}
+
+
+def test_rows_per_process_count_and_speed_ratio(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[tuple[str, int]] = []
+
+    def measure(system: str, seed: int, args: object, processes: int = 1, folder: object = None) -> dict[str, Any]:
+        calls.append((system, processes))
+        return fake_run({"fast": 3e6, "gensim": 1.5e6}[system] / processes)
+
+    monkeypatch.setattr(bench, "measure", measure)
+    args = bench.parse(["--systems", "fast", "gensim", "--processes", "1", "2", "--seeds", "0", "1"])
+    rows = bench.summarise(bench.measure_all(args))
+    assert calls.count(("gensim", 2)) == 0, "gensim has no data-parallel mode"
+    assert list(rows) == ["fast", "fast 2proc", "gensim"]
+    assert rows["fast"]["x_gensim"] == pytest.approx(2.0)
+    assert rows["fast 2proc"]["x_gensim"] == pytest.approx(1.0)
+    assert "fast 2proc" in bench.table(rows)

@@ -73,6 +73,7 @@ def app_url(tmp_path: Path, isolated_runs: Path) -> Iterator[str]:
             except subprocess.TimeoutExpired:
                 server.kill()
                 server.wait()
+            print((tmp_path / "server.log").read_text(errors="replace")[-4000:])  # pytest shows it on failure
 
 
 def logged_points(page) -> int:
@@ -89,6 +90,7 @@ def test_train_watch_stop_query_and_map(app_url: str) -> None:
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1700})
             page.set_default_timeout(60_000)
+            expect.set_options(timeout=60_000)  # assertions have their own 5 s default; a cold app start takes longer
             page.goto(f"{app_url}/train")  # a deep link as the server's very first visit still gets app.py's pages
             expect(page.get_by_role("heading", name="Train", exact=True)).to_be_visible()
             expect(page.get_by_role("link", name="common")).to_have_count(0)

@@ -9,6 +9,8 @@ PAGES = [
     st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
     st.Page("pages/neighbours.py", title="Neighbours", icon=":material/travel_explore:"),
     st.Page("pages/projection.py", title="Projection", icon=":material/scatter_plot:"),
+    st.Page("pages/evaluate.py", title="Evaluate", icon=":material/fact_check:"),
+    st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
 ]
 
 st.session_state["app_ran"] = True  # see pages.common.require_app

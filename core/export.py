@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import csv
 import io
+import tempfile
+import zipfile
 from pathlib import Path
 
 from core.query import Embeddings, Table
 from core.vectors_io import write_projector, write_word2vec_binary, write_word2vec_text
 
 FORMATS = ("word2vec", "word2vec-binary", "projector")
+DOWNLOADS = {  # format: (file name suffix, MIME type) of the single file a browser download gets
+    "word2vec": (".txt", "text/plain"),
+    "word2vec-binary": (".bin", "application/octet-stream"),
+    "projector": ("-projector.zip", "application/zip"),
+}
 
 
 def export_vectors(embeddings: Embeddings, out: Path, fmt: str = "word2vec", which: Table = "center") -> int:
@@ -43,3 +50,17 @@ def neighbors_csv(embeddings: Embeddings, words: list[str], k: int = 10, which: 
     writer.writerow(("word", "neighbour", "rank", "cosine"))
     writer.writerows(rows)
     return out.getvalue()
+
+
+def export_bytes(embeddings: Embeddings, fmt: str = "word2vec", which: Table = "center") -> bytes:
+    """The export as one file's bytes, for a download: the projector's two TSV files come zipped together."""
+    with tempfile.TemporaryDirectory(prefix="w2v-export-") as folder:
+        out = Path(folder) / "export"
+        export_vectors(embeddings, out, fmt, which)
+        if fmt != "projector":
+            return out.read_bytes()
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            for name in ("vectors.tsv", "metadata.tsv"):
+                archive.write(out / name, name)
+        return buffer.getvalue()

@@ -6,7 +6,7 @@ measure every query uses.
 
 from __future__ import annotations
 
-from dataclasses import astuple, dataclass
+from dataclasses import astuple, dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -20,6 +20,9 @@ from core.runs import Run
 
 Method = Literal["pca", "tsne"]
 METHODS: tuple[Method, ...] = ("pca", "tsne")
+TSNE_MAX_WORDS = 5_000  # t-SNE takes about a minute for this many words on two cores, and grows faster than n
+MAP_MAX_WORDS = 20_000  # a browser draws more points than this sluggishly: larger maps show a sample
+ALWAYS_SHOWN = 2_000  # the most frequent words stay on a sampled map, so labels and familiar words remain
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,28 @@ class Settings:
     seed: int = 0
 
 
+def capped(settings: Settings) -> tuple[Settings, str | None]:
+    """The settings with t-SNE held to `TSNE_MAX_WORDS` words, and a note saying so when it cut."""
+    if settings.method != "tsne" or settings.n_words <= TSNE_MAX_WORDS:
+        return settings, None
+    note = (
+        f"t-SNE is limited to the {TSNE_MAX_WORDS:,} most frequent words here ({settings.n_words:,} asked); "
+        "use PCA for more."
+    )
+    return replace(settings, n_words=TSNE_MAX_WORDS), note
+
+
+def sample_note(embeddings: Embeddings, settings: Settings) -> str | None:
+    """Says when a map shows a sample rather than every asked-for word."""
+    asked = len(frequent_rows(embeddings, settings.n_words))
+    if asked <= MAP_MAX_WORDS:
+        return None
+    return (
+        f"{asked:,} words are more than a browser draws smoothly: the map shows the {ALWAYS_SHOWN:,} most "
+        f"frequent and a random sample of the rest, {MAP_MAX_WORDS:,} in all."
+    )
+
+
 def vectors_stamp(run: Run) -> float:
     """Modification time of the file `Run.load_vectors` reads, so a cache sees new weights."""
     for name in ("vectors.safetensors", "checkpoint.safetensors"):
@@ -47,14 +72,25 @@ def vectors_stamp(run: Run) -> float:
     return 0.0
 
 
-def cache_key(run: Run, settings: Settings) -> tuple:
-    """Key of one map: the run (its folder, which ends in its name), the version of its vectors, the settings."""
-    return (str(run.path.resolve()), vectors_stamp(run), *astuple(settings))
+def cache_key(vectors_key: tuple, settings: Settings) -> tuple:
+    """Key of one map: whatever identifies the vectors (a run's folder and weights' time, a file) and the settings."""
+    return (*vectors_key, *astuple(settings))
 
 
 def frequent_rows(embeddings: Embeddings, n: int) -> np.ndarray:
-    """Indices of the `n` most frequent words (the vocabulary is sorted by count after `<unk>` at 0)."""
-    return np.arange(1, min(n, len(embeddings.words) - 1) + 1)
+    """Indices of the `n` most frequent words (vocabularies are sorted by count, after `<unk>` when present)."""
+    first = embeddings.first_word
+    return np.arange(first, first + min(n, len(embeddings.words) - first))
+
+
+def map_rows(embeddings: Embeddings, settings: Settings) -> np.ndarray:
+    """The rows a map shows: the frequent rows, or past `MAP_MAX_WORDS` the top ones plus a seeded sample."""
+    rows = frequent_rows(embeddings, settings.n_words)
+    if len(rows) <= MAP_MAX_WORDS:
+        return rows
+    rng = np.random.default_rng(settings.seed)
+    rest = rng.choice(rows[ALWAYS_SHOWN:], MAP_MAX_WORDS - ALWAYS_SHOWN, replace=False)
+    return np.concatenate([rows[:ALWAYS_SHOWN], np.sort(rest)])
 
 
 def project(vectors: np.ndarray, settings: Settings) -> np.ndarray:
@@ -91,12 +127,14 @@ def cluster(vectors: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
 
 def word_map(embeddings: Embeddings, settings: Settings) -> pd.DataFrame:
     """One row per frequent word: word, rank, count, coordinates x, y (and z), k-means cluster."""
-    rows = frequent_rows(embeddings, settings.n_words)
+    settings, _ = capped(settings)
+    rows = map_rows(embeddings, settings)
     if len(rows) < 3:
         raise ValueError("the vocabulary needs at least 3 words for a map")
     vectors = embeddings.table(settings.table)[rows].astype(np.float64)
     coords = project(vectors, settings)
-    frame = pd.DataFrame({"word": [embeddings.words[i] for i in rows], "rank": np.arange(1, len(rows) + 1)})
+    rank = rows - embeddings.first_word + 1
+    frame = pd.DataFrame({"word": [embeddings.words[i] for i in rows], "rank": rank})
     frame["count"] = embeddings.counts[rows] if embeddings.counts is not None else 0
     for axis, column in zip("xyz", coords.T, strict=False):
         frame[axis] = column

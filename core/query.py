@@ -46,6 +46,21 @@ class Embeddings:
         center, context = run.load_vectors()
         return cls(vocab.idx_to_token, center.numpy(), context.numpy(), vocab.counts)
 
+    @property
+    def vocabulary(self) -> list[str]:
+        """The words a user can ask about, most frequent first: all but a leading `<unk>`."""
+        return self.words[self.first_word :]
+
+    @property
+    def first_word(self) -> int:
+        """Row of the first real word: 1 for a trained run (row 0 is `<unk>`), 0 for an imported file."""
+        return 1 if self.words and self.words[0] == UNK else 0
+
+    @property
+    def tables(self) -> tuple[Table, ...]:
+        """The tables these vectors have: an imported file holds center vectors only."""
+        return TABLES if self.context is not None else ("center",)
+
     def table(self, which: Table = "center") -> np.ndarray:
         if which == "center":
             return self.center

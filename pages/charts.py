@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 import numpy as np
@@ -9,6 +10,12 @@ import pandas as pd
 import plotly.graph_objects as go
 
 SMOOTHING = 0.9  # weight of the past in the exponential moving average of the step losses
+
+
+def plain(text: str) -> str:
+    """Text for plotly labels, titles and hovers: plotly reads a few HTML tags there, so corpus words are escaped
+    (plotly turns the entities back into the characters, so `<b>` shows as typed and never as markup)."""
+    return html.escape(text, quote=False)
 
 
 def smooth(values: list[float], weight: float = SMOOTHING) -> list[float]:
@@ -50,11 +57,11 @@ def loss_figure(metrics: list[dict[str, Any]], epochs: int) -> go.Figure:
 
 def similarity_bars(pairs: list[tuple[str, float]], title: str) -> go.Figure:
     """Horizontal bars of cosine similarity, the closest word on top."""
-    words = [w for w, _ in pairs][::-1]
+    words = [plain(w) for w, _ in pairs][::-1]
     scores = [s for _, s in pairs][::-1]
     fig = go.Figure(go.Bar(x=scores, y=words, orientation="h", text=[f"{s:.3f}" for s in scores]))
     fig.update_layout(
-        title=title,
+        title=plain(title),
         xaxis_title="cosine similarity",
         height=max(240, 28 * len(pairs) + 80),
         margin={"l": 10, "r": 10, "t": 40, "b": 10},
@@ -66,8 +73,9 @@ def map_figure(frame: pd.DataFrame, color_by: str, labels: int, highlight: list[
     """Scatter of a word map (2-D or 3-D), text labels on the `labels` most frequent words, the query marked."""
     three_d = "z" in frame
     marked = frame["word"].isin(highlight)
-    text = frame["word"].where((frame["rank"] <= labels) & ~marked, "")  # marked words get their label on top
-    hover = frame["word"] + " · rank " + frame["rank"].astype(str) + " · count " + frame["count"].astype(str)
+    words = frame["word"].map(plain)
+    text = words.where((frame["rank"] <= labels) & ~marked, "")  # marked words get their label on top
+    hover = words + " · rank " + frame["rank"].astype(str) + " · count " + frame["count"].astype(str)
     hover += " · cluster " + frame["cluster"].astype(str)
     marker: dict[str, Any] = {"size": 4 if three_d else 6, "opacity": 0.75}
     if color_by == "cluster":
@@ -97,9 +105,53 @@ def _add_highlight(fig: go.Figure, rows: pd.DataFrame, query: str | None, three_
     symbols = ["star" if w == query else "circle-open" for w in rows["word"]]
     sizes = [18 if w == query else 13 for w in rows["word"]]
     marker = {"size": sizes, "color": "crimson", "symbol": symbols, "line": {"width": 2, "color": "crimson"}}
-    common = {"x": rows["x"], "y": rows["y"], "text": rows["word"], "mode": "markers+text", "name": "query"}
+    common = {"x": rows["x"], "y": rows["y"], "text": rows["word"].map(plain), "mode": "markers+text", "name": "query"}
     if three_d:
         marker["symbol"] = ["diamond" if w == query else "circle-open" for w in rows["word"]]
         fig.add_scatter3d(**common, z=rows["z"], marker=marker)
     else:
         fig.add_scatter(**common, textposition="bottom center", marker=marker)
+
+
+def analogy_figure(rows: list[dict[str, Any]]) -> go.Figure:
+    """Accuracy per Google-analogy section, 3CosAdd beside 3CosMul; sections with no known question are left out."""
+    asked = [r for r in rows if r["questions"]]
+    names = [f"{r['section']} ({r['questions']:,})" for r in asked]
+    fig = go.Figure()
+    for method in ("3CosAdd", "3CosMul"):
+        fig.add_bar(x=[r[method] for r in asked], y=names, orientation="h", name=method)
+    fig.update_layout(
+        barmode="group",
+        xaxis={"title": "accuracy on questions whose four words are known", "tickformat": ".0%"},
+        yaxis={"autorange": "reversed"},
+        height=max(260, 34 * len(asked) + 90),
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        legend={"orientation": "h", "y": 1.06},
+    )
+    return fig
+
+
+def compare_loss_figure(curves: dict[str, tuple[list[dict[str, Any]], int]], per: str, x_axis: str) -> go.Figure:
+    """Loss curves of several runs (metrics, configured epochs) on one chart: epoch means or smoothed step
+    losses, against epochs done or training seconds."""
+    fig = go.Figure()
+    kind = "epoch" if per == "epoch" else "step"
+    for name, (records, epochs) in curves.items():
+        points = [m for m in records if m.get("kind") == kind]
+        x = [m["elapsed_s"] if x_axis == "seconds" else _epochs_done(m, epochs) for m in points]
+        loss = [m["loss"] for m in points]
+        mode = "lines+markers" if kind == "epoch" else "lines"
+        fig.add_scatter(x=x, y=loss if kind == "epoch" else smooth(loss), mode=mode, name=plain(name))
+    fig.update_layout(
+        xaxis_title="training seconds" if x_axis == "seconds" else "epochs done",
+        yaxis_title="epoch mean loss" if per == "epoch" else "step loss (smoothed)",
+        height=380,
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        legend={"orientation": "h", "y": 1.1},
+    )
+    return fig
+
+
+def _epochs_done(record: dict[str, Any], epochs: int) -> float:
+    """An epoch record marks the end of its epoch; a step record sits at its fraction of the whole run."""
+    return record["epoch"] if record.get("kind") == "epoch" else record["fraction"] * epochs

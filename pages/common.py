@@ -8,12 +8,14 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from core.evaluate import load_evaluation
 from core.jobs import JobRegistry
 from core.projection import vectors_stamp
 from core.query import Embeddings
-from core.runs import Run, RunError, list_runs
+from core.runs import Run, RunError
 
 FIGURES = ("epochs_done", "mean_loss", "tokens_per_s", "device")
+SCORES = ("WS353", "SimLex", "analogy")
 CURRENT_RUN = "current_run"  # the run the user last looked at, shared by the pages
 
 
@@ -69,22 +71,19 @@ def runs_table(runs: list[Run]) -> pd.DataFrame:
             corpus, mode, epochs = "?", "?", None
         row = {"run": run.name, "state": status.get("state"), "corpus": corpus, "mode": mode, "epochs": epochs}
         row.update({k: status.get(k) for k in FIGURES})
+        row.update(scores(run))
         row["message"] = status.get("message", "")
         rows.append(row)
-    return pd.DataFrame(rows, columns=["run", "state", "corpus", "mode", "epochs", *FIGURES, "message"])
+    return pd.DataFrame(rows, columns=["run", "state", "corpus", "mode", "epochs", *FIGURES, *SCORES, "message"])
 
 
-def pick_queryable_run(key: str) -> Run | None:
-    """A select box over runs that have vectors; remembers the choice across pages in session state."""
-    runs = [r for r in list_runs() if queryable(r)]
-    if not runs:
-        st.info("No run has vectors yet. Train one on the **Train** page; vectors appear after its first epoch.")
-        return None
-    names = [r.name for r in runs]
-    states = {r.name: safe_status(r).get("state") for r in runs}
-    if st.session_state.get(key) not in names:
-        current = st.session_state.get(CURRENT_RUN)
-        st.session_state[key] = current if current in names else names[0]
-    name = st.selectbox("Run", names, key=key, format_func=lambda n: f"{n} ({states[n]})")
-    st.session_state[CURRENT_RUN] = name
-    return Run.open(name)
+def scores(run: Run) -> dict[str, float | None]:
+    """The headline scores of the run's last evaluation (None where it was not evaluated or not covered)."""
+    try:
+        report = load_evaluation(run)
+    except RunError:
+        report = None
+    if report is None:
+        return dict.fromkeys(SCORES)
+    ws, sl = (p.spearman for p in report.pairs)
+    return {"WS353": ws, "SimLex": sl, "analogy": report.analogy_total.accuracy_add}

@@ -5,9 +5,13 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from core.export import DOWNLOADS, export_bytes, neighbors_csv
+from core.jobs import parse_words
 from core.query import TABLES, Embeddings, UnknownWordError
+from core.runs import sanitize_name
 from pages.charts import similarity_bars
-from pages.common import embeddings, pick_queryable_run, require_app
+from pages.common import require_app
+from pages.sources import FILE_PREFIX, Source, pick_source, source_embeddings
 
 TABLE_HELP = {
     "center": "center vectors v (the book's choice for queries)",
@@ -15,6 +19,11 @@ TABLE_HELP = {
     "sum": "v + u, often a little better on similarity tests",
 }
 PREFERRED_WORDS = ("chip", "bank", "monday", "intel", "government")
+FORMAT_LABELS = {
+    "word2vec": "word2vec text (.txt; gensim, fastText and most tools read it)",
+    "word2vec-binary": "word2vec binary (.bin; smaller, exact float32)",
+    "projector": "TensorFlow Embedding Projector (vectors.tsv + metadata.tsv, zipped)",
+}
 
 
 def pairs_frame(pairs: list[tuple[str, float]]) -> pd.DataFrame:
@@ -30,7 +39,7 @@ def choose(key: str, word: str) -> None:
 
 def show_unknown(exc: UnknownWordError, key: str | None = None) -> None:
     """Say the word is unknown and offer the closest vocabulary words (as buttons when `key` can take them)."""
-    st.warning(f"“{exc.word}” is not in this run's vocabulary.")
+    st.warning(f"“{exc.word}” is not in the vocabulary of these vectors.")
     if not exc.suggestions:
         st.caption("No vocabulary word is spelled similarly.")
         return
@@ -44,11 +53,11 @@ def show_unknown(exc: UnknownWordError, key: str | None = None) -> None:
 
 
 def default_word(emb: Embeddings) -> str:
-    return next((w for w in PREFERRED_WORDS if w in emb.index), emb.words[1])
+    return next((w for w in PREFERRED_WORDS if w in emb.index), emb.vocabulary[0])
 
 
 def neighbours_section(emb: Embeddings) -> None:
-    vocab = emb.words[1:]
+    vocab = emb.vocabulary
     if st.session_state.get("nb_word") is None:  # first visit: a shared link's ?word=, else a familiar word
         st.session_state["nb_word"] = st.query_params.get("word") or default_word(emb)
     left, mid, right = st.columns([2, 1, 2])
@@ -58,7 +67,7 @@ def neighbours_section(emb: Embeddings) -> None:
     k = mid.number_input("k", min_value=1, max_value=100, value=10, key="nb_k")
     which = right.radio(
         "Vectors",
-        TABLES,
+        emb.tables,
         key="nb_table",
         horizontal=True,
         format_func=lambda t: t,
@@ -73,6 +82,8 @@ def neighbours_section(emb: Embeddings) -> None:
     chart, table = st.columns([3, 2])
     chart.plotly_chart(similarity_bars(pairs, f"Nearest to “{word}” ({which})"), width="stretch")
     table.dataframe(pairs_frame(pairs), hide_index=True, width="stretch")
+    if emb.context is None:
+        return
     with st.expander("Center, context and sum side by side"):
         for column, table_name in zip(st.columns(len(TABLES)), TABLES, strict=True):
             column.caption(TABLE_HELP[table_name])
@@ -108,13 +119,51 @@ def similarity_section(emb: Embeddings) -> None:
         show_unknown(exc)
 
 
+def export_section(source: Source, emb: Embeddings) -> None:
+    """Downloads: the vectors in a chosen format, and neighbour lists as CSV."""
+    st.subheader("Export")
+    left, right = st.columns([3, 1])
+    fmt = left.selectbox("Format", list(FORMAT_LABELS), format_func=FORMAT_LABELS.get, key="ex_format")
+    which = right.radio("Table", emb.tables, horizontal=True, key="ex_table")
+    suffix, mime = DOWNLOADS[fmt]
+    stem = sanitize_name(source.name.removeprefix(FILE_PREFIX))
+    st.download_button(
+        "Download vectors",
+        data=lambda: export_bytes(emb, fmt, which),
+        file_name=f"{stem}-{which}{suffix}",
+        mime=mime,
+        on_click="ignore",
+        icon=":material/download:",
+    )
+    left, right = st.columns([3, 1])
+    words = left.text_input("Neighbour lists for these words (comma separated)", key="ex_words")
+    k = int(right.number_input("Neighbours per word", 1, 1000, 10, key="ex_k"))
+    wanted = parse_words(words or st.session_state.get("nb_word") or "")
+    try:
+        table = neighbors_csv(emb, wanted, k, which)
+    except UnknownWordError as exc:
+        st.warning(str(exc))
+        return
+    st.download_button(
+        "Download neighbours (CSV)",
+        data=table.encode("utf-8"),
+        file_name=f"{stem}-neighbours.csv",
+        mime="text/csv",
+        on_click="ignore",
+        disabled=not wanted,
+        icon=":material/download:",
+    )
+
+
 require_app("neighbours")
 st.title("Neighbours")
-run = pick_queryable_run("nb_run")
-if run is not None:
-    vectors = embeddings(run)
+source = pick_source("nb_run")
+vectors = source_embeddings(source) if source else None
+if source is not None and vectors is not None:
     neighbours_section(vectors)
     st.divider()
     analogy_section(vectors)
     st.divider()
     similarity_section(vectors)
+    st.divider()
+    export_section(source, vectors)

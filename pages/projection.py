@@ -7,31 +7,32 @@ from dataclasses import replace
 import pandas as pd
 import streamlit as st
 
-from core.projection import Settings, cache_key, word_map
-from core.query import TABLES, UnknownWordError
-from core.runs import Run
+from core.projection import Settings, cache_key, capped, sample_note, word_map
+from core.query import Embeddings, UnknownWordError
+from core.runs import sanitize_name
 from pages.charts import map_figure
-from pages.common import embeddings, pick_queryable_run, require_app
+from pages.common import require_app
+from pages.sources import FILE_PREFIX, Source, pick_source, source_embeddings
 
 METHOD_LABELS = {"pca": "PCA (instant, linear)", "tsne": "t-SNE (slower, keeps local neighbourhoods)"}
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def cached_map(key: tuple, _run: Run, _settings: Settings) -> pd.DataFrame:
-    """One map per `key` (run, vectors file mtime, settings); the underscored arguments are not hashed."""
-    return word_map(embeddings(_run), _settings)
+def cached_map(key: tuple, _source: Source, _settings: Settings) -> pd.DataFrame:
+    """One map per `key` (the vectors' key and the settings); the underscored arguments are not hashed."""
+    return word_map(_source.embeddings(), _settings)
 
 
-def settings_controls(vocab_size: int) -> tuple[Settings, int, str]:
+def settings_controls(emb: Embeddings) -> tuple[Settings, int, str]:
     """The map settings, how many words get text labels, and the colouring."""
     method = st.radio("Method", list(METHOD_LABELS), format_func=METHOD_LABELS.get, key="pj_method", horizontal=True)
-    top = max(3, vocab_size - 1)
+    top = max(3, len(emb.vocabulary))
     left, mid, right = st.columns(3)
     n_words = left.number_input("Words (most frequent)", 3, top, min(1000, top), step=100, key="pj_n")
     labels = mid.number_input("Text labels on the top", 0, top, min(40, top), key="pj_labels")
     dims = right.radio("Dimensions", (2, 3), horizontal=True, key="pj_dims")
     left, mid, right = st.columns(3)
-    table = left.radio("Vectors", TABLES, horizontal=True, key="pj_table")
+    table = left.radio("Vectors", emb.tables, horizontal=True, key="pj_table")
     color_by = mid.radio("Colour by", ("frequency", "cluster"), horizontal=True, key="pj_color")
     clusters = right.number_input("k-means clusters", 2, 50, 8, key="pj_k")
     settings = Settings(method=method, n_words=int(n_words), dims=int(dims), table=table, clusters=int(clusters))
@@ -48,9 +49,8 @@ def settings_controls(vocab_size: int) -> tuple[Settings, int, str]:
     return settings, int(labels), color_by
 
 
-def highlight_controls(run: Run) -> tuple[str | None, list[str]]:
+def highlight_controls(emb: Embeddings) -> tuple[str | None, list[str]]:
     """A query word and its k neighbours to mark on the map."""
-    emb = embeddings(run)
     left, right = st.columns([3, 1])
     word = left.text_input("Highlight a word and its neighbours", key="pj_query").strip()
     k = int(right.number_input("Neighbours", 1, 50, 10, key="pj_query_k"))
@@ -63,16 +63,20 @@ def highlight_controls(run: Run) -> tuple[str | None, list[str]]:
         return None, []
 
 
-require_app("projection")
-st.title("Projection")
-run = pick_queryable_run("pj_run")
-if run is not None:
-    vocab_size = len(embeddings(run).words)
-    settings, labels, color_by = settings_controls(vocab_size)
-    query, marked = highlight_controls(run)
+def draw_map(source: Source, emb: Embeddings) -> None:
+    asked, labels, color_by = settings_controls(emb)
+    query, marked = highlight_controls(emb)
+    settings, note = capped(asked)
+    for warning in (note, sample_note(emb, settings)):
+        if warning:
+            st.warning(warning)
     message = "Running t-SNE (this takes a while on 1,000 words)…" if settings.method == "tsne" else "Projecting…"
-    with st.spinner(message, show_time=True):
-        frame = cached_map(cache_key(run, settings), run, settings)
+    try:
+        with st.spinner(message, show_time=True):
+            frame = cached_map(cache_key(source.key, settings), source, settings)
+    except ValueError as exc:
+        st.error(f"No map for these vectors: {exc}")
+        return
     missing = [w for w in marked if w not in set(frame["word"])]
     if missing:
         st.caption(f"Outside the {len(frame)} words on the map: {', '.join(missing)}")
@@ -80,6 +84,15 @@ if run is not None:
     st.download_button(
         "Download coordinates (CSV)",
         frame.to_csv(index=False).encode("utf-8"),
-        file_name=f"{run.name}-{settings.method}-{settings.dims}d.csv",
+        file_name=f"{sanitize_name(source.name.removeprefix(FILE_PREFIX))}-{settings.method}-{settings.dims}d.csv",
         mime="text/csv",
+        on_click="ignore",
     )
+
+
+require_app("projection")
+st.title("Projection")
+source = pick_source("pj_run")
+vectors = source_embeddings(source) if source else None
+if source is not None and vectors is not None:
+    draw_map(source, vectors)

@@ -40,7 +40,7 @@ def test_neighbours_of_a_known_word_are_listed(lee_run) -> None:
 
 def test_unknown_word_shows_suggestions(lee_run) -> None:
     at = neighbours_page(word="polise")
-    assert any("not in this run's vocabulary" in w.value for w in at.warning)
+    assert any("not in the vocabulary of these vectors" in w.value for w in at.warning)
     assert "police" in [b.label for b in at.button]
     assert not at.get("plotly_chart")
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import os
 import resource
 import time
 import tracemalloc
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +16,7 @@ from gensim.models import KeyedVectors
 from gensim.test.utils import datapath
 
 from core.cli import main
-from core.export import export_vectors, neighbors_csv
+from core.export import export_bytes, export_vectors, neighbors_csv
 from core.query import Embeddings
 from core.runs import Run
 from core.vectors_io import VectorFileError, read_vectors, write_word2vec_binary, write_word2vec_text
@@ -178,3 +180,20 @@ def test_limit_on_a_2_gb_file_reads_only_its_head(tmp_path: Path) -> None:
     np.testing.assert_array_equal(emb.center[49_999], np.float32([49_999 % 7 + 0.5, -1.25, 49.999, 0]))
     assert seconds < 10 and peak < 32 * 1024**2 and grown < 200 * 1024**2
     assert "line 60001: binary data (NUL bytes)" in error_of(path)  # without a limit: the empty tail is refused
+
+
+@pytest.mark.parametrize("fmt", ["word2vec", "word2vec-binary", "projector"])
+def test_download_bytes_equal_the_exported_files(tiny_run: Run, tmp_path: Path, fmt: str) -> None:
+    emb = Embeddings.from_run(tiny_run)
+    data = export_bytes(emb, fmt, "sum")
+    out = tmp_path / "export"
+    export_vectors(emb, out, fmt, "sum")
+    if fmt != "projector":
+        assert data == out.read_bytes()
+        kv = KeyedVectors.load_word2vec_format(str(out), binary=fmt == "word2vec-binary")
+        np.testing.assert_array_equal(kv.vectors, emb.table("sum")[1:])
+        return
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        assert sorted(archive.namelist()) == ["metadata.tsv", "vectors.tsv"]
+        for name in archive.namelist():
+            assert archive.read(name) == (out / name).read_bytes()

@@ -7,8 +7,23 @@ import os
 import numpy as np
 import pytest
 
-from core.projection import Settings, cache_key, cluster, frequent_rows, project, safe_perplexity, word_map
+from core.projection import (
+    ALWAYS_SHOWN,
+    MAP_MAX_WORDS,
+    TSNE_MAX_WORDS,
+    Settings,
+    cache_key,
+    capped,
+    cluster,
+    frequent_rows,
+    project,
+    safe_perplexity,
+    sample_note,
+    vectors_stamp,
+    word_map,
+)
 from core.query import Embeddings
+from core.vocab import UNK
 
 
 def fake_embeddings(words: int = 120, dim: int = 16, seed: int = 0) -> Embeddings:
@@ -67,14 +82,45 @@ def test_cluster_clips_k_to_the_rows() -> None:
 
 def test_cache_key_follows_run_vectors_and_settings(lee_run) -> None:
     pca, tsne = Settings(method="pca"), Settings(method="tsne")
-    key = cache_key(lee_run, pca)
-    assert key == cache_key(lee_run, pca)
-    assert key != cache_key(lee_run, tsne)
-    assert lee_run.name in key[0]
+    key = cache_key((lee_run.name, vectors_stamp(lee_run)), pca)
+    assert key == cache_key((lee_run.name, vectors_stamp(lee_run)), pca)
+    assert key != cache_key((lee_run.name, vectors_stamp(lee_run)), tsne)
     vectors = lee_run.path / "vectors.safetensors"
     stamp = vectors.stat().st_mtime
     os.utime(vectors, (stamp + 5, stamp + 5))  # new weights written later
-    assert cache_key(lee_run, pca) != key
+    assert cache_key((lee_run.name, vectors_stamp(lee_run)), pca) != key
+
+
+def zipf_embeddings(n: int, dim: int = 8, unk: bool = True) -> Embeddings:
+    words = ([UNK] if unk else []) + [f"w{i}" for i in range(n)]
+    vectors = np.random.default_rng(0).normal(size=(len(words), dim)).astype(np.float32)
+    return Embeddings(words, vectors, counts=np.arange(len(words), 0, -1))
+
+
+def test_tsne_cap_warns() -> None:
+    settings, note = capped(Settings(method="tsne", n_words=TSNE_MAX_WORDS + 1))
+    assert settings.n_words == TSNE_MAX_WORDS and f"{TSNE_MAX_WORDS:,}" in note
+    assert capped(Settings(method="tsne", n_words=TSNE_MAX_WORDS)) == (
+        Settings(method="tsne", n_words=TSNE_MAX_WORDS),
+        None,
+    )
+    assert capped(Settings(method="pca", n_words=10 * TSNE_MAX_WORDS))[1] is None
+
+
+def test_large_vocabulary_samples() -> None:
+    emb = zipf_embeddings(MAP_MAX_WORDS + 5_000)
+    settings = Settings(n_words=len(emb.words), clusters=2)
+    assert "sample" in sample_note(emb, settings)
+    frame = word_map(emb, settings)
+    assert len(frame) == MAP_MAX_WORDS and frame["word"].is_unique
+    assert list(frame["word"][:ALWAYS_SHOWN]) == emb.words[1 : ALWAYS_SHOWN + 1]  # the most frequent are all kept
+    assert frame["rank"].is_monotonic_increasing and UNK not in set(frame["word"])
+    assert sample_note(emb, Settings(n_words=MAP_MAX_WORDS)) is None
+
+
+def test_imported_vectors_map_starts_at_the_first_row() -> None:
+    frame = word_map(zipf_embeddings(20, unk=False), Settings(n_words=5, clusters=2))
+    assert list(frame["word"]) == ["w0", "w1", "w2", "w3", "w4"] and list(frame["rank"]) == [1, 2, 3, 4, 5]
 
 
 def test_map_of_a_trained_run(lee_run) -> None:

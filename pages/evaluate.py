@@ -1,0 +1,111 @@
+"""Evaluate page: word-similarity and analogy scores from gensim's test sets, and odd-one-out questions."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import streamlit as st
+
+from core.evaluate import EvaluationError, Report, full_report, load_evaluation, odd_one_out, save_evaluation
+from core.jobs import parse_words
+from core.projection import vectors_stamp
+from core.query import Embeddings, UnknownWordError
+from core.runs import RunError
+from pages.charts import analogy_figure
+from pages.common import require_app
+from pages.sources import Source, pick_source, source_embeddings
+
+REPORTS = "evaluation_reports"  # session key: reports of imported files, by vectors key (runs keep theirs on disk)
+
+
+def saved_report(source: Source) -> Report | None:
+    """The last report of these vectors: from the run folder, or from this session for an imported file."""
+    if source.run is None:
+        return st.session_state.get(REPORTS, {}).get(source.key)
+    try:
+        return load_evaluation(source.run)
+    except RunError as exc:
+        st.warning(str(exc))
+        return None
+
+
+def evaluate(source: Source, emb: Embeddings, which: str) -> None:
+    """Score the vectors and keep the report with the run (or in this session for a file)."""
+    with st.spinner("Scoring WordSim353, SimLex999 and 19,544 analogy questions…", show_time=True):
+        report = full_report(emb, which, with_oov=True, source=source.name)
+    if source.run is not None:
+        save_evaluation(source.run, report)
+    else:
+        st.session_state.setdefault(REPORTS, {})[source.key] = report
+
+
+def percent(value: float | None) -> str:
+    return "–" if value is None else f"{value:.1%}"
+
+
+def show_report(report: Report, source: Source) -> None:
+    when = dt.datetime.fromtimestamp(report.evaluated_at).strftime("%Y-%m-%d %H:%M")
+    st.caption(f"{report.table} vectors, {report.words:,} words × {report.dim}, evaluated {when}")
+    if source.run is not None and vectors_stamp(source.run) > report.evaluated_at:
+        st.info("The run's vectors changed after this evaluation: evaluate again for current scores.")
+    total = report.analogy_total
+    columns = st.columns(4)
+    for column, pair in zip(columns, report.pairs, strict=False):
+        spearman = "–" if pair.spearman is None else f"{pair.spearman:.3f}"
+        column.metric(f"{pair.name} Spearman", spearman, help=f"{pair.covered} of {pair.total} pairs covered")
+    columns[2].metric("Analogy 3CosAdd", percent(total.accuracy_add), help=f"{total.questions:,} of {total.total:,}")
+    columns[3].metric("Analogy 3CosMul", percent(total.accuracy_mul), help="gensim's most_similar_cosmul")
+    st.dataframe(pd.DataFrame(report.similarity_rows()), hide_index=True, width="stretch")
+    with st.expander("Out-of-vocabulary pairs (left out of the correlations)"):
+        for pair in report.pairs:
+            oov = pair.oov or []
+            st.write(f"**{pair.name}**: {len(oov)} pairs")
+            st.dataframe(pd.DataFrame(oov, columns=["word 1", "word 2"]), hide_index=True, height=200)
+    st.subheader("Google analogies by section")
+    rows = report.analogy_rows()
+    st.plotly_chart(analogy_figure(rows[:-1]), width="stretch")
+    table = pd.DataFrame(rows)
+    st.dataframe(table, hide_index=True, width="stretch", column_config=_accuracy_columns())
+
+
+def _accuracy_columns() -> dict:
+    return {name: st.column_config.NumberColumn(name, format="percent") for name in ("3CosAdd", "3CosMul")}
+
+
+def odd_one_out_section(emb: Embeddings, which: str) -> None:
+    st.subheader("Odd one out")
+    text = st.text_input("Words (comma separated)", key="ev_odd", placeholder="breakfast, lunch, dinner, car")
+    words = parse_words(text)
+    if not words:
+        return
+    try:
+        st.success(f"Odd one out: **{odd_one_out(emb, words, which)}**")
+    except UnknownWordError as exc:
+        st.warning(str(exc))
+    except EvaluationError as exc:
+        st.info(str(exc))
+
+
+require_app("evaluate")
+st.title("Evaluate")
+st.write(
+    "How good are the vectors? Spearman correlation with human similarity judgements (WordSim353, SimLex999) "
+    "and accuracy on Google's analogy questions, scored by gensim's own code on its bundled test sets."
+)
+source = pick_source("ev_run")
+vectors = source_embeddings(source) if source else None
+if source is not None and vectors is not None:
+    table = st.radio("Vectors", vectors.tables, horizontal=True, key="ev_table")
+    if st.button("Evaluate", type="primary"):
+        try:
+            evaluate(source, vectors, table)
+        except EvaluationError as exc:
+            st.error(str(exc))
+    report = saved_report(source)
+    if report is None:
+        st.info("Not evaluated yet: press **Evaluate** (a few seconds for PTB-sized vocabularies).")
+    else:
+        show_report(report, source)
+    st.divider()
+    odd_one_out_section(vectors, table)

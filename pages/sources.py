@@ -1,0 +1,193 @@
+"""Where an explorer page's vectors come from: a training run, or a vectors file the user imports.
+
+Imported files (an upload, a path on this machine, or gensim's bundled GloVe sample) are listed beside the
+runs in every explorer page of the session. Their vectors live in a small process-wide store, so a second
+page or tab does not read a large file again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+import streamlit as st
+
+from core.projection import vectors_stamp
+from core.query import Embeddings
+from core.runs import Run, RunError, list_runs, runs_root, sanitize_name
+from core.vectors_io import VectorFileError, read_vectors
+from pages.common import CURRENT_RUN, embeddings, queryable, safe_status
+
+IMPORTS = "imported_files"  # session key: the Imported files of this session, newest last
+KEPT_IN_MEMORY = 3  # imported files whose vectors stay loaded in this process
+DEFAULT_LIMIT = 50_000
+SAMPLE_NAME = "test_glove.txt"
+FILE_PREFIX = "file: "  # run names cannot contain ': ', so picker values of files never clash with runs
+
+
+@dataclass(frozen=True)
+class Imported:
+    """A vectors file on this machine and how many of its first words to load."""
+
+    path: str
+    limit: int
+    label: str
+
+    @property
+    def key(self) -> tuple:
+        """Identifies these exact vectors: a changed or replaced file gets a new key."""
+        stat = Path(self.path).stat()
+        return (str(Path(self.path).resolve()), stat.st_mtime_ns, stat.st_size, self.limit)
+
+
+@dataclass(frozen=True)
+class Source:
+    """The vectors a page explores, with a key that changes whenever they do (for caches)."""
+
+    name: str
+    key: tuple
+    run: Run | None = None
+    imported: Imported | None = None
+
+    def embeddings(self) -> Embeddings:
+        if self.run is not None:
+            return embeddings(self.run)
+        assert self.imported is not None
+        return load_imported(self.imported)
+
+
+@st.cache_resource
+def _store() -> tuple[threading.Lock, OrderedDict[tuple, Embeddings]]:
+    return threading.Lock(), OrderedDict()
+
+
+def load_imported(imported: Imported) -> Embeddings:
+    """The file's first `limit` words, read once per process with a progress bar; the oldest files are let go."""
+    lock, store = _store()
+    key = imported.key
+    with lock:
+        if key in store:
+            store.move_to_end(key)
+            return store[key]
+    bar = st.progress(0.0, text=f"Reading {imported.label}…")
+
+    def progress(done: int, total: int) -> None:
+        of = min(total or imported.limit, imported.limit)
+        bar.progress(min(done / of, 1.0), text=f"Reading {imported.label}: {done:,} of {of:,} words")
+
+    loaded = read_vectors(imported.path, imported.limit, progress)
+    bar.empty()
+    with lock:
+        store[key] = loaded
+        while len(store) > KEPT_IN_MEMORY:
+            store.popitem(last=False)
+    return loaded
+
+
+def sample_path() -> str:
+    """gensim's bundled 300-word GloVe sample, a vectors file every machine with gensim has."""
+    from gensim.test.utils import datapath
+
+    return datapath(SAMPLE_NAME)
+
+
+def save_uploaded_vectors(name: str, data: bytes) -> Path:
+    """Keep an uploaded vectors file under `<runs root>/imports/`, named by content hash and sanitised name."""
+    folder = runs_root() / "imports"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{hashlib.sha256(data).hexdigest()[:10]}-{sanitize_name(name)}"
+    if not path.exists():
+        path.write_bytes(data)
+    return path
+
+
+def add_import(path: str, label: str, limit: int) -> None:
+    """Read the file now (so errors show at once) and list it in this session's pickers, selected."""
+    if not Path(path).is_file():
+        raise VectorFileError(f"{path} is not a file on this machine; check the path")
+    imported = Imported(path, limit, f"{label} (first {limit:,} words)")
+    load_imported(imported)
+    files = [f for f in st.session_state.get(IMPORTS, []) if f.label != imported.label]
+    st.session_state[IMPORTS] = [*files, imported]
+    st.session_state[CURRENT_RUN] = FILE_PREFIX + imported.label
+
+
+def requested_file(upload, path: str) -> tuple[str, str] | None:
+    """(path, label) of the file to import: an upload is saved first; None after saying what is missing."""
+    if upload is not None:
+        return str(save_uploaded_vectors(upload.name, upload.getvalue())), upload.name
+    if path:
+        return path, path
+    st.warning("Choose a file to upload or type a path first.")
+    return None
+
+
+def import_panel() -> None:
+    """Upload a file, give a path on this machine, or take gensim's sample; N words; clear errors."""
+    with st.expander("Import a vectors file (word2vec, GloVe, fastText .vec, word2vec binary)"):
+        upload = st.file_uploader("Upload", ["txt", "vec", "bin"], key="import_upload")
+        path = st.text_input("…or a path on this machine", key="import_path").strip()
+        limit = st.number_input(
+            "Load the first N words",
+            10,
+            10_000_000,
+            DEFAULT_LIMIT,
+            step=10_000,
+            key="import_limit",
+            help="files list the most frequent words first; memory grows with N × dimensions",
+        )
+        left, right = st.columns(2)
+        chosen = None
+        if left.button("Import", type="primary"):
+            chosen = requested_file(upload, path)
+        if right.button(f"Use gensim's sample ({SAMPLE_NAME})"):
+            chosen = (sample_path(), SAMPLE_NAME)
+        if chosen:
+            try:
+                add_import(*chosen, int(limit))
+            except (VectorFileError, ValueError, OSError) as exc:
+                st.error(f"Could not import the file: {exc}")
+
+
+def available_sources() -> list[Source]:
+    """Runs with vectors (newest first), then this session's imported files that still exist."""
+    sources = [Source(r.name, (str(r.path.resolve()), vectors_stamp(r)), run=r) for r in list_runs() if queryable(r)]
+    for imported in st.session_state.get(IMPORTS, []):
+        try:
+            sources.append(Source(FILE_PREFIX + imported.label, imported.key, imported=imported))
+        except OSError:
+            continue  # the file was removed since
+    return sources
+
+
+def pick_source(key: str) -> Source | None:
+    """A select box over runs and imported files, remembering the choice across pages."""
+    import_panel()
+    sources = {s.name: s for s in available_sources()}
+    if not sources:
+        st.info(
+            "No run has vectors yet. Train one on the **Train** page (vectors appear after its first epoch), "
+            "or import a vectors file above."
+        )
+        return None
+    if st.session_state.get(key) not in sources:
+        current = st.session_state.get(CURRENT_RUN)
+        st.session_state[key] = current if current in sources else next(iter(sources))
+    states = {name: safe_status(s.run).get("state") for name, s in sources.items() if s.run is not None}
+    name = st.selectbox(
+        "Vectors", list(sources), key=key, format_func=lambda n: f"{n} ({states[n]})" if n in states else n
+    )
+    st.session_state[CURRENT_RUN] = name
+    return sources[name]
+
+
+def source_embeddings(source: Source) -> Embeddings | None:
+    """The source's vectors, or None after showing why they cannot be read (a deleted run, a damaged file)."""
+    try:
+        return source.embeddings()
+    except (RunError, VectorFileError, OSError) as exc:
+        st.error(f"Cannot read the vectors of {source.name}: {exc}")
+        return None

@@ -1,0 +1,67 @@
+"""Compare page: overlaid loss curves, settings with differences marked, scores and neighbours side by side."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core.config import TrainConfig
+from core.pipeline import train_run
+from core.runs import Run
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+
+
+@pytest.fixture
+def two_runs(lee_run: Run) -> list[Run]:
+    other = Run.create(TrainConfig(corpus="lee", min_freq=5, epochs=2, embed_size=50, seed=1), name="lee-other")
+    train_run(other)
+    return [lee_run, other]
+
+
+def compare_page() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.switch_page("pages/compare.py").run()
+    assert not at.exception
+    return at
+
+
+def test_one_run_is_not_enough(lee_run: Run) -> None:
+    at = compare_page()
+    assert any("at least two runs" in i.value for i in at.info)
+
+
+def test_two_runs_side_by_side(two_runs: list[Run]) -> None:
+    at = compare_page()
+    assert sorted(at.multiselect(key="cmp_runs").value) == sorted(r.name for r in two_runs)
+    figure = at.get("plotly_chart")[0].proto.spec
+    assert all(name in figure for name in ("lee-test", "lee-other"))  # one curve per run
+    settings = at.dataframe[0].value.set_index("setting")
+    assert set(settings.index) == {"embed_size", "epochs", "seed"}  # only the differences, marked
+    assert settings["differs"].all() and settings.loc["embed_size", "lee-other"] == "50"
+    at.checkbox(key="cmp_only_diff").uncheck().run()
+    assert len(at.dataframe[0].value) == len(TrainConfig().to_dict())
+
+    scores = at.dataframe[1].value
+    assert sorted(scores["run"]) == sorted(r.name for r in two_runs) and scores["WS353"].isna().all()
+    next(b for b in at.button if b.key == "cmp_evaluate").click().run()
+    assert not at.exception and at.dataframe[1].value["WS353"].notna().all()
+
+    at.text_input(key="cmp_word").set_value("police").run()
+    lists = [d.value for d in at.dataframe if "in all" in d.value.columns]
+    assert len(lists) == 2 and all(len(x) == 10 for x in lists)
+    shared = set(lists[0]["word"]) & set(lists[1]["word"])
+    assert set(lists[0].loc[lists[0]["in all"], "word"]) == shared
+    assert any(f"**{len(shared)}** of the top 10" in m.value for m in at.markdown)
+    overlap = at.dataframe[-1].value
+    assert overlap.loc[0, "shared"] == len(shared)
+    assert overlap.loc[0, "Jaccard"] == pytest.approx(len(shared) / len(set(lists[0]["word"]) | set(lists[1]["word"])))
+
+
+def test_unknown_word_is_a_warning(two_runs: list[Run]) -> None:
+    at = compare_page()
+    at.text_input(key="cmp_word").set_value("polise").run()
+    assert not at.exception
+    assert len([w for w in at.warning if "'polise' is not in the vocabulary" in w.value]) == 2

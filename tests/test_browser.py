@@ -1,4 +1,4 @@
-"""End to end in headless Chromium: train live, stop, query a neighbour, open the map."""
+"""End to end in headless Chromium: train live, stop, query a neighbour, download the vectors, open the map."""
 
 from __future__ import annotations
 
@@ -127,6 +127,11 @@ def test_train_watch_stop_query_and_map(app_url: str) -> None:
             page.keyboard.press("Enter")
             expect(page.get_by_text("Nearest to “police” (center)")).to_be_visible()
             page.screenshot(path=str(ARTIFACTS / "neighbours.png"), full_page=True)
+            with page.expect_download() as download:
+                page.get_by_role("button", name="Download vectors").click()
+            assert download.value.suggested_filename.endswith("-center.txt")
+            count, dim = Path(download.value.path()).read_text(encoding="utf-8").splitlines()[0].split()
+            assert int(dim) == 100 and int(count) > 1000  # the word2vec text header of the Lee run's vectors
 
             page.get_by_role("link", name="Projection").click()
             expect(page.locator(".js-plotly-plot").first).to_be_visible()

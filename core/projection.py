@@ -20,7 +20,7 @@ from core.runs import Run
 
 Method = Literal["pca", "tsne"]
 METHODS: tuple[Method, ...] = ("pca", "tsne")
-TSNE_MAX_WORDS = 5_000  # t-SNE takes about a minute for this many words on two cores, and grows faster than n
+TSNE_MAX_WORDS = 5_000  # t-SNE took 17 s for this many PTB words on two cores (2.3 s for 1,000); it grows faster than n
 MAP_MAX_WORDS = 20_000  # a browser draws more points than this sluggishly: larger maps show a sample
 ALWAYS_SHOWN = 2_000  # the most frequent words stay on a sampled map, so labels and familiar words remain
 

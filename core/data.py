@@ -49,7 +49,7 @@ def ptb_zip(data_dir: str | Path | None = None, progress: Progress | None = None
 
     An explicit path or `$W2V_DATA_DIR` never touches the network.
     """
-    offline = data_dir if data_dir is not None else os.environ.get(DATA_DIR_ENV)
+    offline = _offline_dir(data_dir)
     if offline:
         path = Path(offline)
         path = path / "ptb.zip" if path.is_dir() else path
@@ -62,6 +62,16 @@ def ptb_zip(data_dir: str | Path | None = None, progress: Progress | None = None
         return cached
     download(PTB_URL, cached, PTB_SHA1, progress)
     return cached
+
+
+def ptb_needs_download(data_dir: str | Path | None = None) -> bool:
+    """Whether reading PTB would download it: no offline folder is given and the cache holds no good copy."""
+    cached = cache_dir() / "ptb.zip"
+    return not _offline_dir(data_dir) and not (cached.is_file() and sha1_of(cached) == PTB_SHA1)
+
+
+def _offline_dir(data_dir: str | Path | None) -> str | Path | None:
+    return data_dir if data_dir is not None else os.environ.get(DATA_DIR_ENV)
 
 
 def _check_sha1(path: Path) -> None:
@@ -121,7 +131,7 @@ def read_text_file(path: str | Path, lowercase: bool = False) -> Sentences:
 
 def read_bytes(path: Path) -> bytes:
     if path.stat().st_size > MAX_TEXT_BYTES:
-        raise CorpusError(f"{path}: larger than {MAX_TEXT_BYTES >> 30} GB; split it or use a smaller file")
+        raise CorpusError(f"{path}: larger than {size_text(MAX_TEXT_BYTES)}; split it or use a smaller file")
     raw = path.read_bytes()
     if path.suffix == ".gz":
         return gunzip(raw, str(path))
@@ -136,8 +146,16 @@ def gunzip(raw: bytes, name: str) -> bytes:
     except (OSError, EOFError) as exc:
         raise CorpusError(f"{name}: not a valid gzip file ({exc})") from exc
     if len(data) > MAX_TEXT_BYTES:
-        raise CorpusError(f"{name}: expands past {MAX_TEXT_BYTES >> 30} GB; refusing to decompress it")
+        raise CorpusError(f"{name}: expands past {size_text(MAX_TEXT_BYTES)}; refusing to decompress it")
     return data
+
+
+def size_text(n: int) -> str:
+    """A byte count for messages: `2 GB`, `1.5 MB`, `900 bytes`."""
+    for unit, scale in (("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10)):
+        if n >= scale:
+            return f"{n / scale:.3g} {unit}"
+    return f"{n} bytes"
 
 
 def decode_text(raw: bytes, name: str) -> str:

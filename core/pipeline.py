@@ -15,11 +15,13 @@ from pathlib import Path
 import torch
 
 from core import distributed, store
-from core.data import Progress, load_corpus
+from core.config import ConfigError, TrainConfig
+from core.data import Progress, load_corpus, ptb_needs_download
 from core.device import resolve_device
 from core.distributed import World
 from core.runs import Run, RunError
 from core.train import Callback, Outcome, Prepared, Trainer, TrainEvent
+from core.vocab import Vocab
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,33 @@ class RunSummary:
     def mean_loss(self) -> float:
         losses = self.outcome.epoch_losses
         return sum(losses) / len(losses) if losses else float("nan")
+
+
+def check_corpus(cfg: TrainConfig, data_dir: str | Path | None = None) -> None:
+    """Load the corpus and build its vocabulary once, so a bad file or setting is refused before a run exists.
+
+    Raises the corpus's own error (`CorpusError`, `VocabError`) or a `ConfigError` from `check_fits`.
+    A PTB that would have to be downloaded, and text files large enough for a store, are left to the
+    run itself, which shows their progress.
+    """
+    if (cfg.corpus == "ptb" and ptb_needs_download(data_dir)) or store.wants_store(cfg.corpus):
+        return
+    check_fits(cfg, Vocab.build(load_corpus(cfg.corpus, cfg.lowercase, data_dir), cfg.min_freq))
+
+
+def check_fits(cfg: TrainConfig, vocab: Vocab) -> None:
+    """Refuse settings that ask for more distinct words than the vocabulary holds (`<unk>` not counted)."""
+    words = len(vocab) - 1
+    for name, wanted, what in (
+        ("negatives", cfg.negatives, "noise words per context word"),
+        ("max_window", cfg.max_window, "context words on each side"),
+    ):
+        if words < wanted:
+            raise ConfigError(
+                name,
+                f"{wanted} {what} need a vocabulary of at least {wanted} words, but this corpus with "
+                f"min_freq={cfg.min_freq} gives {words}; lower {name} or min_freq, or give a larger corpus",
+            )
 
 
 def prepare(
@@ -56,9 +85,11 @@ def prepare(
             store.open_or_build(Path(cfg.corpus), cfg.lowercase, store_progress)
         distributed.barrier(world)
         corpus = store.open_or_build(Path(cfg.corpus), cfg.lowercase)
-        return Prepared.from_store(corpus, cfg.min_freq, device)
-    sentences = load_corpus(cfg.corpus, cfg.lowercase, data_dir, progress)
-    return Prepared.build(sentences, cfg.min_freq, device)
+        prepared = Prepared.from_store(corpus, cfg.min_freq, device)
+    else:
+        prepared = Prepared.build(load_corpus(cfg.corpus, cfg.lowercase, data_dir, progress), cfg.min_freq, device)
+    check_fits(cfg, prepared.vocab)
+    return prepared
 
 
 def train_run(

@@ -24,7 +24,12 @@ from core.config import TrainConfig
 from core.vocab import Vocab
 
 RUNS_ENV = "W2V_RUNS_DIR"
-STATES = ("created", "running", "finished", "stopped", "failed", "interrupted")
+STATES = ("created", "queued", "running", "finished", "stopped", "failed", "interrupted")
+# What a run in a process that is gone reads as: its training will never start or go on.
+_ORPHANED = {
+    "running": "the training process ended unexpectedly",
+    "queued": "the app stopped before this queued run started",
+}
 _NAME_OK = re.compile(r"[^A-Za-z0-9._-]+")
 # Settings a resumed run may change: they alter speed or length, not what the model is.
 RESUMABLE_FIELDS = ("epochs", "batch_size", "device", "threads", "log_every")
@@ -44,6 +49,21 @@ def sanitize_name(name: str) -> str:
     if not clean:
         raise RunError(f"run name {name!r} has no usable characters; use letters, digits, '.', '_' or '-'")
     return clean
+
+
+def save_upload(name: str, data: bytes, root: str | Path | None = None) -> tuple[Path, bool]:
+    """Keep an uploaded corpus as `<runs root>/uploads/<content hash>-<sanitised name>`.
+
+    The name loses any path parts, so it cannot point outside that folder. Also says whether this
+    call wrote the file (False when the same content under the same name was saved before).
+    """
+    folder = runs_root(root) / "uploads"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{hashlib.sha256(data).hexdigest()[:10]}-{sanitize_name(name)}"
+    if path.exists():
+        return path, False
+    write_atomic(path, lambda tmp: tmp.write_bytes(data))
+    return path, True
 
 
 class Run:
@@ -103,10 +123,11 @@ class Run:
         write_text_atomic(self.path / "status.json", json.dumps(record))
 
     def status(self) -> dict[str, Any]:
-        """The saved status; a `running` run whose process is gone reads as `interrupted`."""
+        """The saved status; a `running` or `queued` run whose process is gone reads as `interrupted`."""
         record = _read_json(self.path / "status.json")
-        if record.get("state") == "running" and not _alive(int(record.get("pid", -1))):
-            record = {**record, "state": "interrupted", "message": "the training process ended unexpectedly"}
+        state = record.get("state")
+        if state in _ORPHANED and not _alive(int(record.get("pid", -1))):
+            record = {**record, "state": "interrupted", "message": _ORPHANED[state]}
         return record
 
     def append_metric(self, record: dict[str, Any]) -> None:
@@ -156,6 +177,8 @@ class Run:
         return checkpoint[0]["center"], checkpoint[0]["context"]
 
     def delete(self) -> None:
+        if not self.path.is_dir():
+            raise RunError(f"run {self.name} no longer exists: it was deleted")
         shutil.rmtree(self.path)
 
 

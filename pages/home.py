@@ -6,6 +6,7 @@ import streamlit as st
 
 from core.runs import list_runs, runs_root
 from pages.common import registry, require_app, runs_table
+from pages.jobs_view import delete_view, queue_positions, queue_view, show_delete_message
 
 require_app("home")
 st.title("Word2Vec Studio")
@@ -16,25 +17,31 @@ st.write(
 )
 
 st.subheader("Runs")
+reg = registry()
 runs = list_runs()
-live = {r.name for r in registry().live_runs()}
+live = {r.name for r in reg.live_runs()}
 if runs:
     table = runs_table(runs)
     table.insert(1, "live", table["run"].isin(live))
+    table.insert(2, "queue", table["run"].map(queue_positions(reg)))
     st.dataframe(
         table,
         hide_index=True,
         width="stretch",
         column_config={
             "live": st.column_config.CheckboxColumn("live", help="training in this app right now"),
+            "queue": st.column_config.NumberColumn("queue", help="place in the training queue"),
             "epochs_done": st.column_config.NumberColumn("epochs done"),
             "mean_loss": st.column_config.NumberColumn("mean loss", format="%.4f"),
             "tokens_per_s": st.column_config.NumberColumn("tokens/s", format="%.0f"),
         },
     )
     st.caption(f"{len(runs)} run(s) under `{runs_root().resolve()}`")
+    queue_view(reg)
+    delete_view(runs)
 else:
     st.info(f"No runs yet under `{runs_root().resolve()}`.")
+show_delete_message()
 
 st.subheader("Quick start")
 st.markdown(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +11,10 @@ import streamlit as st
 from core.config import _FLOAT_BOUNDS, _INT_BOUNDS, MODES, ConfigError, TrainConfig
 from core.device import available_devices
 from core.jobs import JobRegistry, WatchResult, parse_words, watch_words
-from core.runs import Run, RunError, list_runs, runs_root, sanitize_name
+from core.runs import Run, RunError, list_runs, save_upload
 from pages.charts import loss_figure
 from pages.common import CURRENT_RUN, embeddings, queryable, registry, require_app, safe_status
+from pages.jobs_view import queue_view
 
 POLL_S = 0.5
 DEFAULTS = TrainConfig()
@@ -41,38 +41,54 @@ INT_FIELDS = (
 )
 FLOAT_FIELDS = {"subsample": ("%.1e", 1e-5), "lr": ("%.4f", 0.0005), "sgd_lr": ("%.4f", 0.005)}
 WATCH_DEFAULT = "chip, bank, monday"
-WIDGET_INT_MAX = 2**31 - 1  # the browser's number widgets lose precision past 2**53; seeds need no more
+# Every setting of the page with its default; widgets take their values from these session keys.
+SETTINGS: dict[str, Any] = {
+    "cfg_corpus": DEFAULTS.corpus,
+    "cfg_lowercase": DEFAULTS.lowercase,
+    "cfg_mode": DEFAULTS.mode,
+    **{f"cfg_{name}": getattr(DEFAULTS, name) for name in (*INT_FIELDS, *FLOAT_FIELDS)},
+    "cfg_device": DEFAULTS.device,
+    "run_name": "",
+    "watch_words": WATCH_DEFAULT,
+}
+KEPT_SETTINGS = "train_settings"
+
+
+def restore_settings() -> None:
+    """Give each setting its last value, or its default, before the widgets are drawn.
+
+    Streamlit forgets the state of a widget that a run did not draw, so visiting another page would reset
+    the form; `keep_settings` copies the values to a plain session key and this puts them back.
+    """
+    kept = st.session_state.get(KEPT_SETTINGS, {})
+    for key, default in SETTINGS.items():
+        if key not in st.session_state:
+            st.session_state[key] = kept.get(key, default)
+
+
+def keep_settings() -> None:
+    st.session_state[KEPT_SETTINGS] = {key: st.session_state[key] for key in SETTINGS if key in st.session_state}
 
 
 def settings_form() -> None:
-    """Corpus, mode, device and every hyperparameter, each widget keyed `cfg_<field>`."""
+    """Corpus, mode, device and every hyperparameter, each widget keyed `cfg_<field>`.
+
+    The number boxes have no bounds of their own: any value reaches `TrainConfig`, whose refusal names
+    the field and its range (a bounded box would silently keep its old value instead).
+    """
     st.radio("Corpus", list(CORPORA), format_func=CORPORA.get, key="cfg_corpus", horizontal=True)
     if st.session_state.get("cfg_corpus") == "upload":
         st.file_uploader("Text file: one sentence per line, words split on white space", ["txt", "gz"], key="upload")
-    st.checkbox("Lowercase the text", value=DEFAULTS.lowercase, key="cfg_lowercase", help="PTB is lowercase already")
+    st.checkbox("Lowercase the text", key="cfg_lowercase", help="PTB is lowercase already")
     st.radio("Training mode", MODES, key="cfg_mode", horizontal=True, captions=[MODE_HELP[m] for m in MODES])
     columns = st.columns(4)
     for n, name in enumerate(INT_FIELDS):
         low, high, what = _INT_BOUNDS[name]
-        columns[n % 4].number_input(
-            name,
-            min_value=low,
-            max_value=min(high, WIDGET_INT_MAX),
-            value=getattr(DEFAULTS, name),
-            key=f"cfg_{name}",
-            help=what,
-        )
+        columns[n % 4].number_input(name, step=1, key=f"cfg_{name}", help=f"{what} ({low} to {high})")
     for n, (name, (fmt, step)) in enumerate(FLOAT_FIELDS.items(), len(INT_FIELDS)):
         low, high, what = _FLOAT_BOUNDS[name]
         columns[n % 4].number_input(
-            name,
-            min_value=0.0,
-            max_value=high,
-            value=getattr(DEFAULTS, name),
-            step=step,
-            format=fmt,
-            key=f"cfg_{name}",
-            help=f"{what} ({low:g} to {high:g})",
+            name, step=step, format=fmt, key=f"cfg_{name}", help=f"{what} ({low:g} to {high:g})"
         )
     devices = dict(available_devices())
     st.selectbox("Device", list(devices), format_func=devices.get, key="cfg_device")
@@ -80,10 +96,21 @@ def settings_form() -> None:
 
 
 def buttons(reg: JobRegistry, shown: Run | None) -> None:
-    """Start a new run; Stop or Resume the run on screen."""
+    """Start a new run (queued while the slots are busy); Stop (or take out of the queue) or Resume the shown run."""
     left, mid, right, _ = st.columns([1, 1, 1, 3])
-    left.button("Start", type="primary", on_click=start, disabled=bool(reg.live_runs()), help="one training at a time")
-    mid.button("Stop", on_click=stop, disabled=shown is None or not reg.is_live(shown))
+    busy = len(reg.live_runs()) >= reg.max_jobs
+    left.button(
+        "Start",
+        type="primary",
+        on_click=start,
+        help="queues the run: it starts when the training in progress ends" if busy else "train with these settings",
+    )
+    mid.button(
+        "Stop",
+        on_click=stop,
+        disabled=shown is None or not (reg.is_live(shown) or reg.is_queued(shown)),
+        help="stop after the current step (resumable); a queued run leaves the queue",
+    )
     right.button("Resume", on_click=resume, disabled=not resumable(reg, shown))
 
 
@@ -93,32 +120,49 @@ def collect_settings() -> dict[str, Any]:
 
 
 def start() -> None:
-    """Button callback: validate the settings, then train in a background thread (or say why not)."""
-    st.session_state.pop("train_error", None)
+    """Button callback: check the settings and the corpus, then train in the background or queue (or say why not).
+
+    The registry reads the corpus before it creates the run, so a refused start leaves no run folder;
+    an upload saved for it alone is removed too.
+    """
+    clear_messages()
+    upload, fresh = None, False
     try:
         corpus = st.session_state["cfg_corpus"]
         if corpus == "upload":
-            corpus = str(save_upload())
+            upload, fresh = save_session_upload()
+            corpus = str(upload)
         cfg = TrainConfig.from_dict({**collect_settings(), "corpus": corpus})
         run = registry().start(cfg, name=st.session_state.get("run_name") or None)
     except (ConfigError, RunError, ValueError) as exc:
+        if upload is not None and fresh:
+            upload.unlink(missing_ok=True)
         st.session_state["train_error"] = f"Nothing was started. {exc}"
         return
+    note_queued(run)
     show(run)
 
 
-def save_upload() -> Path:
-    """Keep the uploaded file under `<runs root>/uploads/`, named by content hash and sanitised name."""
+def save_session_upload() -> tuple[Path, bool]:
+    """Keep the uploaded file under `<runs root>/uploads/` (see `core.runs.save_upload`)."""
     upload = st.session_state.get("upload")
     if upload is None:
         raise ValueError("Choose a text file to upload first.")
-    data = upload.getvalue()
-    folder = runs_root() / "uploads"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{hashlib.sha256(data).hexdigest()[:10]}-{sanitize_name(upload.name)}"
-    if not path.exists():
-        path.write_bytes(data)
-    return path
+    return save_upload(upload.name, upload.getvalue())
+
+
+def note_queued(run: Run) -> None:
+    """Say so when the registry queued the run instead of starting it."""
+    position = registry().position(run)
+    if position is not None:
+        st.session_state["train_notice"] = (
+            f"Queued {run.name} at position {position}: it starts when the training before it ends."
+        )
+
+
+def clear_messages() -> None:
+    st.session_state.pop("train_error", None)
+    st.session_state.pop("train_notice", None)
 
 
 def stop() -> None:
@@ -129,19 +173,22 @@ def stop() -> None:
 
 def resume() -> None:
     run = current_run()
-    st.session_state.pop("train_error", None)
+    clear_messages()
     if run is None:
         return
     try:
         registry().resume(run)
-    except RunError as exc:
+    except (ConfigError, RunError, ValueError) as exc:
         st.session_state["train_error"] = str(exc)
+        return
+    note_queued(run)
 
 
 def resumable(reg: JobRegistry, run: Run | None) -> bool:
-    if run is None or reg.is_live(run):
+    """A run that ended early and is not training or queued; one that never trained simply starts afresh."""
+    if run is None or reg.is_live(run) or reg.is_queued(run):
         return False
-    return safe_status(run).get("state") in ("stopped", "interrupted", "failed") and (run.path / "vocab.json").is_file()
+    return safe_status(run).get("state") in ("stopped", "interrupted", "failed")
 
 
 def show(run: Run) -> None:
@@ -158,8 +205,16 @@ def current_run() -> Run | None:
 
 
 def pick_shown_run(reg: JobRegistry) -> Run | None:
-    """The run on screen: the user's last choice, else the live one, else the newest on disk."""
+    """The run on screen: the user's last choice, else the live one, else the newest on disk.
+
+    A run deleted meanwhile (on Home, maybe by another session) is named in a warning, once.
+    """
     names = [r.name for r in list_runs()]
+    wanted = st.session_state.get("shown_run") or st.session_state.get(CURRENT_RUN)
+    if wanted and wanted not in names:
+        st.warning(f"Run {wanted} no longer exists: it was deleted.")
+        st.session_state.pop("shown_run", None)
+        st.session_state.pop(CURRENT_RUN, None)
     if not names:
         return None
     if st.session_state.get("shown_run") not in names:
@@ -168,13 +223,21 @@ def pick_shown_run(reg: JobRegistry) -> Run | None:
         st.session_state["shown_run"] = remembered if remembered in names else (live or names)[0]
     name = st.selectbox("Showing run", names, key="shown_run")
     st.session_state[CURRENT_RUN] = name
-    return Run.open(name)
+    try:
+        return Run.open(name)
+    except RunError as exc:  # deleted between the listing and now
+        st.warning(str(exc))
+        return None
 
 
 def show_state(status: dict[str, Any], reg: JobRegistry, run: Run) -> None:
     state, message = status.get("state"), status.get("message", "")
     job = reg.get(run)
-    if state == "running":
+    if state == "queued":
+        position = reg.position(run)
+        where = f"position {position} of {len(reg.queued_runs())}" if position else "waiting"
+        st.info(f"Queued ({where}): it starts when a training ends. Stop takes it out of the queue.")
+    elif state == "running":
         st.info(f"Running: {message or 'training'}…")
         if job and job.download and job.download[1]:
             done, total = job.download
@@ -230,14 +293,22 @@ def show_watch(run: Run, reg: JobRegistry, words: list[str], live: bool) -> None
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
 
 
+def active(reg: JobRegistry, run: Run, status: dict[str, Any]) -> bool:
+    """Training or waiting to train, here or in another process: the page keeps polling."""
+    return reg.is_live(run) or reg.is_queued(run) or status.get("state") in ("running", "queued")
+
+
 def run_panel(run: Run, reg: JobRegistry) -> None:
     """The live part of the page; it polls while the run trains and redraws the whole page when it ends."""
-    was_live = reg.is_live(run) or safe_status(run).get("state") == "running"
+    was_live = active(reg, run, safe_status(run))
 
     @st.fragment(run_every=POLL_S if was_live else None)
     def panel() -> None:
+        if not run.path.is_dir():
+            st.warning(f"Run {run.name} no longer exists: it was deleted.")
+            return
         status = safe_status(run)
-        live = reg.is_live(run) or status.get("state") == "running"
+        live = active(reg, run, status)
         show_state(status, reg, run)
         try:
             epochs = run.config().epochs
@@ -257,13 +328,18 @@ require_app("train")
 st.title("Train")
 st.write("Train skip-gram with negative sampling in the background; this page follows the loss and neighbours live.")
 reg = registry()
+restore_settings()
 with st.expander("Corpus and hyperparameters", expanded=not reg.live_runs()):
     settings_form()
 shown = pick_shown_run(reg)
 buttons(reg, shown)
 if "train_error" in st.session_state:
     st.error(st.session_state["train_error"])
-st.text_input("Watch words (comma separated)", WATCH_DEFAULT, key="watch_words")
+if notice := st.session_state.pop("train_notice", None):
+    st.info(notice)
+queue_view(reg)
+st.text_input("Watch words (comma separated)", key="watch_words")
+keep_settings()
 if shown is None:
     st.info("No runs yet: choose a corpus and press Start.")
 else:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +35,26 @@ def isolated_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("W2V_RUNS_DIR", str(runs))
     monkeypatch.setenv("W2V_CACHE_DIR", str(tmp_path / "cache"))
     return runs
+
+
+@pytest.fixture(autouse=True)
+def fresh_app_registry() -> Iterator[None]:
+    """App tests share one job registry per process (`st.cache_resource`); each test gets a new one.
+
+    Whatever a test left training or queued is stopped first, so it cannot hold the next test's run
+    in the queue or keep a core busy.
+    """
+    yield
+    common = sys.modules.get("pages.common")
+    if common is None:
+        return
+    registry = common.registry()
+    for run in registry.queued_runs():
+        registry.cancel(run)
+    for run in registry.live_runs():
+        registry.stop(run)
+        registry.wait(run, timeout=30)
+    common.registry.clear()
 
 
 def synthetic_text(sentences: int = 400, seed: int = 0) -> str:

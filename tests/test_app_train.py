@@ -8,6 +8,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from core.config import TrainConfig
+from core.data import CorpusError
+from core.pipeline import train_run
 from core.runs import Run, list_runs, runs_root
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -96,15 +99,21 @@ def test_upload_without_a_file_starts_nothing() -> None:
     assert list_runs() == []
 
 
-def test_failed_run_shows_the_corpus_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_ptb_is_refused_before_a_run_exists(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("W2V_DATA_DIR", str(tmp_path / "empty"))  # PTB cannot be read there
     at = train_page()
     start(at)
-    [run] = list_runs()
-    assert wait_until_done(run)["state"] == "failed"
-    at.run()
-    assert any("Training failed" in e.value and "ptb.zip" in e.value for e in at.error)
-    assert runs_root().is_dir()
+    assert any("Nothing was started" in e.value and "ptb.zip" in e.value for e in at.error)
+    assert not runs_root().exists()
+
+
+def test_failed_run_shows_the_corpus_error(tmp_path: Path) -> None:
+    run = Run.create(TrainConfig(corpus=str(tmp_path / "gone.txt")), name="gone")
+    with pytest.raises(CorpusError):
+        train_run(run)  # the file went away after the run was created
+    at = train_page()
+    assert any("Training failed" in e.value and "no such file" in e.value for e in at.error)
+    assert not button(at, "Resume").disabled
 
 
 def test_uploaded_corpus_is_saved_under_uploads_and_trained() -> None:
@@ -142,7 +151,8 @@ def test_a_second_tab_sees_the_live_run_and_can_stop_it_and_resume() -> None:
 
     second = train_page()  # a new session, as a reload or a second tab
     assert second.selectbox(key="shown_run").value == run.name
-    assert button(second, "Start").disabled and not button(second, "Stop").disabled
+    assert not button(second, "Stop").disabled
+    assert not button(second, "Start").disabled and "queues" in button(second, "Start").help
     button(second, "Stop").click().run()
     status = wait_until_done(run)
     assert status["state"] == "stopped" and status["epochs_done"] < 200

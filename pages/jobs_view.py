@@ -1,0 +1,93 @@
+"""The training queue and run deletion, drawn by the Home and Train pages.
+
+Everything acts through the process-wide registry, which refuses what is unsafe (deleting a run that
+trains or waits); the callbacks only turn its refusals into messages.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import streamlit as st
+
+from core.jobs import JobRegistry
+from core.runs import Run, RunError
+from pages.common import registry
+
+CONFIRM = "delete_confirm"  # the run whose deletion waits for "Yes, delete it"
+PICK = "delete_pick"
+MESSAGE = "delete_message"  # (kind, text) of the last delete, shown once
+
+
+def queue_positions(reg: JobRegistry) -> dict[str, int]:
+    """1-based queue position of each queued run, by name."""
+    return {run.name: position for position, run in enumerate(reg.queued_runs(), 1)}
+
+
+def queue_view(reg: JobRegistry) -> None:
+    """The runs waiting for a training slot, next first, each with a Cancel button; nothing when none waits."""
+    queued = reg.queued_runs()
+    if not queued:
+        return
+    st.subheader("Queue")
+    st.caption(f"{reg.max_jobs} training(s) at a time: the next run starts when a training ends.")
+    for position, run in enumerate(queued, 1):
+        name, button = st.columns([5, 1], vertical_alignment="center")
+        name.markdown(f"{position}. `{run.name}`")
+        button.button("Cancel", key=f"cancel-{run.name}", on_click=cancel, args=(run.name,))
+
+
+def cancel(name: str) -> None:
+    """Button callback: take a run out of the queue (it may have started or gone meanwhile: then nothing)."""
+    with contextlib.suppress(RunError):
+        registry().cancel(Run.open(name))
+
+
+def delete_view(runs: list[Run]) -> None:
+    """Pick a run and delete it after a confirmation; the registry refuses while it trains or waits."""
+    names = [run.name for run in runs]
+    if st.session_state.get(PICK) not in names:
+        st.session_state.pop(PICK, None)
+    with st.expander("Delete a run"):
+        name = st.selectbox("Run to delete", names, key=PICK)
+        if st.session_state.get(CONFIRM) == name:
+            st.warning(f"Delete run `{name}` with its vectors, checkpoint and metrics? This cannot be undone.")
+            yes, no = st.columns(2)
+            yes.button("Yes, delete it", type="primary", on_click=delete, args=(name,))
+            no.button("Keep it", on_click=keep)
+        else:
+            st.button("Delete…", on_click=ask, args=(name,))
+
+
+def ask(name: str) -> None:
+    """Button callback: ask for confirmation, unless the run cannot be deleted now."""
+    try:
+        registry().check_deletable(Run.open(name))
+    except RunError as exc:
+        st.session_state[MESSAGE] = ("error", f"Not deleted: {exc}")
+        return
+    st.session_state[CONFIRM] = name
+
+
+def keep() -> None:
+    st.session_state.pop(CONFIRM, None)
+
+
+def delete(name: str) -> None:
+    """Button callback: delete the confirmed run."""
+    st.session_state.pop(CONFIRM, None)
+    try:
+        registry().delete(Run.open(name))
+    except RunError as exc:
+        st.session_state[MESSAGE] = ("error", f"Not deleted: {exc}")
+        return
+    st.session_state[MESSAGE] = ("success", f"Deleted run {name}.")
+
+
+def show_delete_message() -> None:
+    """The outcome of the last Delete, once (drawn even when no run is left to list)."""
+    kind, text = st.session_state.pop(MESSAGE, (None, ""))
+    if kind == "error":
+        st.error(text)
+    elif kind == "success":
+        st.success(text)

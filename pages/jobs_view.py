@@ -30,7 +30,8 @@ def queue_view(reg: JobRegistry) -> None:
     if not queued:
         return
     st.subheader("Queue")
-    st.caption(f"{reg.max_jobs} training(s) at a time: the next run starts when a training ends.")
+    at_once = "one training" if reg.max_jobs == 1 else f"{reg.max_jobs} trainings"
+    st.caption(f"At most {at_once} at a time: the next run starts when a training ends.")
     for position, run in enumerate(queued, 1):
         name, button = st.columns([5, 1], vertical_alignment="center")
         name.markdown(f"{position}. `{run.name}`")

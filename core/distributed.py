@@ -21,6 +21,7 @@ from typing import NoReturn
 import torch
 import torch.distributed as dist
 
+from core.config import ConfigError
 from core.runs import Run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -202,3 +203,36 @@ def launch(run: Run, nproc: int, data_dir: str | Path | None = None) -> subproce
 
 def request_stop(run: Run) -> None:
     (run.path / STOP_FILE).touch()
+
+
+def process_limit(device: str) -> int:
+    """How many local processes a run on `device` may use: one per GPU on CUDA, else one per CPU core."""
+    if device in ("cuda", "auto") and torch.cuda.is_available():
+        return torch.cuda.device_count()
+    return os.cpu_count() or 1
+
+
+def check_processes(processes: int, device: str) -> None:
+    """Refuse a process count this machine cannot give the device, naming the limit."""
+    limit = process_limit(device)
+    if not 1 <= processes <= limit:
+        what = "GPU" if device in ("cuda", "auto") and torch.cuda.is_available() else "CPU core"
+        raise ConfigError(
+            "processes", f"{processes} is out of range: this machine allows 1 to {limit} (one per {what})"
+        )
+
+
+def follow(process: subprocess.Popen, run: Run, stop: threading.Event, poll_s: float = 0.2) -> int:
+    """Wait for a launched run, turning `stop` into a stop request every rank sees; returns the exit code."""
+    while process.poll() is None:
+        if stop.wait(poll_s):
+            request_stop(run)
+            break
+    return process.wait()
+
+
+def log_tail(run: Run, lines: int = 5) -> str:
+    """The last lines of a launched run's log, for a failure message."""
+    path = run.path / LAUNCH_LOG
+    text = path.read_text(encoding="utf-8", errors="replace") if path.is_file() else ""
+    return " | ".join(text.strip().splitlines()[-lines:])

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from core import distributed
 from core.config import TrainConfig
 from core.pipeline import check_corpus, train_run
 from core.query import Embeddings, UnknownWordError
@@ -32,6 +33,7 @@ class Job:
 
     run: Run
     resume: bool = False
+    processes: int = 1  # more than one: launched with torchrun, followed through the run folder
     state: Literal["queued", "running", "done"] = "queued"
     stop: threading.Event = field(default_factory=threading.Event)
     done: threading.Event = field(default_factory=threading.Event)
@@ -68,23 +70,29 @@ class JobRegistry:
         self._queue: deque[Job] = deque()
         self._lock = threading.Lock()
 
-    def start(self, cfg: TrainConfig, name: str | None = None, root: str | Path | None = None) -> Run:
+    def start(
+        self, cfg: TrainConfig, name: str | None = None, root: str | Path | None = None, processes: int = 1
+    ) -> Run:
         """Create a run for `cfg` and train it in a new thread, now or once the runs queued before it end.
 
         The corpus is read first: a corpus or setting that cannot train raises its error (`CorpusError`,
-        `VocabError`, `ConfigError`) before any run folder exists.
+        `VocabError`, `ConfigError`) before any run folder exists. `processes` > 1 trains data-parallel
+        in that many torchrun processes (one per GPU, or CPU processes sharing the cores).
         """
+        distributed.check_processes(processes, cfg.device)
         check_corpus(cfg, self.data_dir)
         run = Run.create(cfg, name=name, root=root)
-        self._submit(run, resume=False)
+        self._submit(run, resume=False, processes=processes)
         return run
 
-    def resume(self, run: Run) -> Run:
-        """Continue a stopped, interrupted or failed run from its last finished epoch (queued if slots are busy)."""
+    def resume(self, run: Run, processes: int = 1) -> Run:
+        """Continue a stopped, interrupted or failed run from its last finished epoch (queued if slots are busy),
+        with the same or another number of processes."""
         if run.status().get("state") == "finished":
             raise RunError(f"run {run.name} has finished; start a new run to train again")
+        distributed.check_processes(processes, run.config().device)
         check_corpus(run.config(), self.data_dir)
-        self._submit(run, resume=True)
+        self._submit(run, resume=True, processes=processes)
         return run
 
     def stop(self, run: Run) -> bool:
@@ -171,13 +179,13 @@ class JobRegistry:
         center = trainer.model.embed_v.weight.detach().cpu().numpy().copy()
         return watch_words(Embeddings(trainer.data.vocab.idx_to_token, center), words, k)
 
-    def _submit(self, run: Run, resume: bool) -> None:
+    def _submit(self, run: Run, resume: bool, processes: int) -> None:
         key = run.path.resolve()
         with self._lock:
             current = self._jobs.get(key)
             if current is not None and current.state != "done":
                 raise RunError(f"run {run.name} is already {'queued' if current.state == 'queued' else 'training'}")
-            job = Job(run, resume)
+            job = Job(run, resume, processes)
             self._jobs.pop(key, None)  # re-inserted last: live_runs lists the newest first
             self._jobs[key] = job
             if self._running() < self.max_jobs:
@@ -203,14 +211,17 @@ class JobRegistry:
             job.download = (done, total)
 
         try:
-            train_run(
-                job.run,
-                stop=job.stop,
-                resume=job.resume,
-                data_dir=self.data_dir,
-                download_progress=downloading,
-                on_start=attach,
-            )
+            if job.processes > 1:
+                self._launch(job)
+            else:
+                train_run(
+                    job.run,
+                    stop=job.stop,
+                    resume=job.resume,
+                    data_dir=self.data_dir,
+                    download_progress=downloading,
+                    on_start=attach,
+                )
         except Exception as exc:  # the pipeline has already written "failed" with this message to the run
             job.error = str(exc) or type(exc).__name__
         finally:
@@ -219,6 +230,18 @@ class JobRegistry:
                 while self._queue and self._running() < self.max_jobs:
                     self._begin(self._queue.popleft())
             job.done.set()
+
+    def _launch(self, job: Job) -> None:
+        """Train in `job.processes` torchrun processes; they write status and metrics to the run folder."""
+        if not job.resume:
+            job.run.set_status("running", f"starting {job.processes} processes")
+        process = distributed.launch(job.run, job.processes, self.data_dir)
+        code = distributed.follow(process, job.run, job.stop)
+        if code != 0:
+            message = f"the {job.processes} training processes ended with code {code}: {distributed.log_tail(job.run)}"
+            if _state_on_disk(job.run) in ("running", "queued"):
+                job.run.set_status("failed", message)
+            raise RunError(message)
 
 
 def _state_on_disk(run: Run) -> str | None:

@@ -8,91 +8,22 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from core.config import _FLOAT_BOUNDS, _INT_BOUNDS, MODES, ConfigError, TrainConfig
-from core.device import available_devices
+from core.config import ConfigError, TrainConfig
 from core.jobs import JobRegistry, WatchResult, parse_words, watch_words
 from core.runs import Run, RunError, list_runs, save_upload
 from pages.charts import loss_figure
 from pages.common import CURRENT_RUN, embeddings, queryable, registry, require_app, safe_status
 from pages.jobs_view import queue_view
+from pages.train_form import (
+    WATCH_DEFAULT,
+    collect_settings,
+    corpus_from_form,
+    keep_settings,
+    restore_settings,
+    settings_form,
+)
 
 POLL_S = 0.5
-DEFAULTS = TrainConfig()
-CORPORA = {
-    "ptb": "Penn Treebank (the book's corpus)",
-    "lee": "Lee news corpus (bundled with gensim, offline)",
-    "upload": "My own text file (.txt or .gz)",
-}
-MODE_HELP = {
-    "fast": "fast: plain SGD with a decaying learning rate in a compiled multi-threaded kernel (sgd_lr); "
-    "the same model and loss as the book, many times quicker.",
-    "book": "book: the book's recipe step by step, minibatches of shuffled centers and the Adam optimiser (lr).",
-}
-INT_FIELDS = (
-    "epochs",
-    "batch_size",
-    "embed_size",
-    "max_window",
-    "negatives",
-    "min_freq",
-    "threads",
-    "seed",
-    "log_every",
-)
-FLOAT_FIELDS = {"subsample": ("%.1e", 1e-5), "lr": ("%.4f", 0.0005), "sgd_lr": ("%.4f", 0.005)}
-WATCH_DEFAULT = "chip, bank, monday"
-# Every setting of the page with its default; widgets take their values from these session keys.
-SETTINGS: dict[str, Any] = {
-    "cfg_corpus": DEFAULTS.corpus,
-    "cfg_lowercase": DEFAULTS.lowercase,
-    "cfg_mode": DEFAULTS.mode,
-    **{f"cfg_{name}": getattr(DEFAULTS, name) for name in (*INT_FIELDS, *FLOAT_FIELDS)},
-    "cfg_device": DEFAULTS.device,
-    "run_name": "",
-    "watch_words": WATCH_DEFAULT,
-}
-KEPT_SETTINGS = "train_settings"
-
-
-def restore_settings() -> None:
-    """Give each setting its last value, or its default, before the widgets are drawn.
-
-    Streamlit forgets the state of a widget that a run did not draw, so visiting another page would reset
-    the form; `keep_settings` copies the values to a plain session key and this puts them back.
-    """
-    kept = st.session_state.get(KEPT_SETTINGS, {})
-    for key, default in SETTINGS.items():
-        if key not in st.session_state:
-            st.session_state[key] = kept.get(key, default)
-
-
-def keep_settings() -> None:
-    st.session_state[KEPT_SETTINGS] = {key: st.session_state[key] for key in SETTINGS if key in st.session_state}
-
-
-def settings_form() -> None:
-    """Corpus, mode, device and every hyperparameter, each widget keyed `cfg_<field>`.
-
-    The number boxes have no bounds of their own: any value reaches `TrainConfig`, whose refusal names
-    the field and its range (a bounded box would silently keep its old value instead).
-    """
-    st.radio("Corpus", list(CORPORA), format_func=CORPORA.get, key="cfg_corpus", horizontal=True)
-    if st.session_state.get("cfg_corpus") == "upload":
-        st.file_uploader("Text file: one sentence per line, words split on white space", ["txt", "gz"], key="upload")
-    st.checkbox("Lowercase the text", key="cfg_lowercase", help="PTB is lowercase already")
-    st.radio("Training mode", MODES, key="cfg_mode", horizontal=True, captions=[MODE_HELP[m] for m in MODES])
-    columns = st.columns(4)
-    for n, name in enumerate(INT_FIELDS):
-        low, high, what = _INT_BOUNDS[name]
-        columns[n % 4].number_input(name, step=1, key=f"cfg_{name}", help=f"{what} ({low} to {high})")
-    for n, (name, (fmt, step)) in enumerate(FLOAT_FIELDS.items(), len(INT_FIELDS)):
-        low, high, what = _FLOAT_BOUNDS[name]
-        columns[n % 4].number_input(
-            name, step=step, format=fmt, key=f"cfg_{name}", help=f"{what} ({low:g} to {high:g})"
-        )
-    devices = dict(available_devices())
-    st.selectbox("Device", list(devices), format_func=devices.get, key="cfg_device")
-    st.text_input("Run name (optional)", key="run_name", help="a folder name; by default date, corpus and mode")
 
 
 def buttons(reg: JobRegistry, shown: Run | None) -> None:
@@ -114,11 +45,6 @@ def buttons(reg: JobRegistry, shown: Run | None) -> None:
     right.button("Resume", on_click=resume, disabled=not resumable(reg, shown))
 
 
-def collect_settings() -> dict[str, Any]:
-    names = ["lowercase", "mode", "device", *INT_FIELDS, *FLOAT_FIELDS]
-    return {name: st.session_state[f"cfg_{name}"] for name in names}
-
-
 def start() -> None:
     """Button callback: check the settings and the corpus, then train in the background or queue (or say why not).
 
@@ -128,12 +54,13 @@ def start() -> None:
     clear_messages()
     upload, fresh = None, False
     try:
-        corpus = st.session_state["cfg_corpus"]
-        if corpus == "upload":
+        if st.session_state["cfg_corpus"] == "upload":
             upload, fresh = save_session_upload()
             corpus = str(upload)
+        else:
+            corpus = corpus_from_form()
         cfg = TrainConfig.from_dict({**collect_settings(), "corpus": corpus})
-        run = registry().start(cfg, name=st.session_state.get("run_name") or None)
+        run = registry().start(cfg, name=st.session_state.get("run_name") or None, processes=processes())
     except (ConfigError, RunError, ValueError) as exc:
         if upload is not None and fresh:
             upload.unlink(missing_ok=True)
@@ -141,6 +68,14 @@ def start() -> None:
         return
     note_queued(run)
     show(run)
+
+
+def processes() -> int:
+    """The form's process count; anything but a whole number is refused with the field named."""
+    value = st.session_state.get("cfg_processes", 1)
+    if isinstance(value, float) and not value.is_integer():
+        raise ConfigError("processes", f"{value} is not a whole number of processes")
+    return int(value)
 
 
 def save_session_upload() -> tuple[Path, bool]:
@@ -177,7 +112,7 @@ def resume() -> None:
     if run is None:
         return
     try:
-        registry().resume(run)
+        registry().resume(run, processes=processes())
     except (ConfigError, RunError, ValueError) as exc:
         st.session_state["train_error"] = str(exc)
         return
@@ -272,6 +207,19 @@ def show_progress(metrics: list[dict[str, Any]], epochs: int) -> None:
     st.plotly_chart(loss_figure(metrics, epochs), width="stretch")
     steps = sum(1 for m in metrics if m.get("kind") == "step")
     st.caption(f"{steps} loss points logged")
+    if ranks := last.get("rank_tokens_per_s"):
+        show_ranks(ranks)
+
+
+def show_ranks(ranks: list[float]) -> None:
+    """Throughput of each process of a data-parallel run: a slow rank holds every other one back."""
+    st.caption(f"{len(ranks)} processes; raw tokens per second of each, over the last interval:")
+    frame = pd.DataFrame({"rank": range(len(ranks)), "raw tokens/s": ranks})
+    st.dataframe(
+        frame,
+        hide_index=True,
+        column_config={"raw tokens/s": st.column_config.NumberColumn(format="%.0f")},
+    )
 
 
 def show_watch(run: Run, reg: JobRegistry, words: list[str], live: bool) -> None:

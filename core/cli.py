@@ -17,7 +17,7 @@ from core.data import CorpusError
 from core.device import DeviceError
 from core.evaluate import EvaluationError, Report, full_report, save_evaluation
 from core.export import FORMATS, export_vectors
-from core.pipeline import RunSummary, train_run
+from core.pipeline import RunSummary, check_corpus, train_run
 from core.query import TABLES, Embeddings, UnknownWordError
 from core.runs import Run, RunError
 from core.train import TrainEvent, TrainingError
@@ -145,7 +145,9 @@ def _open_or_create_run(args: argparse.Namespace) -> Run:
         if changes:
             run.update_config(**{FIELD_OF_FLAG.get(f, f): v for f, v in changes.items()})
         return run
-    return Run.create(config_from_args(args), args.name, args.run_dir)
+    cfg = config_from_args(args)
+    check_corpus(cfg, args.data_dir)  # a bad corpus or setting is refused before a run folder exists
+    return Run.create(cfg, args.name, args.run_dir)
 
 
 def _train(args: argparse.Namespace, world: distributed.World) -> int:

@@ -51,15 +51,15 @@ def sanitize_name(name: str) -> str:
     return clean
 
 
-def save_upload(name: str, data: bytes, root: str | Path | None = None) -> tuple[Path, bool]:
-    """Keep an uploaded corpus as `<runs root>/uploads/<content hash>-<sanitised name>`.
+def save_upload(name: str, data: bytes, root: str | Path | None = None, folder: str = "uploads") -> tuple[Path, bool]:
+    """Keep an uploaded file (a corpus; `folder="imports"`: vectors) as `<runs root>/<folder>/<hash>-<sanitised name>`.
 
     The name loses any path parts, so it cannot point outside that folder. Also says whether this
     call wrote the file (False when the same content under the same name was saved before).
     """
-    folder = runs_root(root) / "uploads"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{hashlib.sha256(data).hexdigest()[:10]}-{sanitize_name(name)}"
+    where = runs_root(root) / folder
+    where.mkdir(parents=True, exist_ok=True)
+    path = where / f"{hashlib.sha256(data).hexdigest()[:10]}-{sanitize_name(name)}"
     if path.exists():
         return path, False
     write_atomic(path, lambda tmp: tmp.write_bytes(data))

@@ -7,7 +7,6 @@ page or tab does not read a large file again.
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ import streamlit as st
 
 from core.projection import vectors_stamp
 from core.query import Embeddings
-from core.runs import Run, RunError, list_runs, runs_root, sanitize_name
+from core.runs import Run, RunError, list_runs, save_upload
 from core.vectors_io import VectorFileError, read_vectors
 from pages.common import CURRENT_RUN, embeddings, queryable, safe_status
 
@@ -94,16 +93,6 @@ def sample_path() -> str:
     return datapath(SAMPLE_NAME)
 
 
-def save_uploaded_vectors(name: str, data: bytes) -> Path:
-    """Keep an uploaded vectors file under `<runs root>/imports/`, named by content hash and sanitised name."""
-    folder = runs_root() / "imports"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{hashlib.sha256(data).hexdigest()[:10]}-{sanitize_name(name)}"
-    if not path.exists():
-        path.write_bytes(data)
-    return path
-
-
 def add_import(path: str, label: str, limit: int) -> None:
     """Read the file now (so errors show at once) and list it in this session's pickers, selected."""
     if not Path(path).is_file():
@@ -118,7 +107,7 @@ def add_import(path: str, label: str, limit: int) -> None:
 def requested_file(upload, path: str) -> tuple[str, str] | None:
     """(path, label) of the file to import: an upload is saved first; None after saying what is missing."""
     if upload is not None:
-        return str(save_uploaded_vectors(upload.name, upload.getvalue())), upload.name
+        return str(save_upload(upload.name, upload.getvalue(), folder="imports")[0]), upload.name
     if path:
         return path, path
     st.warning("Choose a file to upload or type a path first.")

@@ -10,7 +10,7 @@ from gensim.models import KeyedVectors
 
 from core.cli import main
 from core.query import Embeddings
-from core.runs import Run
+from core.runs import Run, list_runs
 
 
 def train(corpus: Path, *extra: str) -> Run:
@@ -40,6 +40,10 @@ def test_errors_are_one_line_messages(tiny_corpus: Path, tmp_path: Path, capsys:
     assert "epochs" in capsys.readouterr().err
     assert main(["train", "--corpus", str(tmp_path / "missing.txt")]) == 2
     assert "no such file" in capsys.readouterr().err
+    (tmp_path / "empty.txt").write_bytes(b"")
+    assert main(["train", "--corpus", str(tmp_path / "empty.txt")]) == 2
+    assert "empty" in capsys.readouterr().err
+    assert not list_runs()  # refused before a run folder was made
     run = train(tiny_corpus)
     assert main(["neighbors", run.name, "caat1"]) == 2
     assert "closest: cat1" in capsys.readouterr().err

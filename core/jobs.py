@@ -19,6 +19,7 @@ from typing import Literal
 
 from core import distributed
 from core.config import TrainConfig
+from core.data import Sentences
 from core.pipeline import check_corpus, train_run
 from core.query import Embeddings, UnknownWordError
 from core.runs import Run, RunError
@@ -41,6 +42,11 @@ class Job:
     trainer: Trainer | None = None
     error: str | None = None
     download: tuple[int, int] | None = None
+    sentences: Sentences | None = None  # the corpus as read by the start's check, handed to the worker once
+
+    def take_sentences(self) -> Sentences | None:
+        sentences, self.sentences = self.sentences, None
+        return sentences
 
 
 @dataclass(frozen=True)
@@ -80,9 +86,9 @@ class JobRegistry:
         in that many torchrun processes (one per GPU, or CPU processes sharing the cores).
         """
         distributed.check_processes(processes, cfg.device)
-        check_corpus(cfg, self.data_dir)
+        sentences = check_corpus(cfg, self.data_dir)
         run = Run.create(cfg, name=name, root=root)
-        self._submit(run, resume=False, processes=processes)
+        self._submit(run, resume=False, processes=processes, sentences=sentences)
         return run
 
     def resume(self, run: Run, processes: int = 1) -> Run:
@@ -91,8 +97,8 @@ class JobRegistry:
         if run.status().get("state") == "finished":
             raise RunError(f"run {run.name} has finished; start a new run to train again")
         distributed.check_processes(processes, run.config().device)
-        check_corpus(run.config(), self.data_dir)
-        self._submit(run, resume=True, processes=processes)
+        sentences = check_corpus(run.config(), self.data_dir)
+        self._submit(run, resume=True, processes=processes, sentences=sentences)
         return run
 
     def stop(self, run: Run) -> bool:
@@ -179,7 +185,8 @@ class JobRegistry:
         center = trainer.model.embed_v.weight.detach().cpu().numpy().copy()
         return watch_words(Embeddings(trainer.data.vocab.idx_to_token, center), words, k)
 
-    def _submit(self, run: Run, resume: bool, processes: int) -> None:
+    def _submit(self, run: Run, resume: bool, processes: int, sentences: Sentences | None = None) -> None:
+        """Begin the job now or queue it; a job that starts now keeps the corpus its check read (one read less)."""
         key = run.path.resolve()
         with self._lock:
             current = self._jobs.get(key)
@@ -189,6 +196,7 @@ class JobRegistry:
             self._jobs.pop(key, None)  # re-inserted last: live_runs lists the newest first
             self._jobs[key] = job
             if self._running() < self.max_jobs:
+                job.sentences = sentences if processes == 1 else None
                 self._begin(job)
             else:
                 self._queue.append(job)
@@ -221,6 +229,7 @@ class JobRegistry:
                     data_dir=self.data_dir,
                     download_progress=downloading,
                     on_start=attach,
+                    sentences=job.take_sentences(),
                 )
         except Exception as exc:  # the pipeline has already written "failed" with this message to the run
             job.error = str(exc) or type(exc).__name__

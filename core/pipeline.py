@@ -16,7 +16,7 @@ import torch
 
 from core import distributed, store
 from core.config import ConfigError, TrainConfig
-from core.data import Progress, load_corpus, ptb_needs_download
+from core.data import Progress, Sentences, load_corpus, ptb_needs_download
 from core.device import resolve_device
 from core.distributed import World
 from core.runs import Run, RunError
@@ -39,16 +39,19 @@ class RunSummary:
         return sum(losses) / len(losses) if losses else float("nan")
 
 
-def check_corpus(cfg: TrainConfig, data_dir: str | Path | None = None) -> None:
+def check_corpus(cfg: TrainConfig, data_dir: str | Path | None = None) -> Sentences | None:
     """Load the corpus and build its vocabulary once, so a bad file or setting is refused before a run exists.
 
     Raises the corpus's own error (`CorpusError`, `VocabError`) or a `ConfigError` from `check_fits`.
-    A PTB that would have to be downloaded, and text files large enough for a store, are left to the
-    run itself, which shows their progress.
+    Returns the sentences read, which `train_run` can take instead of reading them again. A PTB that
+    would have to be downloaded, and text files large enough for a store, are left to the run itself,
+    which shows their progress (None).
     """
     if (cfg.corpus == "ptb" and ptb_needs_download(data_dir)) or store.wants_store(cfg.corpus):
-        return
-    check_fits(cfg, Vocab.build(load_corpus(cfg.corpus, cfg.lowercase, data_dir), cfg.min_freq))
+        return None
+    sentences = load_corpus(cfg.corpus, cfg.lowercase, data_dir)
+    check_fits(cfg, Vocab.build(sentences, cfg.min_freq))
+    return sentences
 
 
 def check_fits(cfg: TrainConfig, vocab: Vocab) -> None:
@@ -72,10 +75,12 @@ def prepare(
     progress: Progress | None,
     store_progress: Progress | None = None,
     world: World | None = None,
+    sentences: Sentences | None = None,
 ) -> Prepared:
     """The run's corpus on its device: in memory, or streamed from a store for a large text file.
 
-    A store is built once (rank 0 builds it while the other ranks wait) and reused after.
+    A store is built once (rank 0 builds it while the other ranks wait) and reused after. `sentences`,
+    when given, are the corpus already read (by `check_corpus`).
     """
     cfg = run.config()
     world = world or World()
@@ -87,7 +92,9 @@ def prepare(
         corpus = store.open_or_build(Path(cfg.corpus), cfg.lowercase)
         prepared = Prepared.from_store(corpus, cfg.min_freq, device)
     else:
-        prepared = Prepared.build(load_corpus(cfg.corpus, cfg.lowercase, data_dir, progress), cfg.min_freq, device)
+        if sentences is None:
+            sentences = load_corpus(cfg.corpus, cfg.lowercase, data_dir, progress)
+        prepared = Prepared.build(sentences, cfg.min_freq, device)
     check_fits(cfg, prepared.vocab)
     return prepared
 
@@ -101,11 +108,13 @@ def train_run(
     download_progress: Progress | None = None,
     on_start: Callable[[Trainer], None] | None = None,
     store_progress: Progress | None = None,
+    sentences: Sentences | None = None,
 ) -> RunSummary:
     """Train `run` from scratch or from its last checkpoint; its status on disk tells how it ended.
 
     `on_start` receives the trainer before the first step, e.g. to peek at the live vectors.
     `store_progress` follows the tokenising of a large text file into a store (bytes done, total).
+    `sentences` is the run's corpus when the caller has read it already (see `check_corpus`).
     """
     world = distributed.current()
     if world.size > 1:
@@ -115,7 +124,8 @@ def train_run(
     run.set_status("running", "loading the corpus")
     try:
         began = time.perf_counter()
-        data = prepare(run, data_dir, download_progress, store_progress, world)
+        data = prepare(run, data_dir, download_progress, store_progress, world, sentences)
+        sentences = None  # the token lists are in `data` now; let them go while training runs
         trainer = Trainer(run.config(), data, [*callbacks, _recorder(run)], stop, _checkpointer(run), world)
         if resume:
             _restore(run, trainer, data)

@@ -96,7 +96,7 @@ st.write(
 source = pick_source("ev_run")
 vectors = source_embeddings(source) if source else None
 if source is not None and vectors is not None:
-    table = st.radio("Vectors", vectors.tables, horizontal=True, key="ev_table")
+    table = st.radio("Table", vectors.tables, horizontal=True, key="ev_table")
     if st.button("Evaluate", type="primary"):
         try:
             evaluate(source, vectors, table)

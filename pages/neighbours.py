@@ -66,7 +66,7 @@ def neighbours_section(emb: Embeddings) -> None:
     )
     k = mid.number_input("k", min_value=1, max_value=100, value=10, key="nb_k")
     which = right.radio(
-        "Vectors",
+        "Table",
         emb.tables,
         key="nb_table",
         horizontal=True,

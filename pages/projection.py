@@ -32,7 +32,7 @@ def settings_controls(emb: Embeddings) -> tuple[Settings, int, str]:
     labels = mid.number_input("Text labels on the top", 0, top, min(40, top), key="pj_labels")
     dims = right.radio("Dimensions", (2, 3), horizontal=True, key="pj_dims")
     left, mid, right = st.columns(3)
-    table = left.radio("Vectors", emb.tables, horizontal=True, key="pj_table")
+    table = left.radio("Table", emb.tables, horizontal=True, key="pj_table")
     color_by = mid.radio("Colour by", ("frequency", "cluster"), horizontal=True, key="pj_color")
     clusters = right.number_input("k-means clusters", 2, 50, 8, key="pj_k")
     settings = Settings(method=method, n_words=int(n_words), dims=int(dims), table=table, clusters=int(clusters))

@@ -167,7 +167,7 @@ def pick_source(key: str) -> Source | None:
         st.session_state[key] = current if current in sources else next(iter(sources))
     states = {name: safe_status(s.run).get("state") for name, s in sources.items() if s.run is not None}
     name = st.selectbox(
-        "Vectors", list(sources), key=key, format_func=lambda n: f"{n} ({states[n]})" if n in states else n
+        "Run or imported file", list(sources), key=key, format_func=lambda n: f"{n} ({states[n]})" if n in states else n
     )
     st.session_state[CURRENT_RUN] = name
     return sources[name]

@@ -13,8 +13,7 @@ from core.projection import vectors_stamp
 from core.query import Embeddings, UnknownWordError
 from core.runs import RunError
 from pages.charts import analogy_figure
-from pages.common import require_app
-from pages.sources import Source, pick_source, source_embeddings
+from pages.sources import Source, explorer_page
 
 REPORTS = "evaluation_reports"  # session key: reports of imported files, by vectors key (runs keep theirs on disk)
 
@@ -87,15 +86,12 @@ def odd_one_out_section(emb: Embeddings, which: str) -> None:
         st.info(str(exc))
 
 
-require_app("evaluate")
-st.title("Evaluate")
-st.write(
+INTRO = (
     "How good are the vectors? Spearman correlation with human similarity judgements (WordSim353, SimLex999) "
     "and accuracy on Google's analogy questions, scored by gensim's own code on its bundled test sets."
 )
-source = pick_source("ev_run")
-vectors = source_embeddings(source) if source else None
-if source is not None and vectors is not None:
+if chosen := explorer_page("evaluate", "Evaluate", "ev_run", INTRO):
+    source, vectors = chosen
     table = st.radio("Table", vectors.tables, horizontal=True, key="ev_table")
     if st.button("Evaluate", type="primary"):
         try:

@@ -8,10 +8,8 @@ import streamlit as st
 from core.export import DOWNLOADS, export_bytes, neighbors_csv
 from core.jobs import parse_words
 from core.query import TABLES, Embeddings, UnknownWordError
-from core.runs import sanitize_name
 from pages.charts import similarity_bars
-from pages.common import require_app
-from pages.sources import FILE_PREFIX, Source, pick_source, source_embeddings
+from pages.sources import Source, explorer_page
 
 TABLE_HELP = {
     "center": "center vectors v (the book's choice for queries)",
@@ -126,7 +124,7 @@ def export_section(source: Source, emb: Embeddings) -> None:
     fmt = left.selectbox("Format", list(FORMAT_LABELS), format_func=FORMAT_LABELS.get, key="ex_format")
     which = right.radio("Table", emb.tables, horizontal=True, key="ex_table")
     suffix, mime = DOWNLOADS[fmt]
-    stem = sanitize_name(source.name.removeprefix(FILE_PREFIX))
+    stem = source.file_stem
     st.download_button(
         "Download vectors",
         data=lambda: export_bytes(emb, fmt, which),
@@ -155,11 +153,8 @@ def export_section(source: Source, emb: Embeddings) -> None:
     )
 
 
-require_app("neighbours")
-st.title("Neighbours")
-source = pick_source("nb_run")
-vectors = source_embeddings(source) if source else None
-if source is not None and vectors is not None:
+if chosen := explorer_page("neighbours", "Neighbours", "nb_run"):
+    source, vectors = chosen
     neighbours_section(vectors)
     st.divider()
     analogy_section(vectors)

@@ -9,10 +9,8 @@ import streamlit as st
 
 from core.projection import Settings, cache_key, capped, sample_note, word_map
 from core.query import Embeddings, UnknownWordError
-from core.runs import sanitize_name
 from pages.charts import map_figure
-from pages.common import require_app
-from pages.sources import FILE_PREFIX, Source, pick_source, source_embeddings
+from pages.sources import Source, explorer_page
 
 METHOD_LABELS = {"pca": "PCA (instant, linear)", "tsne": "t-SNE (slower, keeps local neighbourhoods)"}
 
@@ -84,15 +82,11 @@ def draw_map(source: Source, emb: Embeddings) -> None:
     st.download_button(
         "Download coordinates (CSV)",
         frame.to_csv(index=False).encode("utf-8"),
-        file_name=f"{sanitize_name(source.name.removeprefix(FILE_PREFIX))}-{settings.method}-{settings.dims}d.csv",
+        file_name=f"{source.file_stem}-{settings.method}-{settings.dims}d.csv",
         mime="text/csv",
         on_click="ignore",
     )
 
 
-require_app("projection")
-st.title("Projection")
-source = pick_source("pj_run")
-vectors = source_embeddings(source) if source else None
-if source is not None and vectors is not None:
-    draw_map(source, vectors)
+if chosen := explorer_page("projection", "Projection", "pj_run"):
+    draw_map(*chosen)

@@ -16,9 +16,9 @@ import streamlit as st
 
 from core.projection import vectors_stamp
 from core.query import Embeddings
-from core.runs import Run, RunError, list_runs, save_upload
+from core.runs import Run, RunError, list_runs, sanitize_name, save_upload
 from core.vectors_io import VectorFileError, read_vectors
-from pages.common import CURRENT_RUN, embeddings, queryable, safe_status
+from pages.common import CURRENT_RUN, embeddings, queryable, require_app, safe_status
 
 IMPORTS = "imported_files"  # session key: the Imported files of this session, newest last
 KEPT_IN_MEMORY = 3  # imported files whose vectors stay loaded in this process
@@ -50,6 +50,11 @@ class Source:
     key: tuple
     run: Run | None = None
     imported: Imported | None = None
+
+    @property
+    def file_stem(self) -> str:
+        """A safe base for download file names."""
+        return sanitize_name(self.name.removeprefix(FILE_PREFIX))
 
     def embeddings(self) -> Embeddings:
         if self.run is not None:
@@ -180,3 +185,15 @@ def source_embeddings(source: Source) -> Embeddings | None:
     except (RunError, VectorFileError, OSError) as exc:
         st.error(f"Cannot read the vectors of {source.name}: {exc}")
         return None
+
+
+def explorer_page(url_path: str, title: str, key: str, intro: str = "") -> tuple[Source, Embeddings] | None:
+    """The common top of an explorer page: its title and introduction, the source picker (keyed `key`) and
+    the chosen vectors; None when there are none to show (the page has said why)."""
+    require_app(url_path)
+    st.title(title)
+    if intro:
+        st.write(intro)
+    source = pick_source(key)
+    vectors = source_embeddings(source) if source else None
+    return (source, vectors) if source is not None and vectors is not None else None

@@ -87,3 +87,15 @@ def lee_run(isolated_runs: Path):
     run = Run.create(TrainConfig(corpus="lee", min_freq=5, epochs=3), name="lee-test")
     train_run(run)
     return run
+
+
+def open_app_page(path: str, **session: object):
+    """A new AppTest session (a new browser tab) on the page at `path`, with session values set before it runs."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    for key, value in session.items():
+        at.session_state[key] = value
+    at.switch_page(path).run()
+    assert not at.exception
+    return at

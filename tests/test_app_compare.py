@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from streamlit.testing.v1 import AppTest
+from conftest import open_app_page
 
 from core.config import TrainConfig
 from core.pipeline import train_run
 from core.runs import Run
-
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
 
 @pytest.fixture
@@ -21,20 +17,13 @@ def two_runs(lee_run: Run) -> list[Run]:
     return [lee_run, other]
 
 
-def compare_page() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.switch_page("pages/compare.py").run()
-    assert not at.exception
-    return at
-
-
 def test_one_run_is_not_enough(lee_run: Run) -> None:
-    at = compare_page()
+    at = open_app_page("pages/compare.py")
     assert any("at least two runs" in i.value for i in at.info)
 
 
 def test_two_runs_side_by_side(two_runs: list[Run]) -> None:
-    at = compare_page()
+    at = open_app_page("pages/compare.py")
     assert sorted(at.multiselect(key="cmp_runs").value) == sorted(r.name for r in two_runs)
     figure = at.get("plotly_chart")[0].proto.spec
     assert all(name in figure for name in ("lee-test", "lee-other"))  # one curve per run
@@ -61,7 +50,7 @@ def test_two_runs_side_by_side(two_runs: list[Run]) -> None:
 
 
 def test_unknown_word_is_a_warning(two_runs: list[Run]) -> None:
-    at = compare_page()
+    at = open_app_page("pages/compare.py")
     at.text_input(key="cmp_word").set_value("polise").run()
     assert not at.exception
     assert len([w for w in at.warning if "'polise' is not in the vocabulary" in w.value]) == 2

@@ -2,20 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
+from conftest import open_app_page
 from streamlit.testing.v1 import AppTest
 
 from core.evaluate import full_report, load_evaluation
-
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
-
-
-def page(path: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.switch_page(path).run()
-    assert not at.exception
-    return at
+from core.query import Embeddings
 
 
 def metrics(at: AppTest) -> dict[str, str]:
@@ -23,18 +14,18 @@ def metrics(at: AppTest) -> dict[str, str]:
 
 
 def test_not_evaluated_yet_says_how(lee_run) -> None:
-    at = page("pages/evaluate.py")
+    at = open_app_page("pages/evaluate.py")
     assert at.selectbox(key="ev_run").value == lee_run.name
     assert any("Not evaluated yet" in i.value for i in at.info)
     assert not at.metric
 
 
 def test_evaluate_saves_the_report_and_home_shows_it(lee_run) -> None:
-    at = page("pages/evaluate.py")
+    at = open_app_page("pages/evaluate.py")
     next(b for b in at.button if b.label == "Evaluate").click().run()
     assert not at.exception and not at.error
     saved = load_evaluation(lee_run)
-    expected = full_report(__import__("core.query", fromlist=["Embeddings"]).Embeddings.from_run(lee_run))
+    expected = full_report(Embeddings.from_run(lee_run))
     assert saved is not None and saved.to_dict()["pairs"][0]["spearman"] == expected.pairs[0].spearman
     shown = metrics(at)
     assert shown["WordSim353 Spearman"] == f"{expected.pairs[0].spearman:.3f}"
@@ -45,13 +36,13 @@ def test_evaluate_saves_the_report_and_home_shows_it(lee_run) -> None:
     oov = [d.value for d in at.dataframe if list(d.value.columns) == ["word 1", "word 2"]]
     assert len(oov[0]) == expected.pairs[0].total - expected.pairs[0].covered  # WordSim353 pairs left out
 
-    home = page("pages/home.py")
+    home = open_app_page("pages/home.py")
     row = home.dataframe[0].value.set_index("run").loc[lee_run.name]
     assert abs(row["WS353"] - expected.pairs[0].spearman) < 1e-12
 
 
 def test_odd_one_out_and_its_errors(lee_run) -> None:
-    at = page("pages/evaluate.py")
+    at = open_app_page("pages/evaluate.py")
     at.text_input(key="ev_odd").set_value("police, officers, man, australia").run()
     assert any(s.value.startswith("Odd one out: **") for s in at.success)
     at.text_input(key="ev_odd").set_value("police, polise, man").run()

@@ -6,20 +6,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import open_app_page
 from gensim.models import KeyedVectors
 from streamlit.testing.v1 import AppTest
 
 from core.runs import runs_root
 from pages.sources import FILE_PREFIX, SAMPLE_NAME
-
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
-
-
-def open_page(path: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.switch_page(path).run()
-    assert not at.exception
-    return at
 
 
 def button(at: AppTest, label_start: str):
@@ -45,7 +37,7 @@ def gensim_file(tmp_path: Path, words: int, binary: bool) -> Path:
 
 
 def test_gensim_sample_works_in_every_explorer_page() -> None:
-    at = open_page("pages/neighbours.py")
+    at = open_app_page("pages/neighbours.py")
     assert any("import a vectors file" in i.value for i in at.info)
     button(at, "Use gensim's sample").click().run()
     assert not at.exception and not at.error
@@ -68,7 +60,7 @@ def test_gensim_sample_works_in_every_explorer_page() -> None:
 @pytest.mark.parametrize("binary", [False, True])
 def test_gensim_written_file_loads_its_first_n_words(tmp_path: Path, binary: bool) -> None:
     path = gensim_file(tmp_path, 500, binary)
-    at = import_path(open_page("pages/neighbours.py"), path, limit=120)
+    at = import_path(open_app_page("pages/neighbours.py"), path, limit=120)
     assert not at.error
     assert at.selectbox(key="nb_run").value == f"{FILE_PREFIX}{path} (first 120 words)"
     assert at.selectbox(key="nb_word").options[-1] == "word119"
@@ -78,7 +70,7 @@ def test_gensim_written_file_loads_its_first_n_words(tmp_path: Path, binary: boo
 
 
 def test_upload_is_kept_under_imports() -> None:
-    at = open_page("pages/projection.py")
+    at = open_app_page("pages/projection.py")
     at.file_uploader(key="import_upload").upload("../../evil name.vec", b"2 3\nalpha 1 0 0\nbeta 0 1 0\n", "text/plain")
     button(at.run(), "Import").click().run()
     assert not at.exception
@@ -101,11 +93,11 @@ def test_upload_is_kept_under_imports() -> None:
 def test_bad_files_give_a_clear_error(tmp_path: Path, content: bytes, message: str) -> None:
     path = tmp_path / ("bad.bin" if b"\x00" in content or b"\x80" in content else "bad.txt")
     path.write_bytes(content)
-    at = import_path(open_page("pages/neighbours.py"), path)
+    at = import_path(open_app_page("pages/neighbours.py"), path)
     assert at.error and at.error[0].value.startswith("Could not import") and message in at.error[0].value
     assert any("No run has vectors" in i.value for i in at.info)  # nothing half-loaded is offered
 
 
 def test_missing_path(tmp_path: Path) -> None:
-    at = import_path(open_page("pages/evaluate.py"), tmp_path / "nowhere.vec")
+    at = import_path(open_app_page("pages/evaluate.py"), tmp_path / "nowhere.vec")
     assert "is not a file on this machine" in at.error[0].value

@@ -7,26 +7,16 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import open_app_page
 from streamlit.testing.v1 import AppTest
 
 from core.config import ConfigError, TrainConfig
 from core.jobs import JobRegistry
 from core.runs import Run, list_runs
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
-
 
 def tiny_config(corpus: Path, epochs: int) -> TrainConfig:
     return TrainConfig(corpus=str(corpus), min_freq=2, embed_size=16, epochs=epochs, threads=1)
-
-
-def train_page(**settings: object) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120)
-    for key, value in settings.items():
-        at.session_state[key] = value
-    at.switch_page("pages/train.py").run()
-    assert not at.exception
-    return at
 
 
 def start(at: AppTest) -> AppTest:
@@ -60,7 +50,7 @@ def test_too_many_processes_are_refused_before_a_run_exists(tiny_corpus: Path) -
 
 def test_app_starts_two_processes_and_shows_each_ranks_throughput(tiny_corpus: Path) -> None:
     settings = {"cfg_corpus": "path", "cfg_corpus_path": str(tiny_corpus), "cfg_min_freq": 2, "cfg_epochs": 3}
-    at = start(train_page(**settings, cfg_embed_size=16, cfg_threads=1, cfg_processes=2))
+    at = start(open_app_page("pages/train.py", **settings, cfg_embed_size=16, cfg_threads=1, cfg_processes=2))
     assert not at.error
     (run,) = list_runs()
     assert Run.open(run.name).config().corpus == str(tiny_corpus)
@@ -79,10 +69,14 @@ def test_app_starts_two_processes_and_shows_each_ranks_throughput(tiny_corpus: P
     [("", "Type the path"), ("/no/such/corpus.txt", "is not a file on this machine")],
 )
 def test_bad_corpus_path_starts_nothing(path: str, message: str) -> None:
-    at = start(train_page(cfg_corpus="path", cfg_corpus_path=path))
+    at = start(open_app_page("pages/train.py", cfg_corpus="path", cfg_corpus_path=path))
     assert message in at.error[0].value and not list_runs()
 
 
 def test_processes_field_is_refused_out_of_range(tiny_corpus: Path) -> None:
-    at = start(train_page(cfg_corpus="path", cfg_corpus_path=str(tiny_corpus), cfg_min_freq=2, cfg_processes=0))
+    at = start(
+        open_app_page(
+            "pages/train.py", cfg_corpus="path", cfg_corpus_path=str(tiny_corpus), cfg_min_freq=2, cfg_processes=0
+        )
+    )
     assert "processes" in at.error[0].value and not list_runs()

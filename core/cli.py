@@ -263,7 +263,7 @@ def print_report(report: Report, with_oov: bool) -> None:
             print(f"  out of vocabulary: {', '.join(f'{a}-{b}' for a, b in pairs.oov)}")
     print(f"{'analogies':<28} {'questions':>13} {'3CosAdd':>8} {'3CosMul':>8}")
     for row in report.analogy_rows():
-        covered = f"{row['questions']}/{row['of']}"
+        covered = f"{row['questions']}/{row['in the set']}"
         print(f"{row['section']:<28} {covered:>13} {_percent(row['3CosAdd']):>8} {_percent(row['3CosMul']):>8}")
 
 

@@ -102,7 +102,7 @@ class Report:
             {
                 "section": s.name,
                 "questions": s.questions,
-                "of": s.total,
+                "in the set": s.total,
                 "3CosAdd": s.accuracy_add,
                 "3CosMul": s.accuracy_mul,
             }

@@ -49,6 +49,11 @@ def config_section(runs: list[Run]) -> None:
     frame = frame.sort_values("differs", ascending=False, kind="stable")
     if st.checkbox("Only the settings that differ", value=True, key="cmp_only_diff"):
         frame = frame[frame["differs"]]
+        if frame.empty:
+            st.caption(
+                "These runs have the same settings (their seeds too): any difference comes from threads' timing."
+            )
+            return
     st.dataframe(
         frame.rename_axis("setting").reset_index(),
         hide_index=True,

@@ -129,7 +129,7 @@ def test_evaluation_is_saved_into_the_run(lee: Run) -> None:
     save_evaluation(lee, report)
     assert load_evaluation(lee) == report
     rows = report.analogy_rows()
-    assert rows[-1]["section"] == "Total accuracy" and rows[-1]["of"] == 19544 and len(rows) == 15
+    assert rows[-1]["section"] == "Total accuracy" and rows[-1]["in the set"] == 19544 and len(rows) == 15
     assert [r["test set"] for r in report.similarity_rows()] == ["WordSim353", "SimLex999"]
     assert AnalogySection("x", 0, 4, 0, 0).accuracy_add is None
 

@@ -34,6 +34,9 @@ if runs:
             "epochs_done": st.column_config.NumberColumn("epochs done"),
             "mean_loss": st.column_config.NumberColumn("mean loss", format="%.4f"),
             "tokens_per_s": st.column_config.NumberColumn("tokens/s", format="%.0f"),
+            "WS353": st.column_config.NumberColumn("WS353", format="%.3f", help="WordSim353 Spearman (Evaluate)"),
+            "SimLex": st.column_config.NumberColumn("SimLex", format="%.3f", help="SimLex999 Spearman (Evaluate)"),
+            "analogy": st.column_config.NumberColumn("analogy", format="percent", help="Google analogies, 3CosAdd"),
         },
     )
     st.caption(f"{len(runs)} run(s) under `{runs_root().resolve()}`")
@@ -51,5 +54,8 @@ st.markdown(
 2. Watch the loss chart and the neighbours of *chip*, *bank* and *monday* change as it trains.
 3. Open **Neighbours** to query any word, solve analogies (a : b :: c : ?) and compare two words.
 4. Open **Projection** for a PCA or t-SNE map of the most frequent words, coloured by frequency or cluster.
+5. Open **Evaluate** to score the vectors on WordSim353, SimLex999 and Google's analogies, and **Compare** to
+   set two or more runs side by side. Neighbours, Projection and Evaluate also open vectors files you already
+   have (word2vec, GloVe, fastText), and Neighbours downloads yours.
 """
 )

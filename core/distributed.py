@@ -205,18 +205,17 @@ def request_stop(run: Run) -> None:
     (run.path / STOP_FILE).touch()
 
 
-def process_limit(device: str) -> int:
-    """How many local processes a run on `device` may use: one per GPU on CUDA, else one per CPU core."""
+def process_limit(device: str) -> tuple[int, str]:
+    """How many local processes a run on `device` may use, and of what: one per GPU on CUDA, else per CPU core."""
     if device in ("cuda", "auto") and torch.cuda.is_available():
-        return torch.cuda.device_count()
-    return os.cpu_count() or 1
+        return torch.cuda.device_count(), "GPU"
+    return os.cpu_count() or 1, "CPU core"
 
 
 def check_processes(processes: int, device: str) -> None:
     """Refuse a process count this machine cannot give the device, naming the limit."""
-    limit = process_limit(device)
+    limit, what = process_limit(device)
     if not 1 <= processes <= limit:
-        what = "GPU" if device in ("cuda", "auto") and torch.cuda.is_available() else "CPU core"
         raise ConfigError(
             "processes", f"{processes} is out of range: this machine allows 1 to {limit} (one per {what})"
         )

@@ -96,8 +96,9 @@ class JobRegistry:
         with the same or another number of processes."""
         if run.status().get("state") == "finished":
             raise RunError(f"run {run.name} has finished; start a new run to train again")
-        distributed.check_processes(processes, run.config().device)
-        sentences = check_corpus(run.config(), self.data_dir)
+        cfg = run.config()
+        distributed.check_processes(processes, cfg.device)
+        sentences = check_corpus(cfg, self.data_dir)
         self._submit(run, resume=True, processes=processes, sentences=sentences)
         return run
 

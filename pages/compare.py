@@ -50,9 +50,7 @@ def config_section(runs: list[Run]) -> None:
     if st.checkbox("Only the settings that differ", value=True, key="cmp_only_diff"):
         frame = frame[frame["differs"]]
         if frame.empty:
-            st.caption(
-                "These runs have the same settings (their seeds too): any difference comes from threads' timing."
-            )
+            st.caption("These runs have the same settings.")
             return
     st.dataframe(
         frame.rename_axis("setting").reset_index(),

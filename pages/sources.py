@@ -25,6 +25,8 @@ KEPT_IN_MEMORY = 3  # imported files whose vectors stay loaded in this process
 DEFAULT_LIMIT = 50_000
 SAMPLE_NAME = "test_glove.txt"
 FILE_PREFIX = "file: "  # run names cannot contain ': ', so picker values of files never clash with runs
+CURRENT_SOURCE = "current_source"  # the run or file last explored, shared by the explorer pages; `CURRENT_RUN`
+# (shared with Train) only ever holds run names
 
 
 @dataclass(frozen=True)
@@ -98,15 +100,16 @@ def sample_path() -> str:
     return datapath(SAMPLE_NAME)
 
 
-def add_import(path: str, label: str, limit: int) -> None:
-    """Read the file now (so errors show at once) and list it in this session's pickers, selected."""
+def add_import(path: str, label: str, limit: int, picker: str) -> None:
+    """Read the file now (so errors show at once) and list it in this session's pickers, selected in `picker`
+    (the page's select box, drawn after this) and in the explorer pages visited next."""
     if not Path(path).is_file():
         raise VectorFileError(f"{path} is not a file on this machine; check the path")
     imported = Imported(path, limit, f"{label} (first {limit:,} words)")
     load_imported(imported)
     files = [f for f in st.session_state.get(IMPORTS, []) if f.label != imported.label]
     st.session_state[IMPORTS] = [*files, imported]
-    st.session_state[CURRENT_RUN] = FILE_PREFIX + imported.label
+    st.session_state[picker] = st.session_state[CURRENT_SOURCE] = FILE_PREFIX + imported.label
 
 
 def requested_file(upload, path: str) -> tuple[str, str] | None:
@@ -119,7 +122,7 @@ def requested_file(upload, path: str) -> tuple[str, str] | None:
     return None
 
 
-def import_panel() -> None:
+def import_panel(picker: str) -> None:
     """Upload a file, give a path on this machine, or take gensim's sample; N words; clear errors."""
     with st.expander("Import a vectors file (word2vec, GloVe, fastText .vec, word2vec binary)"):
         upload = st.file_uploader("Upload", ["txt", "vec", "bin"], key="import_upload")
@@ -141,7 +144,7 @@ def import_panel() -> None:
             chosen = (sample_path(), SAMPLE_NAME)
         if chosen:
             try:
-                add_import(*chosen, int(limit))
+                add_import(*chosen, int(limit), picker)
             except (VectorFileError, ValueError, OSError) as exc:
                 st.error(f"Could not import the file: {exc}")
 
@@ -159,7 +162,7 @@ def available_sources() -> list[Source]:
 
 def pick_source(key: str) -> Source | None:
     """A select box over runs and imported files, remembering the choice across pages."""
-    import_panel()
+    import_panel(key)
     sources = {s.name: s for s in available_sources()}
     if not sources:
         st.info(
@@ -168,13 +171,15 @@ def pick_source(key: str) -> Source | None:
         )
         return None
     if st.session_state.get(key) not in sources:
-        current = st.session_state.get(CURRENT_RUN)
-        st.session_state[key] = current if current in sources else next(iter(sources))
+        remembered = [st.session_state.get(CURRENT_SOURCE), st.session_state.get(CURRENT_RUN)]
+        st.session_state[key] = next((name for name in remembered if name in sources), next(iter(sources)))
     states = {name: safe_status(s.run).get("state") for name, s in sources.items() if s.run is not None}
     name = st.selectbox(
         "Run or imported file", list(sources), key=key, format_func=lambda n: f"{n} ({states[n]})" if n in states else n
     )
-    st.session_state[CURRENT_RUN] = name
+    st.session_state[CURRENT_SOURCE] = name
+    if sources[name].run is not None:
+        st.session_state[CURRENT_RUN] = name
     return sources[name]
 
 

@@ -101,3 +101,14 @@ def test_bad_files_give_a_clear_error(tmp_path: Path, content: bytes, message: s
 def test_missing_path(tmp_path: Path) -> None:
     at = import_path(open_app_page("pages/evaluate.py"), tmp_path / "nowhere.vec")
     assert "is not a file on this machine" in at.error[0].value
+
+
+def test_an_imported_file_is_not_taken_for_a_deleted_run_on_train(lee_run) -> None:
+    at = open_app_page("pages/projection.py")
+    button(at, "Use gensim's sample").click().run()
+    assert at.selectbox(key="pj_run").value.startswith(FILE_PREFIX)  # the import is chosen where it was made
+    at.switch_page("pages/train.py").run()
+    assert not at.exception and not at.warning  # the Train page shows runs only, and says nothing was deleted
+    assert at.selectbox(key="shown_run").value == lee_run.name
+    at.switch_page("pages/evaluate.py").run()
+    assert at.selectbox(key="ev_run").value.startswith(FILE_PREFIX)  # the explorer pages keep the file

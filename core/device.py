@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import torch
 
@@ -48,7 +49,20 @@ def set_threads(threads: int) -> int:
 
     torchrun's processes on one machine split the cores between them (LOCAL_WORLD_SIZE).
     """
-    share = (os.cpu_count() or 1) // int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+    share = usable_cores() // int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
     count = threads or max(1, share)
     torch.set_num_threads(count)
     return count
+
+
+def usable_cores() -> int:
+    """The cores this process may run on: its CPU affinity, capped by a cgroup CPU quota (containers).
+
+    `os.cpu_count()` counts the machine's cores, which a container or `taskset` may not grant.
+    """
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text(encoding="ascii").split()[:2]
+    except (OSError, ValueError):
+        return cores
+    return cores if quota == "max" else max(1, min(cores, int(quota) // int(period)))

@@ -1,50 +1,38 @@
-"""The fast mode: plain SGD with word2vec's linearly decaying learning rate and hand-written gradients.
+"""The fast mode on GPUs and other devices: word2vec's SGD as batched tensor operations.
 
 Layout (as in Intel's pWord2Vec): for each center, its context words are the inputs (rows of `v`)
 and they share one set of noise words; the targets (rows of `u`) are the center itself, labelled 1,
-and the noise words, labelled 0. On the CPU a compiled kernel applies the updates pair by pair
-(Hogwild across threads); on other devices the same maths runs as batched tensor operations.
+and the noise words, labelled 0. The learning rate decays linearly; gradients are written by hand.
+On the CPU the same maths runs in compiled worker threads instead (core.engine_fast_cpu).
 """
 
 from __future__ import annotations
 
-import os
-import threading
+from collections.abc import Iterator
 
 import torch
 import torch.nn.functional as F
 
+from core.engine_api import MIN_LR_FRACTION, Steps, stepwise
 from core.model import SkipGram
 from core.sampling import EpochSample, NoiseTable, draw_noise
-
-MIN_LR_FRACTION = 1e-4
-NUMBA_CHUNK = 16_384
-# numba's fallback threading layer (workqueue) must not run two parallel kernels at once, and
-# trainings in several threads (the app) would do so; chunks are short, so jobs simply alternate.
-_KERNEL_LOCK = threading.Lock()
 
 
 class FastEngine:
     shuffles = False  # word2vec streams the corpus in order; a random order gains nothing here
 
-    def __init__(
-        self,
-        model: SkipGram,
-        lr: float,
-        negatives: int,
-        noise: NoiseTable,
-        batch_size: int,
-        kernel: str,
-        threads: int = 0,
-    ) -> None:
+    def __init__(self, model: SkipGram, lr: float, negatives: int, noise: NoiseTable, batch_size: int) -> None:
         self.v = model.embed_v.weight.data
         self.u = model.embed_u.weight.data
         self.lr = lr
         self.negatives = negatives
         self.noise = noise
-        self.kernel = kernel
-        self.threads = threads or os.cpu_count() or 1
-        self.chunk = NUMBA_CHUNK if kernel == "numba" else batch_size
+        self.chunk = batch_size
+
+    def run(
+        self, sample: EpochSample, bounds: list[tuple[int, int]], span: tuple[float, float], gen: torch.Generator
+    ) -> Iterator[Steps]:
+        return stepwise(self.step, sample, bounds, span, gen)
 
     def step(
         self, sample: EpochSample, start: int, stop: int, gen: torch.Generator, progress: tuple[float, float]
@@ -53,15 +41,8 @@ class FastEngine:
         contexts = sample.contexts(start, stop)
         centers = sample.ids[sample.centers(start, stop)].long()
         noise = draw_noise(self.noise, centers, self.negatives, gen)
-        lr_from, lr_to = (self.lr * max(MIN_LR_FRACTION, 1.0 - p) for p in progress)
-        if self.kernel == "torch":
-            return sgd_step(self.v, self.u, centers, contexts, noise, lr_from)
-        from core.kernel_numba import sgd_centers
-
-        arrays = (t.numpy() for t in (self.v, self.u, centers, contexts, noise))
-        with _KERNEL_LOCK:
-            losses = sgd_centers(*arrays, lr_from, lr_to, self.threads)
-        return torch.from_numpy(losses).sum()
+        lr = self.lr * max(MIN_LR_FRACTION, 1.0 - progress[0])
+        return sgd_step(self.v, self.u, centers, contexts, noise, lr)
 
     def state(self) -> dict[str, torch.Tensor]:
         return {}

@@ -1,7 +1,9 @@
-"""Compiled CPU kernel of the fast mode: word2vec's SGD updates, Hogwild across threads.
+"""Compiled CPU kernels: the fast mode's SGD updates and the book mode's gradients.
 
-Each thread takes a contiguous block of centers and updates the shared tables without locks,
-as word2vec.c and gensim do; with one thread the result is deterministic.
+All of them run in the calling thread and release the GIL, so several Python threads can apply
+updates to the shared tables at once, without locks, as word2vec.c and gensim do (Hogwild).
+None of them is `parallel=True`: no thread pool of numba's (or OpenMP's) waits at a barrier or
+spins, which is what made training collapse when other programs shared the cores.
 """
 
 from __future__ import annotations
@@ -11,49 +13,128 @@ import math
 import numba
 import numpy as np
 
+GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+MIX_1 = np.uint64(0xBF58476D1CE4E5B9)
+MIX_2 = np.uint64(0x94D049BB133111EB)
+MAX_REDRAWS = 64
 
-@numba.njit(parallel=True, fastmath=True, cache=True, nogil=True)
-def sgd_centers(v, u, centers, contexts, noise, lr_from, lr_to, blocks):
-    """Update `v` and `u` in place for each center; return each center's mean slot loss.
+
+@numba.njit(fastmath=True, cache=True, nogil=True, inline="always")
+def _center_update(v, u, center, contexts, noise, lr, grad):
+    """Word2vec's updates for one center: each context word (a row of `v`) against the center
+    (label 1) and the shared noise words (label 0). Returns (sum of slot losses, number of slots)."""
+    d = v.shape[1]
+    k = noise.shape[0]
+    total = 0.0
+    slots = 0
+    for j in range(contexts.shape[0]):
+        word = contexts[j]
+        if word < 0:
+            continue
+        grad[:] = 0.0
+        for s in range(k + 1):
+            target = center if s == 0 else noise[s - 1]
+            dot = np.float32(0.0)
+            for x in range(d):
+                dot += v[word, x] * u[target, x]
+            sign = 1.0 if s == 0 else -1.0
+            z = -sign * dot  # -log sigmoid(sign * dot), computed stably
+            total += max(z, 0.0) + math.log1p(math.exp(-abs(z)))
+            g = np.float32(lr * ((1.0 if s == 0 else 0.0) - 1.0 / (1.0 + math.exp(-dot))))
+            for x in range(d):
+                grad[x] += g * u[target, x]
+                u[target, x] += g * v[word, x]
+            slots += 1
+        for x in range(d):
+            v[word, x] += grad[x]
+    return total, slots
+
+
+@numba.njit(fastmath=True, cache=True, nogil=True)
+def sgd_centers(v, u, centers, contexts, noise, lr_from, lr_to):
+    """Update `v` and `u` in place for each center in turn; return each center's mean slot loss.
 
     v, u: (vocab, d) float32; centers: (n,); contexts: (n, 2W) with -1 for no context;
-    noise: (n, K) noise words shared by a center's contexts. The learning rate moves linearly
-    from lr_from to lr_to across the n centers.
+    noise: (n, K). The learning rate moves linearly from lr_from to lr_to across the n centers.
     """
     n = centers.shape[0]
-    d = v.shape[1]
-    k = noise.shape[1]
     losses = np.zeros(n, dtype=np.float32)
-    for b in numba.prange(blocks):
-        grad = np.empty(d, dtype=np.float32)
-        for i in range(b * n // blocks, (b + 1) * n // blocks):
-            lr = np.float32(lr_from + (lr_to - lr_from) * i / n)
-            total = 0.0
-            slots = 0
-            for j in range(contexts.shape[1]):
-                word = contexts[i, j]
-                if word < 0:
-                    continue
-                grad[:] = 0.0
-                for s in range(k + 1):
-                    target = centers[i] if s == 0 else noise[i, s - 1]
-                    dot = np.float32(0.0)
-                    for x in range(d):
-                        dot += v[word, x] * u[target, x]
-                    sign = 1.0 if s == 0 else -1.0
-                    # -log sigmoid(sign * dot), computed stably
-                    z = -sign * dot
-                    total += max(z, 0.0) + math.log1p(math.exp(-abs(z)))
-                    g = np.float32(lr * ((1.0 if s == 0 else 0.0) - 1.0 / (1.0 + math.exp(-dot))))
-                    for x in range(d):
-                        grad[x] += g * u[target, x]
-                        u[target, x] += g * v[word, x]
-                    slots += 1
-                for x in range(d):
-                    v[word, x] += grad[x]
-            if slots:
-                losses[i] = total / slots
+    grad = np.empty(v.shape[1], dtype=np.float32)
+    for i in range(n):
+        lr = np.float32(lr_from + (lr_to - lr_from) * i / n)
+        total, slots = _center_update(v, u, centers[i], contexts[i], noise[i], lr, grad)
+        if slots:
+            losses[i] = total / slots
     return losses
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _random(state):
+    """splitmix64: the next state and a 64-bit random number."""
+    state = state + GOLDEN
+    z = state
+    z = (z ^ (z >> np.uint64(30))) * MIX_1
+    z = (z ^ (z >> np.uint64(27))) * MIX_2
+    return state, z ^ (z >> np.uint64(31))
+
+
+@numba.njit(cache=True, nogil=True)
+def draw_chunk_noise(centers, prob, alias, seed, out):
+    """Fill `out` (n, K) with noise words ∝ the alias table, none equal to its row's center.
+
+    Deterministic in `seed`, so a chunk draws the same words whichever thread trains it.
+    """
+    state = np.uint64(seed)
+    columns = np.uint64(prob.shape[0])
+    for i in range(out.shape[0]):
+        for s in range(out.shape[1]):
+            word = centers[i]
+            for _ in range(MAX_REDRAWS):
+                state, r = _random(state)
+                column = np.int64(r % columns)
+                state, r = _random(state)
+                word = column if (r >> np.uint64(11)) * (1.0 / 9007199254740992.0) < prob[column] else alias[column]
+                if word != centers[i]:
+                    break
+            if word == centers[i]:  # a near-certain word drawn 64 times in a row: take its neighbour id
+                word = word % (prob.shape[0] - 1) + 1
+            out[i, s] = word
+
+
+@numba.njit(cache=True, nogil=True)
+def chunk_contexts(ids, sentence, window, start, stop, max_window, out):
+    """Fill `out` (stop-start, 2W) with the context ids of centers start..stop-1, -1 where none.
+
+    Column j holds the token at offset -W..-1, 1..W; a context must lie within the center's
+    drawn window and in its sentence.
+    """
+    n = ids.shape[0]
+    for i in range(start, stop):
+        row = out[i - start]
+        for j in range(2 * max_window):
+            offset = j - max_window if j < max_window else j - max_window + 1
+            q = i + offset
+            inside = 0 <= q < n and abs(offset) <= window[i] and sentence[q] == sentence[i]
+            row[j] = ids[q] if inside else -1
+
+
+@numba.njit(fastmath=True, cache=True, nogil=True)
+def train_chunk(v, u, ids, sentence, window, start, stop, max_window, prob, alias, k, lr_from, lr_to, seed):
+    """Train on centers start..stop-1 of an epoch's sample of n = len(ids) tokens.
+
+    The learning rate at center i is lr_from + (lr_to - lr_from) * i / n, so it depends on the
+    center's place in the sample, not on which thread trains it. Returns the sum of the centers'
+    mean slot losses.
+    """
+    contexts = np.empty((stop - start, 2 * max_window), dtype=np.int64)
+    noise = np.empty((stop - start, k), dtype=np.int64)
+    centers = ids[start:stop]
+    chunk_contexts(ids, sentence, window, start, stop, max_window, contexts)
+    draw_chunk_noise(centers, prob, alias, seed, noise)
+    n = ids.shape[0]
+    first = lr_from + (lr_to - lr_from) * start / n
+    last = lr_from + (lr_to - lr_from) * stop / n
+    return sgd_centers(v, u, centers, contexts, noise, first, last).astype(np.float64).sum()
 
 
 @numba.njit(fastmath=True, cache=True, nogil=True)
@@ -91,11 +172,14 @@ def book_gradients_cpu(v, u, center, slots, mask, label, grad_v, grad_u):
     return losses
 
 
-def warm_up() -> None:
-    """Load (or, the first time, compile) both kernels for the dtypes training uses, before any clock starts."""
-    table = np.zeros((2, 2), dtype=np.float32)
-    ids = np.zeros(1, dtype=np.int64)
-    pairs = np.zeros((1, 1), dtype=np.int64)
-    sgd_centers(table, table.copy(), ids, pairs - 1, pairs, 0.0, 0.0, 1)
-    mask = np.ones((1, 1), dtype=np.float32)
-    book_gradients_cpu(table, table, ids, pairs, mask, mask, table.copy(), table.copy())
+def warm_up(mode: str) -> None:
+    """Load (or, the first time, compile) the kernel of `mode` for the dtypes training passes, before any clock."""
+    table = np.zeros((3, 2), dtype=np.float32)
+    ids = np.array([1, 2], dtype=np.int64)
+    if mode == "fast":
+        prob, alias, sentence = np.ones(3), np.arange(3, dtype=np.int64), np.zeros(2, dtype=np.int64)
+        window = np.ones(2, dtype=np.int16)
+        train_chunk(table, table.copy(), ids, sentence, window, 0, 2, 1, prob, alias, 1, 0.0, 0.0, 1)
+    else:
+        slots, mask = np.zeros((1, 1), dtype=np.int64), np.ones((1, 1), dtype=np.float32)
+        book_gradients_cpu(table, table, ids[:1], slots, mask, mask, table.copy(), table.copy())

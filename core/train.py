@@ -7,8 +7,9 @@ import math
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal
 
 import numpy as np
 import torch
@@ -16,10 +17,12 @@ import torch
 from core.config import TrainConfig
 from core.device import set_threads
 from core.distributed import GradientMean, Replicas, World
+from core.engine_api import Engine
 from core.engine_book import BookEngine
 from core.engine_fast import FastEngine
+from core.engine_fast_cpu import FastCpuEngine
 from core.model import SkipGram
-from core.sampling import EpochSample, NoiseTable, epoch_generator, keep_probabilities, sample_epoch, sentence_index
+from core.sampling import NoiseTable, epoch_generator, keep_probabilities, sample_epoch, sentence_index
 from core.store import Store
 from core.vocab import Vocab
 
@@ -50,19 +53,6 @@ class TrainEvent:
 
 
 Callback = Callable[[TrainEvent], None]
-
-
-class Engine(Protocol):
-    chunk: int  # centers per step
-    shuffles: bool  # visit centers in random order rather than corpus order
-
-    def step(
-        self, sample: EpochSample, start: int, stop: int, gen: torch.Generator, progress: tuple[float, float]
-    ) -> torch.Tensor: ...
-
-    def state(self) -> dict[str, torch.Tensor]: ...
-
-    def load_state(self, tensors: dict[str, torch.Tensor]) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -156,7 +146,8 @@ class Trainer:
         torch.manual_seed(cfg.seed)
         self.model = SkipGram(len(data.vocab), cfg.embed_size).to(self.device)
         self.keep = keep_probabilities(data.vocab.counts, cfg.subsample).to(self.device)
-        self.engine = make_engine(cfg, self.model, NoiseTable(data.vocab.counts).to(self.device), threads)
+        noise = NoiseTable(data.vocab.counts).to(self.device)
+        self.engine = make_engine(cfg, self.model, noise, threads, lockstep=self.world.size > 1)
         self.epoch_losses: list[float] = []
         self.replicas = self._replicas()
         self.agreed_stop = False
@@ -222,32 +213,33 @@ class Trainer:
 
         Returns the sum of the centers' losses and their number, or None if the stop flag was raised.
         """
+        if self._stopping():
+            return None
         sample = sample_epoch(segment.ids, segment.sentence, self.keep, self.cfg.max_window, gen)
         if self.engine.shuffles:
             sample.shuffle(gen)
-        n = len(sample)
-        base, weight = placed
-        per = max(n, 1)
+        n, (base, weight) = len(sample), placed
+        span = (base / self.cfg.epochs, (base + weight) / self.cfg.epochs)
         bounds = self._bounds(n)
-        total, pending, pending_n = 0.0, torch.zeros((), device=self.device), 0
-        for steps, (start, stop) in enumerate(bounds, 1):
-            if self._stopping():
-                return None
-            span = ((base + weight * start / per) / self.cfg.epochs, (base + weight * stop / per) / self.cfg.epochs)
-            pending += self._step(sample, start, stop, gen, span)
-            pending_n += stop - start
-            clock.add(stop - start, weight * (stop - start) / per)
-            last = steps == len(bounds)
-            if self.replicas and (last or steps % self.cfg.sync_every == 0):
-                self.agreed_stop, clock.ranks = self.replicas.sync(self.stop.is_set(), clock.rate())
-            # Reading the loss back syncs a GPU, so it happens only every `log_every` steps there.
-            may_sync = self.device.type == "cpu" or steps % self.cfg.log_every == 0
-            if pending_n and (last or (may_sync and clock.due())):
-                mean = _checked(float(pending) / pending_n, epoch)
-                total += mean * pending_n
-                pending.zero_()
-                pending_n = 0
-                self._emit(clock.event("step", epoch, base + weight * stop / per, mean))
+        total, done, pending, pending_n = 0.0, 0, torch.zeros((), device=self.device), 0
+        with closing(self.engine.run(sample, bounds, span, gen)) as steps, self._out_of_memory():
+            for step, (centers, loss) in enumerate(steps, 1):
+                pending += loss
+                pending_n, done = pending_n + centers, done + centers
+                clock.add(centers, weight * centers / max(n, 1))
+                last = step == len(bounds)
+                if self.replicas and (last or step % self.cfg.sync_every == 0):
+                    self.agreed_stop, clock.ranks = self.replicas.sync(self.stop.is_set(), clock.rate())
+                # Reading the loss back syncs a GPU, so it happens only every `log_every` steps there.
+                may_sync = self.device.type == "cpu" or step % self.cfg.log_every == 0
+                if pending_n and (last or (may_sync and clock.due())):
+                    mean = _checked(float(pending) / pending_n, epoch)
+                    total += mean * pending_n
+                    pending.zero_()
+                    pending_n = 0
+                    self._emit(clock.event("step", epoch, base + weight * done / max(n, 1), mean))
+                if not last and self._stopping():
+                    return None
         return total, n
 
     def _bounds(self, n: int) -> list[tuple[int, int]]:
@@ -262,11 +254,10 @@ class Trainer:
         """Alone, the stop flag; in a group, what the ranks agreed at the last sync (all stop at one step)."""
         return self.agreed_stop if self.replicas else self.stop.is_set()
 
-    def _step(
-        self, sample: EpochSample, start: int, stop: int, gen: torch.Generator, span: tuple[float, float]
-    ) -> torch.Tensor:
+    @contextmanager
+    def _out_of_memory(self) -> Iterator[None]:
         try:
-            return self.engine.step(sample, start, stop, gen, span)
+            yield
         except torch.OutOfMemoryError as exc:
             smaller = max(1, self.cfg.batch_size // 2)
             raise TrainingError(
@@ -279,19 +270,18 @@ class Trainer:
             callback(event)
 
 
-def make_engine(cfg: TrainConfig, model: SkipGram, noise: NoiseTable, threads: int) -> Engine:
+def make_engine(cfg: TrainConfig, model: SkipGram, noise: NoiseTable, threads: int, lockstep: bool) -> Engine:
+    """`lockstep`: data-parallel replicas merge between steps, so no update may be in flight there."""
     on_cpu = model.embed_v.weight.device.type == "cpu"
     if on_cpu:
-        import numba
-
         from core.kernel_numba import warm_up
 
-        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
-        warm_up()  # load the compiled kernels now rather than inside the first timed step
+        warm_up(cfg.mode)  # load the compiled kernel now rather than inside the first timed step
     if cfg.mode == "book":
         return BookEngine(model, cfg.lr, cfg.negatives, noise, cfg.batch_size)
-    kernel = "numba" if on_cpu else "torch"
-    return FastEngine(model, cfg.sgd_lr, cfg.negatives, noise, cfg.batch_size, kernel, threads)
+    if on_cpu:
+        return FastCpuEngine(model, cfg.sgd_lr, cfg.negatives, noise, threads, lockstep)
+    return FastEngine(model, cfg.sgd_lr, cfg.negatives, noise, cfg.batch_size)
 
 
 def _checked(loss: float, epoch: int) -> float:

@@ -87,7 +87,7 @@ def test_compiled_kernel_equals_batched_step_on_one_pair(center: int, context: i
     centers, contexts, noise = torch.tensor([center]), torch.tensor([[context, -1]]), torch.tensor([[12, 13, 14]])
     v2, u2 = v.clone(), u.clone()
     expected = sgd_step(v, u, centers, contexts, noise, 0.05)
-    losses = sgd_centers(v2.numpy(), u2.numpy(), centers.numpy(), contexts.numpy(), noise.numpy(), 0.05, 0.05, 1)
+    losses = sgd_centers(v2.numpy(), u2.numpy(), centers.numpy(), contexts.numpy(), noise.numpy(), 0.05, 0.05)
     np.testing.assert_allclose(losses.sum(), float(expected), rtol=1e-5)
     torch.testing.assert_close(v2, v, rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(u2, u, rtol=1e-5, atol=1e-6)
@@ -96,7 +96,7 @@ def test_compiled_kernel_equals_batched_step_on_one_pair(center: int, context: i
 def test_compiled_kernel_reports_mean_slot_loss_and_leaves_weights_at_zero_lr() -> None:
     v, u, centers, contexts, noise = fast_case()
     frozen_v, frozen_u = v.clone(), u.clone()
-    losses = sgd_centers(v.numpy(), u.numpy(), centers.numpy(), contexts.numpy(), noise.numpy(), 0.0, 0.0, 1)
+    losses = sgd_centers(v.numpy(), u.numpy(), centers.numpy(), contexts.numpy(), noise.numpy(), 0.0, 0.0)
     torch.testing.assert_close(v, frozen_v)
     torch.testing.assert_close(u, frozen_u)
     scores = torch.einsum("bcd,btd->bct", v[contexts.clamp(min=0)], u[torch.cat([centers[:, None], noise], 1)])

@@ -16,6 +16,7 @@ from core.engine_fast import FastEngine
 from core.pipeline import train_run
 from core.query import Embeddings
 from core.runs import Run
+from core.sampling import NoiseTable
 from core.train import Prepared, Trainer, TrainEvent, TrainingError
 
 CPU = torch.device("cpu")
@@ -99,7 +100,7 @@ def test_stop_flag_ends_training_quickly(tmp_path: Path) -> None:
 
 
 def test_nan_loss_stops_with_a_clear_message(tiny_corpus: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(FastEngine, "step", lambda self, *a: torch.tensor(float("nan")))
+    monkeypatch.setattr("core.engine_fast_cpu.train_chunk", lambda *a: float("nan"))
     run = Run.create(config(tiny_corpus))
     with pytest.raises(TrainingError, match=r"became nan.*Lower the learning rate"):
         train_run(run)
@@ -111,6 +112,7 @@ def test_torch_kernel_of_the_fast_mode_trains(tiny_corpus: Path) -> None:
     cfg = config(tiny_corpus, epochs=6, batch_size=16, sgd_lr=0.05)
     data = Prepared.build(read_text_file(tiny_corpus), cfg.min_freq, CPU)
     trainer = Trainer(cfg, data)
-    trainer.engine = FastEngine(trainer.model, cfg.sgd_lr, cfg.negatives, trainer.engine.noise, 16, "torch")
+    noise = NoiseTable(data.vocab.counts)
+    trainer.engine = FastEngine(trainer.model, cfg.sgd_lr, cfg.negatives, noise, 16)
     losses = trainer.train().epoch_losses
     assert losses[-1] < losses[0] - 0.05

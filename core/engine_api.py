@@ -1,0 +1,46 @@
+"""What the trainer asks of an engine, and the adapter for engines that train in explicit steps.
+
+An engine trains one epoch's sample through `run`, which yields once per step (the trainer's
+`bounds`): how many centers were trained since the last yield and the sum of their losses. The
+trainer reports, checks the stop flag and merges replicas between yields; closing the iterator
+stops the engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Protocol
+
+import torch
+
+from core.sampling import EpochSample
+
+MIN_LR_FRACTION = 1e-4  # the fast mode's learning rate decays linearly to this fraction of its start
+Steps = tuple[int, torch.Tensor]  # (centers trained, sum of their losses)
+Step = Callable[[EpochSample, int, int, torch.Generator, tuple[float, float]], torch.Tensor]
+
+
+class Engine(Protocol):
+    chunk: int  # centers per step
+    shuffles: bool  # visit centers in random order rather than corpus order
+
+    def run(
+        self, sample: EpochSample, bounds: list[tuple[int, int]], span: tuple[float, float], gen: torch.Generator
+    ) -> Iterator[Steps]:
+        """Train the centers of `bounds`; `span` is where the sample starts and ends in the training (0..1)."""
+        ...
+
+    def state(self) -> dict[str, torch.Tensor]: ...
+
+    def load_state(self, tensors: dict[str, torch.Tensor]) -> None: ...
+
+
+def stepwise(
+    step: Step, sample: EpochSample, bounds: list[tuple[int, int]], span: tuple[float, float], gen: torch.Generator
+) -> Iterator[Steps]:
+    """`run` for an engine whose `step(sample, start, stop, gen, progress)` trains one step in the caller's thread."""
+    first, last = span
+    per = max(len(sample), 1)
+    for start, stop in bounds:
+        progress = (first + (last - first) * start / per, first + (last - first) * stop / per)
+        yield stop - start, step(sample, start, stop, gen, progress)

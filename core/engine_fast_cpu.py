@@ -1,0 +1,127 @@
+"""The fast mode on the CPU: worker threads that each train their own stretch of the epoch.
+
+Each worker calls the compiled kernel on one chunk of centers at a time; the kernel builds the
+chunk's contexts and draws its noise words itself and releases the GIL, so the workers run in
+parallel and meet only at the end of a segment (with data-parallel replicas, at every step, where
+the replicas merge). The trainer's thread just waits for progress, which it reports as steps.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+
+from core.engine_api import MIN_LR_FRACTION, Steps
+from core.kernel_numba import train_chunk
+from core.model import SkipGram
+from core.sampling import EpochSample, NoiseTable
+from core.stretches import Stretches
+
+REPORT_CENTERS = 16_384  # centers per reported step: the trainer's events and replica merges
+KERNEL_CHUNK = 1_024  # centers per kernel call: about a millisecond, the most a worker holds back at the end
+
+
+class FastCpuEngine:
+    shuffles = False  # word2vec streams the corpus in order; a random order gains nothing here
+    chunk = REPORT_CENTERS
+
+    def __init__(
+        self, model: SkipGram, lr: float, negatives: int, noise: NoiseTable, workers: int, lockstep: bool = False
+    ) -> None:
+        """`lockstep`: every step ends with all workers idle (replicas merge there); else only segments do."""
+        self.v = model.embed_v.weight.data.numpy()
+        self.u = model.embed_u.weight.data.numpy()
+        self.lr = lr
+        self.negatives = negatives
+        self.prob = noise.prob.numpy()
+        self.alias = noise.alias.numpy()
+        self.workers = workers
+        self.lockstep = lockstep
+
+    def run(
+        self, sample: EpochSample, bounds: list[tuple[int, int]], span: tuple[float, float], gen: torch.Generator
+    ) -> Iterator[Steps]:
+        arrays = (
+            sample.ids.numpy().astype(np.int64, copy=False),
+            sample.sentence.numpy().astype(np.int64, copy=False),
+            sample.window.numpy(),
+        )
+        lr = tuple(self.lr * max(MIN_LR_FRACTION, 1.0 - p) for p in span)
+        seed = int(torch.randint(0, 1 << 62, (), generator=gen))
+        for group in [[b] for b in bounds] if self.lockstep else [bounds]:
+            pool = _Pool(self, arrays, sample.max_window, lr, seed, group[0][0], group[-1][1])
+            try:
+                yield from pool.progress([stop for _, stop in group])
+            finally:
+                pool.close()
+
+    def state(self) -> dict[str, torch.Tensor]:
+        return {}
+
+    def load_state(self, tensors: dict[str, torch.Tensor]) -> None:
+        del tensors  # plain SGD keeps no state beyond the weights
+
+
+class _Pool:
+    """Worker threads training centers start..stop-1 of one sample, and what they have done so far."""
+
+    def __init__(
+        self,
+        engine: FastCpuEngine,
+        arrays: tuple[np.ndarray, ...],
+        max_window: int,
+        lr: tuple[float, ...],
+        seed: int,
+        start: int,
+        stop: int,
+    ) -> None:
+        self.engine, self.arrays, self.max_window, self.lr, self.seed = engine, arrays, max_window, lr, seed
+        self.stretches = Stretches(start, stop, KERNEL_CHUNK, engine.workers)
+        self.start, self.done, self.loss = start, start, 0.0
+        self.error: BaseException | None = None
+        self.stopping = threading.Event()
+        self.changed = threading.Condition()
+        self.threads = [
+            threading.Thread(target=self._work, args=(w,), name=f"w2v-worker-{w}", daemon=True)
+            for w in range(engine.workers)
+        ]
+        for thread in self.threads:
+            thread.start()
+
+    def _work(self, worker: int) -> None:
+        engine = self.engine
+        try:
+            while not self.stopping.is_set() and (claim := self.stretches.claim(worker)):
+                index, first, stop = claim
+                loss = train_chunk(
+                    engine.v, engine.u, *self.arrays, first, stop, self.max_window,
+                    engine.prob, engine.alias, engine.negatives, *self.lr, self.seed + index,
+                )  # fmt: skip
+                with self.changed:
+                    self.done += stop - first
+                    self.loss += loss
+                    self.changed.notify()
+        except BaseException as exc:  # handed to the trainer's thread, which raises it
+            with self.changed:
+                self.error = exc
+                self.changed.notify()
+
+    def progress(self, marks: list[int]) -> Iterator[Steps]:
+        """One step per mark: wait until the workers have trained up to it, then report what is new."""
+        reported, reported_loss = self.start, 0.0
+        for mark in marks:
+            with self.changed:
+                self.changed.wait_for(lambda m=mark: self.done >= m or self.error is not None)
+                if self.error is not None:
+                    raise self.error
+                done, loss = self.done, self.loss
+            yield done - reported, torch.tensor(loss - reported_loss, dtype=torch.float64)
+            reported, reported_loss = done, loss
+
+    def close(self) -> None:
+        self.stopping.set()
+        for thread in self.threads:
+            thread.join()

@@ -17,7 +17,9 @@ from core.config import TrainConfig
 from core.device import set_threads
 from core.distributed import GradientMean, Replicas, World
 from core.engine_book import BookEngine
+from core.engine_book_gpu import GraphBookEngine
 from core.engine_fast import FastEngine
+from core.engine_fast_gpu import GpuFastEngine, triton_available
 from core.model import SkipGram
 from core.sampling import EpochSample, NoiseTable, epoch_generator, keep_probabilities, sample_epoch, sentence_index
 from core.store import Store
@@ -288,8 +290,12 @@ def make_engine(cfg: TrainConfig, model: SkipGram, noise: NoiseTable, threads: i
 
         numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
         warm_up()  # load the compiled kernels now rather than inside the first timed step
+    on_cuda = model.embed_v.weight.device.type == "cuda"
     if cfg.mode == "book":
-        return BookEngine(model, cfg.lr, cfg.negatives, noise, cfg.batch_size)
+        book = GraphBookEngine if on_cuda else BookEngine
+        return book(model, cfg.lr, cfg.negatives, noise, cfg.batch_size)
+    if on_cuda and triton_available():
+        return GpuFastEngine(model, cfg.sgd_lr, cfg.negatives, noise)
     kernel = "numba" if on_cpu else "torch"
     return FastEngine(model, cfg.sgd_lr, cfg.negatives, noise, cfg.batch_size, kernel, threads)
 

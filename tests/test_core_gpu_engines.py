@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import subprocess
 import sys
 from collections.abc import Iterator
 from types import ModuleType
@@ -17,6 +18,7 @@ from types import ModuleType
 import numpy as np
 import pytest
 import torch
+from conftest import ROOT
 
 from core.engine_book import book_gradients
 from core.engine_book_gpu import GraphBookEngine
@@ -128,3 +130,39 @@ def test_graphed_book_step_body_equals_the_book_step() -> None:
     torch.testing.assert_close(graphed.embed_v.weight, plain.embed_v.weight)
     torch.testing.assert_close(graphed.embed_u.weight, plain.embed_u.weight)
     assert int(engine.cursor) == 2, "two full staged batches of 4 in the last call"
+
+
+def test_gpu_summary_names_each_gpu_and_its_memory_in_use(monkeypatch: pytest.MonkeyPatch) -> None:
+    from core import device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda index: "NVIDIA H200")
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda index: (100 * 2**30, 140 * 2**30))
+    assert device.gpu_summary() == ["NVIDIA H200: 40.0 of 140.0 GiB in use"]
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert device.gpu_summary() == []
+
+
+def test_make_engine_keeps_the_cpu_engines_on_the_cpu() -> None:
+    """`auto` on a machine without CUDA: the numba engines; the GPU engines only on CUDA tensors."""
+    from core.config import TrainConfig
+    from core.engine_book import BookEngine
+    from core.engine_fast import FastEngine
+    from core.train import make_engine
+
+    noise = NoiseTable(np.ones(20))
+    fast = make_engine(TrainConfig(), SkipGram(20, 4), noise, 1)
+    book = make_engine(TrainConfig(mode="book"), SkipGram(20, 4), noise, 1)
+    assert type(fast) is FastEngine and fast.kernel == "numba"
+    assert type(book) is BookEngine
+
+
+def test_the_cpu_path_never_imports_triton() -> None:
+    code = (
+        "import sys, numpy as np; from core.config import TrainConfig; from core.model import SkipGram; "
+        "from core.sampling import NoiseTable; from core.train import make_engine; import core.pipeline, core.bench; "
+        "make_engine(TrainConfig(), SkipGram(9, 4), NoiseTable(np.ones(9)), 1); print('triton' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip() == "False", done.stderr[-2000:]

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 SYSTEMS = ("fast", "book", "gensim")
-NOT_NUMBERS = ("chip_top5", "chip_top10", "device", "rate_quartiles")
+NOT_NUMBERS = ("chip_top5", "chip_top10", "device", "rate_quartiles", "epoch_s")
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -45,17 +45,24 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--stream-dir", default="bench-data", help="where the streaming check writes its files")
     parser.add_argument("--stream-seconds", type=float, default=60.0, help="training time of the streaming check")
     parser.add_argument("--json", type=Path, default=None, help="where to write the results (default: bench-results/)")
+    parser.add_argument("--gpu-check", action="store_true", help="issue 11's GPU figures, one command (core.bench_gpu)")
     return parser.parse_args(argv)
 
 
 def measure(
-    system: str, seed: int, args: argparse.Namespace, processes: int = 1, folder: str | None = None
+    system: str,
+    seed: int,
+    args: argparse.Namespace,
+    processes: int = 1,
+    folder: str | None = None,
+    device: str | None = None,
 ) -> dict[str, Any]:
     """One measurement in a fresh process (or `processes` of them under torchrun); its output goes to stderr."""
     launcher = [sys.executable]
     if processes > 1:
         launcher += ["-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}"]
-    command = [*launcher, "-m", "core.bench_systems", system, str(seed), args.device, str(args.epochs)]
+    on = device or args.device
+    command = [*launcher, "-m", "core.bench_systems", system, str(seed), on, str(args.epochs)]
     if folder or args.data_dir:
         command.append(folder or args.data_dir)
     print(f"running {system} seed {seed} in {processes} process(es) ...", file=sys.stderr, flush=True)
@@ -72,6 +79,8 @@ def measure_all(args: argparse.Namespace) -> dict[str, list[dict[str, Any]]]:
         for processes in [1] if system == "gensim" else args.processes:
             name = system if processes == 1 else f"{system} {processes}proc"
             results[name] = [measure(system, seed, args, processes) for seed in args.seeds]
+    if args.device != "cpu" and "fast" in args.systems:  # our CPU kernel on all host cores, beside the GPU
+        results["fast cpu"] = [measure("fast", seed, args, device="cpu") for seed in args.seeds]
     return results
 
 
@@ -110,6 +119,8 @@ def table(rows: dict[str, dict[str, Any]]) -> str:
         ("prep s", lambda s, r: f"{r['prepare_s']:.2f}"),
         ("train s", lambda s, r: f"{r['train_s']:.2f}"),
         ("raw tok/s", lambda s, r: f"{r['tokens_per_s']:,.0f}"),
+        ("steady tok/s", lambda s, r: f"{r['steady_tokens_per_s']:,.0f}" if r.get("steady_tokens_per_s") else "-"),
+        ("1st epoch s", lambda s, r: _fmt(r.get("first_epoch_s"))),
         ("centers/s", lambda s, r: f"{r['centers_per_s']:,.0f}"),
         ("x gensim", lambda s, r: f"{r['x_gensim']:.2f}" if r.get("x_gensim") else "-"),
         ("peak MB", lambda s, r: f"{r['peak_mb']:.0f}"),
@@ -164,6 +175,10 @@ def stream_check(args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: list[str]) -> int:
     args = parse(argv)
+    if args.gpu_check:
+        from core.bench_gpu import gpu_check
+
+        return gpu_check(args)
     warm_up()
     results = measure_all(args)
     rows = summarise(results) if results else {}

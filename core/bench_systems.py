@@ -13,6 +13,7 @@ import os
 import resource
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -24,7 +25,7 @@ from core.config import TrainConfig
 from core.data import load_corpus
 from core.device import resolve_device
 from core.evaluate import keyed_vectors, score
-from core.train import Prepared, Trainer
+from core.train import Prepared, Trainer, TrainEvent
 from core.vocab import Vocab
 
 PROBE = "chip"
@@ -50,10 +51,12 @@ def run_ours(mode: str, seed: int, device: str, epochs: int, data_dir: str | Non
     on = distributed.local_device(resolve_device(device), world)
     data = Prepared.build(load_corpus("ptb", data_dir=data_dir), cfg.min_freq, on)
     prepare_s = time.perf_counter() - began
-    trainer = Trainer(cfg, data, world=world)
+    ends: list[float] = []
+    trainer = Trainer(cfg, data, callbacks=[epoch_clock(ends)], world=world)
     outcome = trainer.train()
     vectors = trainer.model.embed_v.weight.detach().cpu().numpy()
     return {
+        **epoch_figures(ends, data.raw_tokens),
         "prepare_s": prepare_s,
         "train_s": group_max(outcome.train_seconds, world),
         "raw_tokens": data.raw_tokens * epochs,
@@ -66,6 +69,19 @@ def run_ours(mode: str, seed: int, device: str, epochs: int, data_dir: str | Non
         "steps": group_max(float(outcome.steps), world),
         **(quality(data.vocab.idx_to_token[1:], vectors[1:]) if world.is_main else {}),
     }
+
+
+def epoch_clock(ends: list[float]) -> Callable[[TrainEvent], None]:
+    """A training callback that appends the elapsed seconds at each epoch's end to `ends`."""
+    return lambda event: ends.append(event.elapsed_s) if event.kind == "epoch" else None
+
+
+def epoch_figures(ends: list[float], raw_tokens_per_epoch: int) -> dict[str, Any]:
+    """The first epoch apart (it includes compiling a GPU kernel, capturing a graph), the steady ones' speed."""
+    times = np.diff([0.0, *ends]).tolist()
+    steady = sum(times[1:])
+    rate = raw_tokens_per_epoch * (len(times) - 1) / steady if steady > 0 else None
+    return {"epoch_s": times, "first_epoch_s": times[0] if times else None, "steady_tokens_per_s": rate}
 
 
 def group_max(value: float, world: distributed.World) -> float:

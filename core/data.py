@@ -15,8 +15,6 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
-from platformdirs import user_cache_dir
-
 PTB_URL = "http://d2l-data.s3-accelerate.amazonaws.com/ptb.zip"
 PTB_SHA1 = "319d85e578af0cdc590547f26231e4e31cdf1e42"
 PTB_MEMBER = "ptb/ptb.train.txt"
@@ -33,7 +31,11 @@ class CorpusError(ValueError):
 
 def cache_dir() -> Path:
     """The downloaded PTB and the stores of large corpora: $W2V_CACHE_DIR, else the user's cache folder."""
-    return Path(os.environ.get("W2V_CACHE_DIR") or user_cache_dir("word2vec-studio"))
+    if os.environ.get("W2V_CACHE_DIR"):
+        return Path(os.environ["W2V_CACHE_DIR"])
+    from platformdirs import user_cache_dir  # imported here: a bare GPU machine may lack it (the device check)
+
+    return Path(user_cache_dir("word2vec-studio"))
 
 
 def sha1_of(path: Path) -> str:

@@ -66,3 +66,17 @@ def usable_cores() -> int:
     except (OSError, ValueError):
         return cores
     return cores if quota == "max" else max(1, min(cores, int(quota) // int(period)))
+
+
+def gpu_summary() -> list[str]:
+    """One line per CUDA GPU: its name and the memory in use on it by every process (for the Train page).
+
+    Device-wide figures, since training runs in its own process; the first call opens a CUDA
+    context in the calling process.
+    """
+    lines = []
+    for index in range(torch.cuda.device_count() if torch.cuda.is_available() else 0):
+        free, total = torch.cuda.mem_get_info(index)
+        used = (total - free) / 2**30
+        lines.append(f"{torch.cuda.get_device_name(index)}: {used:.1f} of {total / 2**30:.1f} GiB in use")
+    return lines

@@ -78,15 +78,25 @@ class BookEngine:
 
 
 def book_gradients(
-    v: torch.Tensor, u: torch.Tensor, center: torch.Tensor, slots: torch.Tensor, mask: torch.Tensor, label: torch.Tensor
+    v: torch.Tensor,
+    u: torch.Tensor,
+    center: torch.Tensor,
+    slots: torch.Tensor,
+    mask: torch.Tensor,
+    label: torch.Tensor,
+    out: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Per-center book losses and the gradients of their sum with respect to the `v` and `u` tables."""
+    """Per-center book losses and the gradients of their sum with respect to the `v` and `u` tables.
+
+    The gradients are written into `out` when given (a captured CUDA graph needs fixed addresses).
+    """
     vc, us = v[center], u[slots]
     pred = torch.einsum("bd,bsd->bs", vc, us)
     loss = center_loss(pred, label, mask)
     g = (torch.sigmoid(pred) - label) * mask / mask.sum(dim=1, keepdim=True)
-    grad_v = torch.zeros_like(v).index_add_(0, center, torch.einsum("bs,bsd->bd", g, us))
-    grad_u = torch.zeros_like(u).index_add_(0, slots.flatten(), (g.unsqueeze(-1) * vc.unsqueeze(1)).flatten(0, 1))
+    grad_v, grad_u = (t.zero_() for t in out) if out else (torch.zeros_like(v), torch.zeros_like(u))
+    grad_v.index_add_(0, center, torch.einsum("bs,bsd->bd", g, us))
+    grad_u.index_add_(0, slots.flatten(), (g.unsqueeze(-1) * vc.unsqueeze(1)).flatten(0, 1))
     return loss, grad_v, grad_u
 
 

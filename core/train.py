@@ -19,8 +19,10 @@ from core.device import set_threads
 from core.distributed import GradientMean, Replicas, World
 from core.engine_api import Engine
 from core.engine_book import BookEngine
+from core.engine_book_gpu import GraphBookEngine
 from core.engine_fast import FastEngine
 from core.engine_fast_cpu import FastCpuEngine
+from core.engine_fast_gpu import GpuFastEngine, triton_available
 from core.model import SkipGram
 from core.sampling import NoiseTable, epoch_generator, keep_probabilities, sample_epoch, sentence_index
 from core.store import Store
@@ -277,10 +279,14 @@ def make_engine(cfg: TrainConfig, model: SkipGram, noise: NoiseTable, threads: i
         from core.kernel_numba import warm_up
 
         warm_up(cfg.mode)  # load the compiled kernel now rather than inside the first timed step
+    on_cuda = model.embed_v.weight.device.type == "cuda"
     if cfg.mode == "book":
-        return BookEngine(model, cfg.lr, cfg.negatives, noise, cfg.batch_size)
+        book = GraphBookEngine if on_cuda else BookEngine
+        return book(model, cfg.lr, cfg.negatives, noise, cfg.batch_size)
     if on_cpu:
         return FastCpuEngine(model, cfg.sgd_lr, cfg.negatives, noise, threads, lockstep)
+    if on_cuda and triton_available():
+        return GpuFastEngine(model, cfg.sgd_lr, cfg.negatives, noise)
     return FastEngine(model, cfg.sgd_lr, cfg.negatives, noise, cfg.batch_size)
 
 

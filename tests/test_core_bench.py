@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
 from conftest import ROOT
 
-from core import bench
+from core import bench, bench_systems
 
 
 def test_scale_and_stream_checks_run_end_to_end(tmp_path: Path) -> None:
@@ -46,3 +47,39 @@ def test_rows_per_process_count_and_speed_ratio(monkeypatch: pytest.MonkeyPatch)
     assert rows["fast"]["x_gensim"] == pytest.approx(2.0)
     assert rows["fast 2proc"]["x_gensim"] == pytest.approx(1.0)
     assert "fast 2proc" in bench.table(rows)
+
+
+def test_gpu_rows_stand_beside_our_cpu_kernel_and_the_first_epoch_is_apart(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[tuple[str, str | None]] = []
+
+    def measure(system: str, seed: int, args: object, processes: int = 1, device: str | None = None) -> dict[str, Any]:
+        calls.append((system, device))
+        return fake_run(1e6) | bench_systems.epoch_figures([3.0, 3.5, 4.0], 1_000_000)
+
+    monkeypatch.setattr(bench, "measure", measure)
+    rows = bench.summarise(bench.measure_all(bench.parse(["--systems", "fast", "gensim", "--device", "cuda"])))
+    assert list(rows) == ["fast", "gensim", "fast cpu"] and ("fast", "cpu") in calls
+    assert rows["fast"]["first_epoch_s"] == pytest.approx(3.0)
+    assert rows["fast"]["steady_tokens_per_s"] == pytest.approx(2_000_000)
+    assert "1st epoch s" in bench.table(rows)
+
+
+def test_gpu_check_without_a_gpu_says_so(capsys: pytest.CaptureFixture[str]) -> None:
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU: the check itself runs there (README, 'GPU training')")
+    assert bench.main(["--gpu-check"]) == 2
+    assert "needs a CUDA GPU" in capsys.readouterr().err
+
+
+def test_gpu_checklist_fails_a_diverged_batch_size_and_passes_good_figures() -> None:
+    from core import bench_gpu
+
+    good = {"steady_tokens_per_s": 3e7, "wordsim353": 0.33, "simlex999": 0.18, "chip_top10": ["intel"]}
+    figures = [{"figure": "ptb_fast", "seed": s, **good} for s in (0, 1, 2)]
+    figures += [{"figure": "batch_size", "batch_size": 1, "error": "the loss became nan"}]
+    figures += [{"figure": "batch_size", "batch_size": b, "wordsim353": 0.32} for b in (512, 65_536, 1_000_000)]
+    lines = bench_gpu.checklist(figures)
+    assert any(line.startswith("PASS  PTB fast, WS353") for line in lines)
+    assert any(line.startswith("PASS  chip's top 10") for line in lines)
+    assert any(line.startswith("FAIL  batch sizes 1..1,000,000 all finish") for line in lines)
+    assert "fast, GPU | 30,000,000" in bench_gpu.issue_table(figures, {})

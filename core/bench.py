@@ -18,6 +18,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from core.bench_load import busy
+
 SYSTEMS = ("fast", "book", "gensim")
 NOT_NUMBERS = ("chip_top5", "chip_top10", "device", "rate_quartiles", "epoch_s")
 
@@ -46,6 +48,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--stream-seconds", type=float, default=60.0, help="training time of the streaming check")
     parser.add_argument("--json", type=Path, default=None, help="where to write the results (default: bench-results/)")
     parser.add_argument("--gpu-check", action="store_true", help="issue 11's GPU figures, one command (core.bench_gpu)")
+    parser.add_argument(
+        "--busy", type=int, default=0, metavar="N", help="keep N other processes spinning on the CPU while measuring"
+    )
     return parser.parse_args(argv)
 
 
@@ -66,10 +71,11 @@ def measure(
     if folder or args.data_dir:
         command.append(folder or args.data_dir)
     print(f"running {system} seed {seed} in {processes} process(es) ...", file=sys.stderr, flush=True)
+    began = time.perf_counter()
     done = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"{system} seed {seed} failed (exit {done.returncode}); its output is above")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return json.loads(done.stdout.strip().splitlines()[-1]) | {"process_s": time.perf_counter() - began}
 
 
 def measure_all(args: argparse.Namespace) -> dict[str, list[dict[str, Any]]]:
@@ -118,6 +124,7 @@ def table(rows: dict[str, dict[str, Any]]) -> str:
         ("system", lambda s, r: s),
         ("prep s", lambda s, r: f"{r['prepare_s']:.2f}"),
         ("train s", lambda s, r: f"{r['train_s']:.2f}"),
+        ("process s", lambda s, r: _fmt(r.get("process_s"))),
         ("raw tok/s", lambda s, r: f"{r['tokens_per_s']:,.0f}"),
         ("steady tok/s", lambda s, r: f"{r['steady_tokens_per_s']:,.0f}" if r.get("steady_tokens_per_s") else "-"),
         ("1st epoch s", lambda s, r: _fmt(r.get("first_epoch_s"))),
@@ -180,11 +187,14 @@ def main(argv: list[str]) -> int:
 
         return gpu_check(args)
     warm_up()
-    results = measure_all(args)
+    with busy(args.busy) as pids:
+        results = measure_all(args)
     rows = summarise(results) if results else {}
     report = {"when": time.strftime("%Y-%m-%d %H:%M:%S"), "cores": os.cpu_count(), "args": vars(args) | {"json": None}}
     if rows:
         print(f"\nPTB, {args.epochs} epochs, medians over seeds {args.seeds}, {os.cpu_count()} cores, {args.device}")
+        if args.busy:
+            print(f"busy machine: {args.busy} other processes spun on the CPU throughout (pids {pids}, now ended)")
         print(table(rows))
     for system, row in rows.items():
         print(f"{system} chip top-10: {', '.join(row['chip_top10'])}")

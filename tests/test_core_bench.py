@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +15,7 @@ import pytest
 import torch
 from conftest import ROOT
 
-from core import bench, bench_systems
+from core import bench, bench_load, bench_systems
 
 
 def test_scale_and_stream_checks_run_end_to_end(tmp_path: Path) -> None:
@@ -83,3 +86,33 @@ def test_gpu_checklist_fails_a_diverged_batch_size_and_passes_good_figures() -> 
     assert any(line.startswith("PASS  chip's top 10") for line in lines)
     assert any(line.startswith("FAIL  batch sizes 1..1,000,000 all finish") for line in lines)
     assert "fast, GPU | 30,000,000" in bench_gpu.issue_table(figures, {})
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    return not (stat.exists() and stat.read_text().split(")")[-1].split()[0] == "Z")
+
+
+def test_busy_processes_spin_while_measuring_and_end_when_it_fails() -> None:
+    with pytest.raises(RuntimeError, match="a measurement failed"), bench_load.busy(2) as pids:
+        assert len(pids) == 2 and all(alive(pid) for pid in pids)
+        raise RuntimeError("a measurement failed")
+    assert not any(alive(pid) for pid in pids)
+
+
+def test_busy_processes_end_when_the_bench_is_killed() -> None:
+    code = "import time\nfrom core.bench_load import busy\n"
+    code += "with busy(1) as pids:\n print(pids[0], flush=True)\n time.sleep(60)"
+    parent = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    child = int(parent.stdout.readline())
+    assert alive(child)
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 30
+    while alive(child) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not alive(child), "the busy process outlived a bench killed with SIGKILL"

@@ -81,6 +81,7 @@ class _Pool:
         self.engine, self.arrays, self.max_window, self.lr, self.seed = engine, arrays, max_window, lr, seed
         self.stretches = Stretches(start, stop, KERNEL_CHUNK, engine.workers)
         self.start, self.done, self.loss = start, start, 0.0
+        self.wanted = stop  # the trainer's thread sleeps until `done` reaches this
         self.error: BaseException | None = None
         self.stopping = threading.Event()
         self.changed = threading.Condition()
@@ -103,7 +104,8 @@ class _Pool:
                 with self.changed:
                     self.done += stop - first
                     self.loss += loss
-                    self.changed.notify()
+                    if self.done >= self.wanted:
+                        self.changed.notify()
         except BaseException as exc:  # handed to the trainer's thread, which raises it
             with self.changed:
                 self.error = exc
@@ -114,6 +116,7 @@ class _Pool:
         reported, reported_loss = self.start, 0.0
         for mark in marks:
             with self.changed:
+                self.wanted = mark
                 self.changed.wait_for(lambda m=mark: self.done >= m or self.error is not None)
                 if self.error is not None:
                     raise self.error

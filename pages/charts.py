@@ -243,8 +243,8 @@ def analogy_figure(rows: list[dict[str, Any]]) -> go.Figure:
         xaxis={"title": "accuracy on questions whose four words are known", "tickformat": ".0%"},
         yaxis={"autorange": "reversed"},
         height=max(260, 34 * len(asked) + 90),
-        margin={"l": 10, "r": 10, "t": 30, "b": 10},
-        legend={"orientation": "h", "y": 1.06},
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 0},  # above the plot, never on a bar
     )
     return fig
 

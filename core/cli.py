@@ -12,7 +12,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from core import distributed
-from core.config import DEVICES, MODES, ConfigError, TrainConfig
+from core.config import SCHEMA, ConfigError, Setting, TrainConfig, settings_table
 from core.data import CorpusError
 from core.device import DeviceError
 from core.evaluate import EvaluationError, Report, full_report, save_evaluation
@@ -36,25 +36,6 @@ USER_ERRORS = (
     VocabError,
 )
 
-# command-line flag -> config field
-TRAIN_FLAGS = {
-    "corpus": str,
-    "epochs": int,
-    "batch_size": int,
-    "lr": float,
-    "sgd_lr": float,
-    "embed_size": int,
-    "window": int,
-    "negatives": int,
-    "min_freq": int,
-    "subsample": float,
-    "mode": str,
-    "device": str,
-    "threads": int,
-    "seed": int,
-    "sync_every": int,
-}
-FIELD_OF_FLAG = {"window": "max_window"}
 BAR_FORMAT = "{l_bar}{bar}| {n:.2f}/{total} epochs [{elapsed}<{remaining}{postfix}]"
 
 
@@ -63,10 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     train = sub.add_parser("train", help="train skip-gram word2vec and save a run")
-    for flag, kind in TRAIN_FLAGS.items():
-        choices = MODES if flag == "mode" else DEVICES if flag == "device" else None
-        train.add_argument(f"--{flag.replace('_', '-')}", type=kind, choices=choices, default=None)
-    train.add_argument("--lowercase", action="store_true", help="lower-case the corpus")
+    add_setting_flags(train)
     train.add_argument("--run-dir", help="folder holding the runs (default: $W2V_RUNS_DIR or ./runs)")
     train.add_argument("--name", help="run name (default: date, corpus and mode)")
     train.add_argument("--resume", metavar="RUN", help="resume a stopped or interrupted run")
@@ -96,8 +74,42 @@ def build_parser() -> argparse.ArgumentParser:
     )
     export.add_argument("--table", choices=TABLES, default="center")
 
+    sub.add_parser("settings", help="print the settings table of the README (generated from core.config.SCHEMA)")
     sub.add_parser("bench", help="side-by-side speed and quality benchmark (python -m core bench --help)")
     return parser
+
+
+def add_setting_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per setting of the schema, its help stating the range and the default; absent flags stay None."""
+    defaults = TrainConfig()
+    group = parser.add_argument_group("settings (core.config.SCHEMA)")
+    for setting in SCHEMA.values():
+        default = getattr(defaults, setting.name)
+        if isinstance(default, bool):
+            group.add_argument(
+                setting.cli_flag, dest=setting.name, action="store_true", default=None, help=setting.help
+            )
+            continue
+        kind = type(default)
+        metavar = None if setting.choices else {int: "N", float: "X"}.get(kind, "TEXT")
+        group.add_argument(
+            setting.cli_flag,
+            dest=setting.name,
+            type=kind,
+            choices=setting.choices or None,
+            metavar=metavar,
+            default=None,
+            help=flag_help(setting, default),
+        )
+
+
+def flag_help(setting: Setting, default: object) -> str:
+    """`Epochs (passes): passes over the corpus; 1 to 1000, default 5; may change on --resume`."""
+    unit = f" ({setting.unit})" if setting.unit else ""
+    where = "" if setting.form else "; command line only"
+    resume = "; may change on --resume" if setting.resumable else ""
+    limits = f"{setting.range_text()}, " if setting.low is not None else ""
+    return f"{setting.label}{unit}: {setting.help}; {limits}default {default}{resume}{where}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -108,7 +120,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return bench_main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
-        commands = {"train": cmd_train, "neighbors": cmd_neighbors, "evaluate": cmd_evaluate, "export": cmd_export}
+        commands = {
+            "train": cmd_train,
+            "neighbors": cmd_neighbors,
+            "evaluate": cmd_evaluate,
+            "export": cmd_export,
+            "settings": cmd_settings,
+        }
         return commands[args.command](args)
     except USER_ERRORS as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -123,10 +141,11 @@ def _positive(text: str) -> int:
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    given = {FIELD_OF_FLAG.get(f, f): getattr(args, f) for f in TRAIN_FLAGS if getattr(args, f) is not None}
-    if args.lowercase:
-        given["lowercase"] = True
-    return TrainConfig.from_dict(given)
+    return TrainConfig.from_dict(given_settings(args))
+
+
+def given_settings(args: argparse.Namespace) -> dict[str, object]:
+    return {name: getattr(args, name) for name in SCHEMA if getattr(args, name) is not None}
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -141,9 +160,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 def _open_or_create_run(args: argparse.Namespace) -> Run:
     if args.resume:
         run = Run.open(args.resume, args.run_dir)
-        changes = {f: getattr(args, f) for f in TRAIN_FLAGS if getattr(args, f) is not None}
-        if changes:
-            run.update_config(**{FIELD_OF_FLAG.get(f, f): v for f, v in changes.items()})
+        if changes := given_settings(args):
+            run.update_config(**changes)
         return run
     cfg = config_from_args(args)
     check_corpus(cfg, args.data_dir)  # a bad corpus or setting is refused before a run folder exists
@@ -217,6 +235,11 @@ def print_summary(summary: RunSummary) -> None:
     print(f"raw corpus tokens per second: {summary.raw_tokens * outcome.epochs_run / seconds:,.0f}")
     state = "stopped (resume with --resume)" if outcome.stopped else "finished"
     print(f"run {state}: {summary.run.path}")
+
+
+def cmd_settings(args: argparse.Namespace) -> int:
+    print(settings_table(), end="")
+    return 0
 
 
 def cmd_neighbors(args: argparse.Namespace) -> int:

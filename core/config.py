@@ -22,6 +22,14 @@ class ConfigError(ValueError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}")
         self.field = field
+        self.reason = message
+
+    def sentence(self) -> str:
+        """The message for a person: the setting's label, then the reason (`Epochs must be between 1 and 1000`)."""
+        setting = SCHEMA.get(self.field)
+        label = setting.label if setting else self.field.replace("_", " ").capitalize()
+        joiner = " " if self.reason.startswith("must") else ": "
+        return f"{label}{joiner}{self.reason}."
 
 
 @dataclass(frozen=True)
@@ -68,29 +76,179 @@ class TrainConfig:
         return cls(**{k: _coerce(k, known[k].type, v) for k, v in data.items()})
 
 
-# (low, high) inclusive bounds and a hint on what the field means.
-_INT_BOUNDS: dict[str, tuple[int, int, str]] = {
-    "min_freq": (1, 1_000_000, "minimum count for a word to enter the vocabulary"),
-    "max_window": (1, 50, "largest context window on each side of a center"),
-    "negatives": (1, 100, "noise words per context word"),
-    "embed_size": (2, 2048, "embedding dimension"),
-    "epochs": (1, 1000, "passes over the corpus"),
-    "batch_size": (1, 1_000_000, "centers per optimiser step"),
-    "threads": (0, 1024, "CPU threads (0 = all cores)"),
-    "seed": (0, 2**63 - 1, "random seed"),
-    "log_every": (1, 1_000_000, "steps between progress events"),
-    "sync_every": (
-        1,
-        1_000_000,
-        "steps between synchronisations of data-parallel processes (torchrun): the fast mode merges "
-        "the replicas' weights, both modes agree on stopping and report each process's speed",
-    ),
+@dataclass(frozen=True)
+class Setting:
+    """How one `TrainConfig` field is shown, parsed, checked and documented; the form, the CLI, the README's
+    settings table and the resume rules are all generated from these records.
+
+    `uses` lists where the setting matters as `mode/device` patterns (`*` for any), the device being the one
+    training runs on (`auto` resolves to cuda, mps or cpu first). `group` places it on the form; `form=False`
+    keeps a setting on the command line only.
+    """
+
+    name: str
+    label: str
+    help: str
+    unit: str = ""
+    low: float | None = None
+    high: float | None = None
+    step: float | None = None
+    choices: tuple[str, ...] = ()
+    uses: tuple[str, ...] = ("*/*",)
+    resumable: bool = False
+    flag: str = ""
+    group: str = "model"
+    form: bool = True
+
+    @property
+    def cli_flag(self) -> str:
+        return self.flag or "--" + self.name.replace("_", "-")
+
+    @property
+    def whole(self) -> bool:
+        return isinstance(self.low, int) and not isinstance(self.low, bool)
+
+    def range_text(self) -> str:
+        """`1 to 1000`, `1e-07 to 10`: how the form, the CLI's --help and the README state the range."""
+        if self.low is None or self.high is None:
+            return ", ".join(self.choices)
+        return f"{self.low} to {self.high}" if self.whole else f"{self.low:g} to {self.high:g}"
+
+    def used_by(self, mode: str, device: str) -> bool:
+        """Whether training in `mode` on the resolved `device` (cpu, cuda, mps) reads this setting."""
+        return any(
+            want_mode in ("*", mode) and want_device in ("*", device)
+            for want_mode, want_device in (pattern.split("/") for pattern in self.uses)
+        )
+
+
+SCHEMA: dict[str, Setting] = {
+    s.name: s
+    for s in (
+        Setting(
+            "corpus",
+            "Corpus",
+            "ptb (the book's Penn Treebank), lee (gensim's Lee news corpus) or the path of a UTF-8 text file",
+            group="corpus",
+        ),
+        Setting(
+            "lowercase",
+            "Lowercase the text",
+            "fold the corpus to lower case (PTB is lowercase already)",
+            flag="--lowercase",
+            group="corpus",
+        ),
+        Setting(
+            "min_freq", "Minimum word count", "rarer words become <unk>", "occurrences", 1, 1_000_000, 1, group="corpus"
+        ),
+        Setting(
+            "subsample",
+            "Subsampling threshold",
+            "frequent words are dropped with probability 1 - sqrt(t / frequency); 0 keeps every word",
+            "t",
+            0.0,
+            1.0,
+            1e-5,
+            group="corpus",
+        ),
+        Setting(
+            "mode",
+            "Training mode",
+            "fast: compiled SGD; book: the book's minibatches and Adam",
+            choices=MODES,
+            group="mode",
+        ),
+        Setting("embed_size", "Vector size", "dimensions of each word vector", "dimensions", 2, 2048, 1),
+        Setting(
+            "max_window",
+            "Context window",
+            "largest number of context words on each side of a center",
+            "words",
+            1,
+            50,
+            1,
+            flag="--window",
+        ),
+        Setting("negatives", "Noise words", "negative samples drawn per context word", "per context word", 1, 100, 1),
+        Setting("epochs", "Epochs", "passes over the corpus", "passes", 1, 1000, 1, resumable=True),
+        Setting(
+            "lr", "Learning rate (Adam)", "Adam's step size in the book mode", "", 1e-7, 10.0, 5e-4, uses=("book/*",)
+        ),
+        Setting(
+            "sgd_lr",
+            "Learning rate (SGD, decays to 0)",
+            "starting step size of the fast mode, decreasing linearly to 0 over the run",
+            "",
+            1e-7,
+            10.0,
+            5e-3,
+            uses=("fast/*",),
+        ),
+        Setting(
+            "batch_size",
+            "Batch size",
+            "centers per optimiser step (the fast mode on a CPU updates word by word and ignores it)",
+            "centers",
+            1,
+            1_000_000,
+            1,
+            uses=("book/*", "fast/cuda", "fast/mps"),
+            resumable=True,
+        ),
+        Setting("seed", "Random seed", "the same seed gives the same batches", "", 0, 2**63 - 1, 1),
+        Setting(
+            "device",
+            "Device",
+            "where training runs; auto picks a GPU when there is one",
+            choices=DEVICES,
+            resumable=True,
+            group="system",
+        ),
+        Setting(
+            "threads",
+            "CPU threads",
+            "threads training on the CPU; 0 uses every core",
+            "threads",
+            0,
+            1024,
+            1,
+            uses=("*/cpu",),
+            resumable=True,
+            group="system",
+        ),
+        Setting(
+            "log_every",
+            "Progress report every",
+            "steps between loss points and progress events",
+            "steps",
+            1,
+            1_000_000,
+            1,
+            resumable=True,
+            group="system",
+        ),
+        Setting(
+            "sync_every",
+            "Synchronise processes every",
+            "steps between synchronisations of data-parallel "
+            "processes (torchrun): the fast mode merges the replicas' weights, both modes agree on stopping "
+            "and report each process's speed",
+            "steps",
+            1,
+            1_000_000,
+            1,
+            group="processes",
+        ),
+    )
 }
-_FLOAT_BOUNDS: dict[str, tuple[float, float, str]] = {
-    "subsample": (0.0, 1.0, "subsampling threshold t (0 disables subsampling)"),
-    "lr": (1e-7, 10.0, "Adam learning rate of the book mode"),
-    "sgd_lr": (1e-7, 10.0, "initial SGD learning rate of the fast mode"),
-}
+
+
+def resumable_fields() -> tuple[str, ...]:
+    """Settings a resumed run may change: they alter speed or length, not what the model is."""
+    return tuple(name for name, s in SCHEMA.items() if s.resumable)
+
+
+_KIND_WORDS = {int: "a whole number", float: "a number", bool: "true or false", str: "text"}
 
 
 def _coerce(name: str, annotation: Any, value: Any) -> Any:
@@ -109,26 +267,52 @@ def _coerce(name: str, annotation: Any, value: Any) -> Any:
             return int(value)
         return kind(value)
     except (TypeError, ValueError):
-        raise ConfigError(name, f"expected {kind.__name__}, got {value!r}") from None
+        raise ConfigError(name, f"must be {_KIND_WORDS[kind]}, got {value!r}") from None
 
 
 def validate(cfg: TrainConfig) -> None:
-    """Raise :class:`ConfigError` naming the first field that is out of range."""
-    for name, (low, high, what) in _INT_BOUNDS.items():
-        value = getattr(cfg, name)
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise ConfigError(name, f"{what} must be a whole number, got {value!r}")
-        if not low <= value <= high:
-            raise ConfigError(name, f"{what} must be between {low} and {high}, got {value}")
-    for name, (low, high, what) in _FLOAT_BOUNDS.items():
-        value = getattr(cfg, name)
-        if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
-            raise ConfigError(name, f"{what} must be a finite number, got {value!r}")
-        if not low <= value <= high:
-            raise ConfigError(name, f"{what} must be between {low:g} and {high:g}, got {value:g}")
-    if cfg.mode not in MODES:
-        raise ConfigError("mode", f"must be one of {', '.join(MODES)}, got {cfg.mode!r}")
-    if cfg.device not in DEVICES:
-        raise ConfigError("device", f"must be one of {', '.join(DEVICES)}, got {cfg.device!r}")
+    """Raise :class:`ConfigError` naming the first field that is out of its schema range."""
+    for setting in SCHEMA.values():
+        value = getattr(cfg, setting.name)
+        if setting.choices and value not in setting.choices:
+            raise ConfigError(setting.name, f"must be one of {', '.join(setting.choices)}, got {value!r}")
+        if setting.low is not None and setting.high is not None:
+            _check_range(setting, value)
     if not isinstance(cfg.corpus, str) or not cfg.corpus.strip():
         raise ConfigError("corpus", "name ptb, lee or the path of a UTF-8 text file")
+
+
+def _check_range(setting: Setting, value: Any) -> None:
+    if setting.whole and (not isinstance(value, int) or isinstance(value, bool)):
+        raise ConfigError(setting.name, f"must be a whole number, got {value!r}")
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+        raise ConfigError(setting.name, f"must be a finite number, got {value!r}")
+    if not setting.low <= value <= setting.high:  # type: ignore[operator]
+        between = setting.range_text().replace(" to ", " and ")
+        raise ConfigError(setting.name, f"must be between {between}, got {value:g}")
+
+
+def settings_table() -> str:
+    """The README's settings table (Markdown), generated from the schema; a test keeps the README in sync."""
+    defaults = TrainConfig()
+    lines = [
+        "| setting | command line | what it is | range | default | used by | on resume |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for s in SCHEMA.values():
+        unit = f" ({s.unit})" if s.unit else ""
+        used = ", ".join(_used_text(pattern) for pattern in s.uses)
+        where = s.cli_flag + ("" if s.form else " (command line only)")
+        resume = "may change" if s.resumable else "fixed"
+        what = f"{s.label}{unit}: {s.help}".replace("|", "\\|").replace("<", "&lt;")
+        lines.append(
+            f"| `{s.name}` | `{where}` | {what} | {s.range_text()} | {getattr(defaults, s.name)} | {used} | {resume} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _used_text(pattern: str) -> str:
+    mode, device = pattern.split("/")
+    if mode == "*":
+        return "all" if device == "*" else f"{device} device"
+    return f"{mode} mode" if device == "*" else f"{mode} mode on {device}"

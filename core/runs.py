@@ -20,7 +20,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from core.atomic import write_atomic, write_text_atomic
-from core.config import TrainConfig
+from core.config import TrainConfig, resumable_fields
 from core.vocab import Vocab
 
 RUNS_ENV = "W2V_RUNS_DIR"
@@ -31,8 +31,7 @@ _ORPHANED = {
     "queued": "the app stopped before this queued run started",
 }
 _NAME_OK = re.compile(r"[^A-Za-z0-9._-]+")
-# Settings a resumed run may change: they alter speed or length, not what the model is.
-RESUMABLE_FIELDS = ("epochs", "batch_size", "device", "threads", "log_every")
+RESUMABLE_FIELDS = resumable_fields()  # the schema's `resumable` settings (core.config)
 
 
 class RunError(RuntimeError):

@@ -69,48 +69,166 @@ def similarity_bars(pairs: list[tuple[str, float]], title: str) -> go.Figure:
     return fig
 
 
-def map_figure(frame: pd.DataFrame, color_by: str, labels: int, highlight: list[str], query: str | None) -> go.Figure:
-    """Scatter of a word map (2-D or 3-D), text labels on the `labels` most frequent words, the query marked."""
+LABEL_PX = (7.0, 16.0)  # width of one character and height of a label, in pixels, for the overlap test
+MAP_PX = (900.0, 640.0)  # the plot area a map is laid out for
+
+
+def spread_labels(frame: pd.DataFrame, limit: int) -> np.ndarray:
+    """Which words get a text label: every focus word, then the most frequent words whose label overlaps no
+    label chosen before, at most `limit` of them; the rest show on hover. So labels never pile up in the
+    dense centre and spread over the map."""
+    span_x = max(float(np.ptp(frame["x"])), 1e-12)
+    span_y = max(float(np.ptp(frame["y"])), 1e-12)
+    px = (frame["x"].to_numpy() - frame["x"].min()) / span_x * MAP_PX[0]
+    py = (frame["y"].to_numpy() - frame["y"].min()) / span_y * MAP_PX[1]
+    half = (frame["word"].str.len().to_numpy() * LABEL_PX[0] + 4) / 2
+    focus = frame["focus"].to_numpy() if "focus" in frame else np.zeros(len(frame), bool)
+    chosen = np.zeros(len(frame), bool)
+    boxes: list[tuple[float, float, float, float]] = []
+    order = [*np.flatnonzero(focus), *np.argsort(frame["rank"].to_numpy(), kind="stable")]
+    for i in order:
+        if chosen[i]:
+            continue
+        box = (px[i] - half[i], px[i] + half[i], py[i], py[i] + LABEL_PX[1])
+        free = all(box[1] < b[0] or box[0] > b[1] or box[3] < b[2] or box[2] > b[3] for b in boxes)
+        if focus[i] or (free and chosen.sum() - focus.sum() < limit):
+            chosen[i] = True
+            boxes.append(box)
+    return chosen
+
+
+def map_figure(frame: pd.DataFrame, color_by: str, labels: int, query: str | None, title: str = "") -> go.Figure:
+    """Scatter of a word map (2-D or 3-D): labels that do not overlap, a legend of clusters or a colour bar of
+    frequency, the focus words (a query and its neighbours) ringed and labelled; each point carries its row of
+    `frame` as `customdata`, so a click names its word."""
     three_d = "z" in frame
-    marked = frame["word"].isin(highlight)
-    words = frame["word"].map(plain)
-    text = words.where((frame["rank"] <= labels) & ~marked, "")  # marked words get their label on top
-    hover = words + " · rank " + frame["rank"].astype(str) + " · count " + frame["count"].astype(str)
-    hover += " · cluster " + frame["cluster"].astype(str)
-    marker: dict[str, Any] = {"size": 4 if three_d else 6, "opacity": 0.75}
-    if color_by == "cluster":
-        marker.update(color=frame["cluster"], colorscale="Turbo")
-    else:
-        log_count = np.log10(frame["count"].clip(lower=1))
-        marker.update(color=log_count, colorscale="Viridis", colorbar={"title": "log10 count"})
-    points = {"x": frame["x"], "y": frame["y"], "text": text, "hovertext": hover, "hoverinfo": "text"}
+    frame = frame.reset_index(drop=True)
+    labelled = spread_labels(frame, labels) if not three_d else frame["focus"] | (frame["rank"] <= labels)
     fig = go.Figure()
-    if three_d:
-        fig.add_scatter3d(**points, z=frame["z"], mode="markers+text", marker=marker, name="words")
-    else:
-        fig.add_scatter(**points, mode="markers+text", textposition="top center", marker=marker, name="words")
-    if marked.any():
-        _add_highlight(fig, frame[marked], query, three_d)
+    groups = [
+        (f"cluster {c}: {_cluster_name(frame, c)}", frame["cluster"] == c) for c in sorted(frame["cluster"].unique())
+    ]
+    if color_by != "cluster":
+        groups = [("words", pd.Series(True, index=frame.index))]
+    for n, (name, member) in enumerate(groups):
+        rows = frame[member]
+        marker: dict[str, Any] = {"size": 4 if three_d else 7, "opacity": 0.8}
+        if color_by == "cluster":
+            marker["color"] = PALETTE[n % len(PALETTE)]
+        else:
+            log_count = np.log10(rows["count"].clip(lower=1))
+            marker.update(color=log_count, colorscale="Viridis", colorbar={"title": "log10 count"})
+        _add_points(fig, rows, labelled[member.to_numpy()], marker, name, three_d)
+    focus = frame[frame["focus"]]
+    if len(focus):
+        _add_focus(fig, focus, query, three_d)
     fig.update_layout(
+        title={"text": plain(title), "x": 0.01},
         height=700,
-        margin={"l": 10, "r": 10, "t": 30, "b": 10},
-        showlegend=bool(marked.any()),
-        legend={"orientation": "h", "x": 0, "y": 1.04},
+        margin={"l": 0, "r": 0, "t": 40 if title else 10, "b": 0},
+        showlegend=color_by == "cluster" or len(focus) > 0,
+        legend={"itemsizing": "constant", "x": 1.0, "xanchor": "right", "bgcolor": "rgba(255,255,255,0.7)"},
     )
+    if three_d:
+        fig.update_layout(scene={"aspectmode": "cube", "domain": {"x": [0, 1], "y": [0, 1]}})
     return fig
 
 
-def _add_highlight(fig: go.Figure, rows: pd.DataFrame, query: str | None, three_d: bool) -> None:
-    """Ring the query word (star) and its neighbours (circles) on top of the map."""
-    symbols = ["star" if w == query else "circle-open" for w in rows["word"]]
-    sizes = [18 if w == query else 13 for w in rows["word"]]
-    marker = {"size": sizes, "color": "crimson", "symbol": symbols, "line": {"width": 2, "color": "crimson"}}
-    common = {"x": rows["x"], "y": rows["y"], "text": rows["word"].map(plain), "mode": "markers+text", "name": "query"}
+PALETTE = (
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+)
+
+
+def _cluster_name(frame: pd.DataFrame, cluster: int) -> str:
+    """A cluster named by its three most frequent words."""
+    return ", ".join(frame.loc[frame["cluster"] == cluster].nsmallest(3, "rank")["word"].map(plain))
+
+
+def _add_points(
+    fig: go.Figure, rows: pd.DataFrame, labelled: np.ndarray, marker: dict, name: str, three_d: bool
+) -> None:
+    words = rows["word"].map(plain)
+    hover = words + " · rank " + rows["rank"].astype(str) + " · count " + rows["count"].astype(str)
+    hover += " · cluster " + rows["cluster"].astype(str)
+    text = words.where(labelled & ~rows["focus"].to_numpy(), "")  # focus words get their label on top
+    points = {
+        "x": rows["x"],
+        "y": rows["y"],
+        "text": text,
+        "hovertext": hover,
+        "hoverinfo": "text",
+        "customdata": rows.index,
+        "marker": marker,
+        "name": plain(name),
+        "mode": "markers+text",
+        "textfont": {"size": 11, "color": "#39424e"},
+    }
     if three_d:
-        marker["symbol"] = ["diamond" if w == query else "circle-open" for w in rows["word"]]
-        fig.add_scatter3d(**common, z=rows["z"], marker=marker)
+        fig.add_scatter3d(**points, z=rows["z"])
     else:
-        fig.add_scatter(**common, textposition="bottom center", marker=marker)
+        fig.add_scatter(**points, textposition="top center")
+
+
+def _add_focus(fig: go.Figure, rows: pd.DataFrame, query: str | None, three_d: bool) -> None:
+    """Ring the query word (star) and its neighbours (circles), labelled, on top of the map."""
+    is_query = (rows["word"] == query).to_numpy()
+    marker = {
+        "size": np.where(is_query, 18, 13).tolist(),
+        "color": "crimson",
+        "symbol": np.where(is_query, "diamond" if three_d else "star", "circle-open").tolist(),
+        "line": {"width": 2, "color": "crimson"},
+    }
+    common = {
+        "x": rows["x"],
+        "y": rows["y"],
+        "text": rows["word"].map(plain),
+        "customdata": rows.index,
+        "mode": "markers+text",
+        "name": f"{plain(query or '')} and its neighbours",
+        "marker": marker,
+        "textfont": {"size": 13, "color": "crimson"},
+        "hoverinfo": "text",
+    }
+    if three_d:
+        fig.add_scatter3d(**common, z=rows["z"])
+    else:
+        fig.add_scatter(**common, textposition="bottom center")
+
+
+def progress_figure(coords: np.ndarray, words: list[str], title: str) -> go.Figure:
+    """A t-SNE layout in the making: plain points, the title saying how far it is."""
+    fig = go.Figure()
+    hover = [plain(w) for w in words]
+    if coords.shape[1] == 3:
+        fig.add_scatter3d(
+            x=coords[:, 0],
+            y=coords[:, 1],
+            z=coords[:, 2],
+            mode="markers",
+            hovertext=hover,
+            hoverinfo="text",
+            marker={"size": 3, "color": "#8a97a8"},
+        )
+    else:
+        fig.add_scatter(
+            x=coords[:, 0],
+            y=coords[:, 1],
+            mode="markers",
+            hovertext=hover,
+            hoverinfo="text",
+            marker={"size": 6, "color": "#8a97a8"},
+        )
+    fig.update_layout(title={"text": plain(title), "x": 0.01}, height=700, margin={"l": 0, "r": 0, "t": 40, "b": 0})
+    return fig
 
 
 def analogy_figure(rows: list[dict[str, Any]]) -> go.Figure:
@@ -125,8 +243,8 @@ def analogy_figure(rows: list[dict[str, Any]]) -> go.Figure:
         xaxis={"title": "accuracy on questions whose four words are known", "tickformat": ".0%"},
         yaxis={"autorange": "reversed"},
         height=max(260, 34 * len(asked) + 90),
-        margin={"l": 10, "r": 10, "t": 30, "b": 10},
-        legend={"orientation": "h", "y": 1.06},
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 0},  # above the plot, never on a bar
     )
     return fig
 

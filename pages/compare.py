@@ -67,16 +67,12 @@ def scores_section(runs: list[Run]) -> None:
     if missing and st.button(f"Evaluate the {len(missing)} run(s) without scores", key="cmp_evaluate"):
         evaluate_runs(missing)
         rows = [{"run": run.name, **scores(run)} for run in runs]
-    st.dataframe(
-        pd.DataFrame(rows),
-        hide_index=True,
-        width="stretch",
-        column_config={
-            "WS353": st.column_config.NumberColumn("WordSim353 Spearman", format="%.3f"),
-            "SimLex": st.column_config.NumberColumn("SimLex999 Spearman", format="%.3f"),
-            "analogy": st.column_config.NumberColumn("analogy (3CosAdd)", format="percent"),
-        },
-    )
+    formats = {"WS353": "{:.3f}", "SimLex": "{:.3f}", "analogy": "{:.1%}"}
+    shown = [
+        {k: v if k not in formats else "–" if v is None else formats[k].format(v) for k, v in r.items()} for r in rows
+    ]
+    names = {"WS353": "WordSim353 Spearman", "SimLex": "SimLex999 Spearman", "analogy": "analogy (3CosAdd)"}
+    st.dataframe(pd.DataFrame(shown).rename(columns=names), hide_index=True, width="stretch")  # never a raw None
 
 
 def evaluate_runs(runs: list[Run]) -> None:

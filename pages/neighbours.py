@@ -8,6 +8,7 @@ import streamlit as st
 from core.export import DOWNLOADS, export_bytes, neighbors_csv
 from core.jobs import parse_words
 from core.query import TABLES, Embeddings, UnknownWordError
+from core.vocab import UNK
 from pages.charts import similarity_bars
 from pages.sources import Source, explorer_page
 
@@ -22,6 +23,9 @@ FORMAT_LABELS = {
     "word2vec-binary": "word2vec binary (.bin; smaller, exact float32)",
     "projector": "TensorFlow Embedding Projector (vectors.tsv + metadata.tsv, zipped)",
 }
+
+
+COSINE = {"cosine": st.column_config.NumberColumn(format="%.3f")}  # every cosine on the page has three decimals
 
 
 def pairs_frame(pairs: list[tuple[str, float]]) -> pd.DataFrame:
@@ -56,8 +60,9 @@ def default_word(emb: Embeddings) -> str:
 
 def neighbours_section(emb: Embeddings) -> None:
     vocab = emb.vocabulary
-    if st.session_state.get("nb_word") is None:  # first visit: a shared link's ?word=, else a familiar word
+    if not st.session_state.get("nb_word_seeded"):  # first visit: a shared link's ?word=, else a familiar word
         st.session_state["nb_word"] = st.query_params.get("word") or default_word(emb)
+        st.session_state["nb_word_seeded"] = True
     left, mid, right = st.columns([2, 1, 2])
     word = left.selectbox(
         "Query word", vocab, key="nb_word", accept_new_options=True, help="type to search the vocabulary"
@@ -71,6 +76,9 @@ def neighbours_section(emb: Embeddings) -> None:
         format_func=lambda t: t,
         help="; ".join(f"{t}: {h}" for t, h in TABLE_HELP.items()),
     )
+    if not word:  # an emptied box asks nothing, rather than a default word
+        st.caption("Type a word to see its nearest neighbours.")
+        return
     st.query_params["word"] = word  # the address bar now links to this query
     try:
         pairs = emb.neighbors(word, int(k), which)
@@ -79,13 +87,14 @@ def neighbours_section(emb: Embeddings) -> None:
         return
     chart, table = st.columns([3, 2])
     chart.plotly_chart(similarity_bars(pairs, f"Nearest to “{word}” ({which})"), width="stretch")
-    table.dataframe(pairs_frame(pairs), hide_index=True, width="stretch")
+    table.dataframe(pairs_frame(pairs), hide_index=True, width="stretch", column_config=COSINE)
     if emb.context is None:
         return
     with st.expander("Center, context and sum side by side"):
         for column, table_name in zip(st.columns(len(TABLES)), TABLES, strict=True):
             column.caption(TABLE_HELP[table_name])
-            column.dataframe(pairs_frame(emb.neighbors(word, int(k), table_name)), hide_index=True, width="stretch")
+            frame = pairs_frame(emb.neighbors(word, int(k), table_name))
+            column.dataframe(frame, hide_index=True, width="stretch", column_config=COSINE)
 
 
 def analogy_section(emb: Embeddings) -> None:
@@ -101,7 +110,7 @@ def analogy_section(emb: Embeddings) -> None:
         show_unknown(exc)
         return
     st.write(f"{a} : {b} :: {c} : **{answers[0][0]}**" if answers else "No answer.")
-    st.dataframe(pairs_frame(answers), hide_index=True)
+    st.dataframe(pairs_frame(answers), hide_index=True, column_config=COSINE)
 
 
 def similarity_section(emb: Embeddings) -> None:
@@ -112,7 +121,7 @@ def similarity_section(emb: Embeddings) -> None:
     if not (first and second):
         return
     try:
-        st.metric(f"cos({first}, {second})", f"{emb.similarity(first, second):.4f}")
+        st.metric(f"cos({first}, {second})", f"{emb.similarity(first, second):.3f}")
     except UnknownWordError as exc:
         show_unknown(exc)
 
@@ -136,12 +145,11 @@ def export_section(source: Source, emb: Embeddings) -> None:
     left, right = st.columns([3, 1])
     words = left.text_input("Neighbour lists for these words (comma separated)", key="ex_words")
     k = int(right.number_input("Neighbours per word", 1, 1000, 10, key="ex_k"))
-    wanted = parse_words(words or st.session_state.get("nb_word") or "")
-    try:
-        table = neighbors_csv(emb, wanted, k, which)
-    except UnknownWordError as exc:
-        st.warning(str(exc))
-        return
+    asked = parse_words(words or st.session_state.get("nb_word") or "")
+    wanted = [w for w in asked if w in emb.index and w != UNK]
+    if unknown := [w for w in asked if w not in wanted]:  # left out and named; the others still download
+        st.warning(f"Not in the vocabulary, left out of the CSV: {', '.join(unknown)}.")
+    table = neighbors_csv(emb, wanted, k, which)
     st.download_button(
         "Download neighbours (CSV)",
         data=table.encode("utf-8"),

@@ -16,9 +16,11 @@ from pages.common import CURRENT_RUN, embeddings, queryable, registry, require_a
 from pages.jobs_view import queue_view
 from pages.train_form import (
     WATCH_DEFAULT,
+    clear_field_error,
     collect_settings,
     corpus_from_form,
     keep_settings,
+    note_field_error,
     restore_settings,
     settings_form,
 )
@@ -65,6 +67,7 @@ def start() -> None:
         if upload is not None and fresh:
             upload.unlink(missing_ok=True)
         st.session_state["train_error"] = f"Nothing was started. {exc}"
+        note_field_error(exc)
         return
     note_queued(run)
     show(run)
@@ -98,6 +101,7 @@ def note_queued(run: Run) -> None:
 def clear_messages() -> None:
     st.session_state.pop("train_error", None)
     st.session_state.pop("train_notice", None)
+    clear_field_error()
 
 
 def stop() -> None:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
+
+from core.query import Embeddings
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
@@ -41,3 +44,29 @@ def test_unknown_highlight_word_warns(lee_run) -> None:
     at.text_input(key="pj_query").set_value("polise").run()
     assert any("polise" in w.value for w in at.warning)
     assert len(at.get("plotly_chart")) == 1
+
+
+def test_a_searched_word_and_its_neighbours_are_always_on_the_map(lee_run) -> None:
+    at = projection_page()
+    at.number_input(key="pj_n").set_value(3)
+    at.text_input(key="pj_query").set_value("police").run()
+    assert not at.exception
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert spec["data"][-1]["name"] == "police and its neighbours" and len(spec["data"][-1]["text"]) == 11
+    assert "of 14 words" in spec["layout"]["title"]["text"]  # 3 frequent words and the 11 added
+    assert at.dataframe[0].value["word"].tolist() == [w for w, _ in Embeddings.from_run(lee_run).neighbors("police")]
+    at.toggle(key="pj_isolate").set_value(True).run()
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert (
+        "t-SNE" not in spec["layout"]["title"]["text"]
+        and "of 50 words around police" in spec["layout"]["title"]["text"]
+    )
+
+
+def test_word_count_starts_afresh_for_each_source(lee_run) -> None:
+    at = projection_page()
+    at.number_input(key="pj_n").set_value(200).run()
+    assert at.number_input(key="pj_n").value == 200
+    at.session_state["pj_n_source"] = ("another run",)  # as if the picker had moved to another run
+    at.run()
+    assert at.number_input(key="pj_n").value == 1000

@@ -49,12 +49,14 @@ def start(at: AppTest) -> AppTest:
 
 def test_defaults_are_the_books() -> None:
     at = train_page()
-    for name, value in BOOK_DEFAULTS.items():
-        assert at.number_input(key=f"cfg_{name}").value == pytest.approx(value), name
     assert at.radio(key="cfg_corpus").value == "ptb"
     assert at.radio(key="cfg_mode").value == "fast"
     assert at.selectbox(key="cfg_device").value == "auto"
     assert at.number_input(key="cfg_sgd_lr").value == pytest.approx(0.075)
+    next(b for b in at.button if b.label == "Reproduce the book").click().run()
+    assert at.radio(key="cfg_mode").value == "book"
+    for name, value in BOOK_DEFAULTS.items():
+        assert at.number_input(key=f"cfg_{name}").value == pytest.approx(value), name
     assert at.text_input(key="watch_words").value == "chip, bank, monday"
 
 
@@ -85,9 +87,11 @@ def test_short_training_completes_and_shows_on_home() -> None:
 
 def test_invalid_hyperparameters_show_a_message_and_start_nothing() -> None:
     at = train_page()
+    at.radio(key="cfg_mode").set_value("book").run()
     at.number_input(key="cfg_lr").set_value(0.0)
     start(at)
     assert any("lr" in e.value and "Nothing was started" in e.value for e in at.error)
+    assert any(e.value.startswith("Learning rate (Adam) must be between") for e in at.error)  # under its field
     assert list_runs() == []
 
 

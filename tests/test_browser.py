@@ -99,11 +99,11 @@ def test_train_watch_stop_query_and_map(app_url: str) -> None:
 
             page.get_by_role("link", name="Train").click()
             page.get_by_text("Lee news corpus").click()
-            for label, value in (("min_freq", "5"), ("epochs", "300")):
+            for label, value in (("Minimum word count", "5"), ("Epochs", "300")):
                 field = page.get_by_label(label, exact=True)
                 field.fill(value)
                 field.press("Enter")
-            expect(page.get_by_label("epochs", exact=True)).to_have_value("300")
+            expect(page.get_by_label("Epochs", exact=True)).to_have_value("300")
             page.get_by_role("button", name="Start").click()
 
             points = page.get_by_text(re.compile(r"\d+ loss points logged"))
@@ -135,10 +135,10 @@ def test_train_watch_stop_query_and_map(app_url: str) -> None:
 
             page.get_by_role("link", name="Projection").click()
             expect(page.locator(".js-plotly-plot").first).to_be_visible()
-            highlight = page.get_by_label("Highlight a word and its neighbours")
+            highlight = page.get_by_label("Search a word (it and its neighbours are always on the map)")
             highlight.fill("police")
             highlight.press("Enter")
-            expect(page.get_by_text("query", exact=True)).to_be_visible()  # legend entry of the marked words
+            expect(page.get_by_text("police and its neighbours", exact=True)).to_be_visible()  # legend entry
             expect(page.get_by_role("button", name="Download coordinates (CSV)")).to_be_visible()
             page.screenshot(path=str(ARTIFACTS / "projection.png"), full_page=True)
         finally:

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
-from pages.charts import analogy_figure, compare_loss_figure, map_figure, plain, similarity_bars
+from pages.charts import (
+    LABEL_PX,
+    MAP_PX,
+    analogy_figure,
+    compare_loss_figure,
+    map_figure,
+    plain,
+    similarity_bars,
+    spread_labels,
+)
 
 SCRIPT = "<script>alert(1)</script>"
 ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
@@ -14,7 +24,7 @@ def word_frame(words: list[str]) -> pd.DataFrame:
     n = len(words)
     return pd.DataFrame(
         {"word": words, "rank": range(1, n + 1), "count": [10] * n, "x": range(n), "y": range(n), "cluster": [0] * n}
-    )
+    ).assign(focus=lambda f: f["word"].isin(words[:2]))
 
 
 def test_plain_escapes_markup_only() -> None:
@@ -32,9 +42,36 @@ def test_bar_labels_and_title_are_escaped() -> None:
 
 def test_map_text_hover_and_highlight_are_escaped() -> None:
     frame = word_frame([SCRIPT, "chip", "intel"])
-    fig = map_figure(frame, "frequency", labels=3, highlight=[SCRIPT, "chip"], query=SCRIPT)
+    fig = map_figure(frame, "frequency", labels=3, query=SCRIPT, title=SCRIPT)
     assert SCRIPT not in fig.to_json()
     assert ESCAPED in fig.data[0].hovertext[0] and ESCAPED in list(fig.data[1].text)  # the words and the marked ones
+    assert fig.data[1].name == f"{ESCAPED} and its neighbours" and ESCAPED in fig.layout.title.text
+
+
+def test_map_labels_never_overlap_and_focus_words_are_always_labelled() -> None:
+    rng = np.random.default_rng(0)
+    n = 2000
+    frame = pd.DataFrame(
+        {"word": [f"word{i}" for i in range(n)], "rank": range(1, n + 1), "count": 1, "cluster": rng.integers(0, 4, n)}
+    )
+    frame["x"], frame["y"] = rng.normal(size=n), rng.normal(size=n)  # a dense centre, as frequent words make
+    frame["focus"] = frame["rank"].isin([1500, 1501, 1502])
+    chosen = spread_labels(frame, 60)
+    assert chosen[frame["focus"]].all() and 3 < chosen.sum() <= 63
+    px = (frame["x"] - frame["x"].min()) / np.ptp(frame["x"]) * MAP_PX[0]
+    py = (frame["y"] - frame["y"].min()) / np.ptp(frame["y"]) * MAP_PX[1]
+    others = np.flatnonzero(chosen & ~frame["focus"].to_numpy())
+    for a in others:
+        for b in np.flatnonzero(chosen):
+            if a != b:
+                half = (len(frame["word"][a]) + len(frame["word"][b])) * LABEL_PX[0] / 2 + 4
+                assert abs(px[a] - px[b]) >= half or abs(py[a] - py[b]) >= LABEL_PX[1], (a, b)
+    fig = map_figure(frame, "cluster", 60, "word1499")
+    assert [t.name for t in fig.data][:4] == [
+        f"cluster {c}: {', '.join(f'word{i}' for i in first)}"
+        for c, first in ((c, frame[frame.cluster == c].nsmallest(3, "rank").index) for c in range(4))
+    ]
+    assert fig.layout.showlegend
 
 
 def test_compare_curves_one_per_run_on_epochs_or_seconds() -> None:

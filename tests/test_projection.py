@@ -73,7 +73,7 @@ def test_perplexity_fits_small_maps() -> None:
 
 def test_unknown_method_is_an_error() -> None:
     with pytest.raises(ValueError, match="pca, tsne"):
-        project(np.ones((5, 3)), Settings(method="umap"))  # type: ignore[arg-type]
+        project(np.ones((5, 3)), Settings(method="isomap"))  # type: ignore[arg-type]
 
 
 def test_cluster_clips_k_to_the_rows() -> None:
@@ -126,3 +126,34 @@ def test_imported_vectors_map_starts_at_the_first_row() -> None:
 def test_map_of_a_trained_run(lee_run) -> None:
     frame = word_map(Embeddings.from_run(lee_run), Settings(n_words=200))
     assert len(frame) == 200 and frame["count"].is_monotonic_decreasing
+
+
+def test_focus_words_join_the_map_or_make_it_alone() -> None:
+    emb = fake_embeddings(words=300)
+    focus = ("w250", "w3", "w299")
+    frame = word_map(emb, Settings(n_words=20, focus=focus, clusters=3))
+    assert len(frame) == 22 and set(focus) <= set(frame["word"])  # w3 was on the map already
+    assert frame.loc[frame["focus"], "word"].tolist() == ["w3", "w250", "w299"]
+    alone = word_map(emb, Settings(n_words=20, focus=focus, isolate=True, clusters=2))
+    assert sorted(alone["word"]) == sorted(focus) and alone["focus"].all()
+
+
+def test_tsne_reports_frames_and_a_raising_callback_cancels_it() -> None:
+    vectors = np.random.default_rng(5).normal(size=(80, 8))
+    frames: list[tuple[int, int]] = []
+    coords = project(vectors, Settings(method="tsne", max_iter=300), lambda i, n, xy: frames.append((i, n)))
+    assert coords.shape == (80, 2) and frames[-1] == (300, 300) and len(frames) == 6
+
+    class Cancelled(Exception):
+        pass
+
+    def cancel(done: int, total: int, xy: np.ndarray) -> None:
+        raise Cancelled
+
+    with pytest.raises(Cancelled):
+        project(vectors, Settings(method="tsne", max_iter=5000), cancel)
+
+
+def test_umap_map() -> None:
+    frame = word_map(fake_embeddings(words=60), Settings(method="umap", n_words=60, clusters=3))
+    assert len(frame) == 60 and np.isfinite(frame[["x", "y"]].to_numpy()).all()

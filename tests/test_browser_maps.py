@@ -1,0 +1,109 @@
+"""The Projection page in headless Chromium on a PTB run: search, click, isolate, t-SNE frames; Tour screenshots."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, ROOT, app_url  # noqa: F401 - app_url is a fixture
+
+pytestmark = pytest.mark.browser
+TOUR = ROOT / "docs" / "tour"
+
+# The first plotly chart's focus trace (the searched word and its neighbours, drawn last), as plain lists.
+FOCUS_WORDS = "() => { const gd = document.querySelector('.js-plotly-plot'); return gd._fullData.at(-1).text; }"
+# Pixel position of a word of the focus trace, so the test clicks it as a person would.
+WORD_XY = """(word) => {
+  const gd = document.querySelector('.js-plotly-plot');
+  const d = gd._fullData.at(-1), i = d.text.indexOf(word), box = gd.getBoundingClientRect();
+  const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
+  return [box.left + xa._offset + xa.l2p(d.x[i]), box.top + ya._offset + ya.l2p(d.y[i])];
+}"""
+# Every distinct map title until the finished t-SNE map shows (or 150 s pass).
+TSNE_TITLES = """async () => {
+  const seen = [];
+  for (const start = Date.now(); Date.now() - start < 150000; ) {
+    const gd = document.querySelector('.js-plotly-plot');
+    const raw = gd && gd.layout && gd.layout.title && gd.layout.title.text;
+    const title = raw && raw.replace(/<[^>]+>/g, '');  // Streamlit wraps titles in <b>
+    if (title && !seen.includes(title)) seen.push(title);
+    if (title && title.startsWith('t-SNE') && !title.includes('iteration')) break;
+    await new Promise(r => setTimeout(r, 40));
+  }
+  return seen;
+}"""
+
+
+@pytest.fixture
+def ptb_run(isolated_runs: Path, ptb_dir: Path) -> str:
+    """One epoch of PTB in the fast mode: the vocabulary and neighbours of a real run."""
+    env = {**os.environ, "W2V_RUNS_DIR": str(isolated_runs), "W2V_DATA_DIR": str(ptb_dir)}
+    command = [sys.executable, "-m", "core", "train", "--epochs", "1", "--threads", "2", "--name", "ptb"]
+    subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True, timeout=600)
+    return "ptb"
+
+
+def test_search_click_isolate_and_tsne_frames(ptb_run: str, app_url: str) -> None:  # noqa: F811
+    from playwright.sync_api import expect, sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    TOUR.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1100})
+            page.set_default_timeout(90_000)
+            expect.set_options(timeout=90_000)
+            page.goto(f"{app_url}/projection")
+            expect(page.get_by_text("PCA of 1,000 words")).to_be_visible()
+            search = page.get_by_label("Search a word (it and its neighbours are always on the map)")
+            search.fill("chip")
+            search.press("Enter")
+            expect(page.get_by_text("PCA of 1,011 words")).to_be_visible()  # chip (rank 2,082) and 10 neighbours added
+            words = page.evaluate(FOCUS_WORDS)
+            assert len(words) == 11 and words[0] == "chip"
+            page.screenshot(path=str(TOUR / "projection.png"))
+
+            page.mouse.click(*page.evaluate(WORD_XY, words[1]))
+            expect(page.get_by_text(f"Neighbours of {words[1]}")).to_be_visible()
+            page.mouse.click(*page.evaluate(WORD_XY, "chip"))
+            expect(page.get_by_text("Neighbours of chip")).to_be_visible()
+            expect(page.get_by_text(f"Neighbours of {words[1]}")).to_have_count(0)
+
+            page.get_by_text("Isolate", exact=True).click()
+            expect(page.get_by_text("PCA of 50 words around chip")).to_be_visible()
+            assert len(page.evaluate(FOCUS_WORDS)) == 50
+            page.get_by_text("Isolate", exact=True).click()
+            expect(page.get_by_text("PCA of 1,011 words")).to_be_visible()
+
+            page.get_by_text("t-SNE (keeps local neighbourhoods").click()
+            titles = page.evaluate(TSNE_TITLES)
+            frames = [t for t in titles if "iteration" in t]
+            assert len(frames) >= 2, titles
+            assert titles[-1] == "t-SNE of 1,011 words", titles
+            page.screenshot(path=str(TOUR / "projection-tsne.png"))
+        finally:
+            browser.close()
+
+
+def test_tour_screenshots(ptb_run: str, app_url: str) -> None:  # noqa: F811
+    """One picture per page for the README's Tour, on a finished PTB run."""
+    from playwright.sync_api import expect, sync_playwright
+
+    TOUR.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(90_000)
+            expect.set_options(timeout=90_000)
+            for path, heading in (("", "Word2Vec Studio"), ("train", "Train"), ("neighbours", "Neighbours")):
+                page.goto(f"{app_url}/{path}")
+                expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible()
+                page.wait_for_timeout(1500)  # charts settle
+                page.screenshot(path=str(TOUR / f"{path or 'home'}.png"))
+        finally:
+            browser.close()

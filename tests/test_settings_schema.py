@@ -1,0 +1,130 @@
+"""One settings schema behind the Train form, the CLI, the resume rules and the README's table."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import io
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core import config
+from core.cli import build_parser, config_from_args, main
+from core.config import SCHEMA, ConfigError, TrainConfig, resumable_fields, settings_table
+from core.runs import RESUMABLE_FIELDS
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = str(ROOT / "app.py")
+MODE_DEVICE = [("fast", "cpu"), ("book", "cpu")]
+
+
+def form_widgets(mode: str, device: str) -> dict[str, object]:
+    """Every widget of the Train form with key `cfg_<field>`, for one mode and device."""
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["cfg_mode"] = mode
+    at.session_state["cfg_device"] = device
+    at.switch_page("pages/train.py").run()
+    assert not at.exception
+    widgets = [*at.number_input, *at.radio, *at.selectbox, *at.checkbox]
+    return {w.key[4:]: w for w in widgets if (w.key or "").startswith("cfg_")}
+
+
+def train_help() -> str:
+    """`python -m core train --help`, white space collapsed (argparse wraps lines)."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), pytest.raises(SystemExit):
+        build_parser().parse_args(["train", "--help"])
+    return " ".join(out.getvalue().split())
+
+
+def test_schema_covers_every_field_in_order() -> None:
+    assert set(SCHEMA) == {f.name for f in dataclasses.fields(TrainConfig)}
+    assert RESUMABLE_FIELDS == resumable_fields() == ("epochs", "batch_size", "device", "threads", "log_every")
+
+
+def test_every_field_is_on_the_form_or_documented_as_command_line_only() -> None:
+    shown: dict[str, object] = {}
+    for mode, device in MODE_DEVICE:
+        shown |= form_widgets(mode, device)
+    for setting in SCHEMA.values():
+        if setting.form:
+            assert setting.name in shown, setting.name
+            assert shown[setting.name].label == setting.label
+        else:
+            assert "command line only" in settings_table().split(f"`{setting.name}`")[1].split("\n")[0]
+    for name, widget in shown.items():
+        if name in SCHEMA and SCHEMA[name].low is not None:
+            assert f"Range {SCHEMA[name].range_text()}." in widget.help, name
+
+
+def test_the_form_shows_only_what_the_mode_and_device_use() -> None:
+    fast, book = form_widgets("fast", "cpu"), form_widgets("book", "cpu")
+    assert "sgd_lr" in fast and "lr" not in fast and "batch_size" not in fast  # the CPU kernel has no batches
+    assert "lr" in book and "sgd_lr" not in book and "batch_size" in book
+    assert fast["sgd_lr"].label == "Learning rate (SGD, decays to 0)"
+
+
+def test_cli_help_lists_every_field_with_its_range() -> None:
+    text = train_help()
+    for setting in SCHEMA.values():
+        assert setting.cli_flag in text, setting.name
+        if setting.low is not None:
+            assert f"{setting.label}" in text and f"{setting.range_text()}, default" in text, setting.name
+    assert "--log-every N" in text
+
+
+def test_a_range_changed_in_the_schema_changes_form_cli_and_checks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(SCHEMA, "epochs", dataclasses.replace(SCHEMA["epochs"], high=7))
+    assert "1 to 7, default 5" in train_help()
+    assert "Range 1 to 7." in form_widgets("fast", "cpu")["epochs"].help
+    with pytest.raises(ConfigError, match="between 1 and 7"):
+        TrainConfig(epochs=8)
+    monkeypatch.setitem(SCHEMA, "threads", dataclasses.replace(SCHEMA["threads"], resumable=False))
+    assert "threads" not in config.resumable_fields()
+
+
+def test_cli_flags_fill_the_config(tiny_corpus: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = build_parser().parse_args(["train", "--window", "3", "--log-every", "7", "--lowercase", "--mode", "book"])
+    cfg = config_from_args(args)
+    assert (cfg.max_window, cfg.log_every, cfg.lowercase, cfg.mode) == (3, 7, True, "book")
+    assert main(["train", "--corpus", str(tiny_corpus), "--epochs", "2000"]) == 2
+    assert "epochs: must be between 1 and 1000, got 2000" in capsys.readouterr().err
+
+
+def test_whole_numbers_are_refused_not_truncated() -> None:
+    with pytest.raises(ConfigError, match=r"epochs: must be a whole number, got 2\.5"):
+        TrainConfig.from_dict({"epochs": 2.5})
+    assert TrainConfig.from_dict({"epochs": 3.0}).epochs == 3
+    try:
+        TrainConfig.from_dict({"epochs": 2.5})
+    except ConfigError as exc:
+        assert exc.sentence() == "Epochs must be a whole number, got 2.5."
+
+
+def test_form_refuses_2_5_epochs_under_the_field() -> None:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["cfg_corpus"] = "lee"
+    at.switch_page("pages/train.py").run()
+    at.number_input(key="cfg_epochs").set_value(2.5).run()
+    next(b for b in at.button if b.label == "Start").click().run()
+    assert [e.value for e in at.error if e.value.startswith("Epochs")] == ["Epochs must be a whole number, got 2.5."]
+
+
+def test_presets_fill_the_form() -> None:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.switch_page("pages/train.py").run()
+    next(b for b in at.button if b.label == "Large corpus / GPU").click().run()
+    assert at.radio(key="cfg_mode").value == "fast" and at.number_input(key="cfg_min_freq").value == 5
+    next(b for b in at.button if b.label == "Reproduce the book").click().run()
+    assert at.radio(key="cfg_mode").value == "book"
+    assert at.number_input(key="cfg_lr").value == pytest.approx(0.002)
+    assert at.number_input(key="cfg_batch_size").value == 512
+
+
+def test_readme_settings_table_is_generated_from_the_schema() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    start = readme.index("<!-- settings-table:start")
+    body = readme[readme.index("\n", start) + 1 : readme.index("<!-- settings-table:end -->")]
+    assert body == settings_table(), "run `python -m core settings` and paste its output into the README"

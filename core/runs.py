@@ -12,6 +12,8 @@ import os
 import re
 import shutil
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,7 @@ from safetensors.torch import load_file, save_file
 
 from core.atomic import write_atomic, write_text_atomic
 from core.config import TrainConfig
+from core.records import Damaged, parse_config, parse_metric_line, parse_status, read_text
 from core.vocab import Vocab
 
 RUNS_ENV = "W2V_RUNS_DIR"
@@ -100,7 +103,7 @@ class Run:
 
     # --- config, vocabulary, status, metrics -------------------------------------------
     def config(self) -> TrainConfig:
-        return TrainConfig.from_dict(_read_json(self.path / "config.json"))
+        return self._checked("config.json", parse_config(self._read("config.json")))
 
     def update_config(self, **changes: Any) -> TrainConfig:
         """Change settings of RESUMABLE_FIELDS before a resume; anything else is refused."""
@@ -124,9 +127,9 @@ class Run:
 
     def status(self) -> dict[str, Any]:
         """The saved status; a `running` or `queued` run whose process is gone reads as `interrupted`."""
-        record = _read_json(self.path / "status.json")
+        record = self._checked("status.json", parse_status(self._read("status.json"), STATES))
         state = record.get("state")
-        if state in _ORPHANED and not _alive(int(record.get("pid", -1))):
+        if state in _ORPHANED and not _alive(record.get("pid", -1)):
             record = {**record, "state": "interrupted", "message": _ORPHANED[state]}
         return record
 
@@ -138,13 +141,8 @@ class Run:
         path = self.path / "metrics.jsonl"
         if not path.is_file():
             return []
-        rows = []
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue  # a line cut short by a killed process
-        return rows
+        text = path.read_text(encoding="utf-8", errors="replace")
+        return [row for line in text.splitlines() if (row := parse_metric_line(line)) is not None]
 
     def truncate_metrics(self, epochs_done: int) -> None:
         """Drop metrics past the last checkpoint, so a resumed run's history has no duplicate epoch."""
@@ -159,6 +157,22 @@ class Run:
         if not (self.path / "checkpoint.safetensors").is_file():
             return None
         return _load_tensors(self.path / "checkpoint.safetensors")
+
+    def epochs_done(self) -> int:
+        """Epochs its last checkpoint holds (0 without one), read from the header alone."""
+        from safetensors import safe_open
+
+        path = self.path / "checkpoint.safetensors"
+        if not path.is_file():
+            return 0
+        try:
+            with safe_open(str(path), framework="pt") as fh:
+                losses = json.loads((fh.metadata() or {}).get("meta", "{}")).get("epoch_losses")
+        except (SafetensorError, OSError, ValueError, AttributeError) as exc:
+            raise RunError(f"run {self.name} is damaged: its checkpoint cannot be read ({exc})") from exc
+        if not isinstance(losses, list):
+            raise RunError(f"run {self.name} is damaged: its checkpoint does not say how many epochs it holds")
+        return len(losses)
 
     def save_vectors(self, center: torch.Tensor, context: torch.Tensor) -> None:
         _save_tensors(self.path / "vectors.safetensors", {"center": center, "context": context}, {})
@@ -177,9 +191,53 @@ class Run:
         return checkpoint[0]["center"], checkpoint[0]["context"]
 
     def delete(self) -> None:
+        """Remove the run's folder; a run that is a symbolic link loses the link only, never what it points to."""
+        if self.path.is_symlink():
+            self.path.unlink()
+            return
         if not self.path.is_dir():
             raise RunError(f"run {self.name} no longer exists: it was deleted")
         shutil.rmtree(self.path)
+
+    def _read(self, name: str) -> str | Damaged:
+        if self.path.is_symlink():
+            return Damaged("the run folder is a symbolic link; runs must be real folders under the runs folder")
+        return read_text(self.path / name)
+
+    def _checked(self, name: str, value: Any) -> Any:
+        """The value of a tolerant parse, or a RunError naming the run, the file and what is wrong with it."""
+        if isinstance(value, Damaged):
+            raise RunError(f"run {self.name} is damaged: {name}: {value.reason}")
+        return value
+
+
+@contextmanager
+def kept_on_failure(run: Run) -> Iterator[None]:
+    """A resume that fails before it saves a new checkpoint leaves the run as it was: its settings, its
+    state and figures (the failure goes into its status message), so a finished run never turns `failed`."""
+    config = (run.path / "config.json").read_bytes()
+    try:
+        status: dict[str, Any] | None = run.status()
+    except RunError:
+        status = None
+    stamp = _stamp(run.path / "checkpoint.safetensors")
+    try:
+        yield
+    except BaseException as exc:
+        if _stamp(run.path / "checkpoint.safetensors") == stamp:
+            write_atomic(run.path / "config.json", lambda tmp: tmp.write_bytes(config))
+            if status is not None:
+                status = {**status, "message": f"could not resume ({exc or type(exc).__name__}); the run is as it was"}
+                write_text_atomic(run.path / "status.json", json.dumps(status))
+        raise
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_mtime_ns, stat.st_size
 
 
 def list_runs(root: str | Path | None = None) -> list[Run]:
@@ -218,13 +276,6 @@ def _digest(tensors: dict[str, torch.Tensor]) -> str:
         digest.update(key.encode())
         digest.update(tensors[key].numpy().tobytes())
     return digest.hexdigest()
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise RunError(f"{path} is missing or not valid JSON ({exc})") from exc
 
 
 def _alive(pid: int) -> bool:

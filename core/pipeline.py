@@ -52,7 +52,9 @@ def check_corpus(cfg: TrainConfig, data_dir: str | Path | None = None) -> Senten
     if (cfg.corpus == "ptb" and ptb_needs_download(data_dir)) or store.wants_store(cfg.corpus):
         return None
     sentences = load_corpus(cfg.corpus, cfg.lowercase, data_dir)
-    check_fits(cfg, Vocab.build(sentences, cfg.min_freq))
+    vocab = Vocab.build(sentences, cfg.min_freq)
+    check_fits(cfg, vocab)
+    vocab.check_pairs(sentences)
     return sentences
 
 
@@ -97,6 +99,7 @@ def prepare(
         if sentences is None:
             sentences = load_corpus(cfg.corpus, cfg.lowercase, data_dir, progress)
         prepared = Prepared.build(sentences, cfg.min_freq, device)
+        prepared.vocab.check_pairs(sentences)
     check_fits(cfg, prepared.vocab)
     return prepared
 

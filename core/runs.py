@@ -213,23 +213,25 @@ class Run:
 
 @contextmanager
 def kept_on_failure(run: Run) -> Iterator[None]:
-    """A resume that fails before it saves a new checkpoint leaves the run as it was: its settings, its
-    state and figures (the failure goes into its status message), so a finished run never turns `failed`."""
-    config = (run.path / "config.json").read_bytes()
-    try:
-        status: dict[str, Any] | None = run.status()
-    except RunError:
-        status = None
+    """A resume that fails before it saves a new checkpoint leaves the run's settings and status byte for byte
+    as they were (a finished run never turns `failed` or loses its figures); the caller reports the error."""
+    kept = {name: _bytes(run.path / name) for name in ("config.json", "status.json")}
     stamp = _stamp(run.path / "checkpoint.safetensors")
     try:
         yield
-    except BaseException as exc:
+    except BaseException:
         if _stamp(run.path / "checkpoint.safetensors") == stamp:
-            write_atomic(run.path / "config.json", lambda tmp: tmp.write_bytes(config))
-            if status is not None:
-                status = {**status, "message": f"could not resume ({exc or type(exc).__name__}); the run is as it was"}
-                write_text_atomic(run.path / "status.json", json.dumps(status))
+            for name, data in kept.items():
+                if data is not None:
+                    write_atomic(run.path / name, lambda tmp, data=data: tmp.write_bytes(data))
         raise
+
+
+def _bytes(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
 
 
 def _stamp(path: Path) -> tuple[int, int] | None:

@@ -46,6 +46,18 @@ class Vocab:
         unk_count = sum(counter.values()) - sum(n for _, n in kept)
         return cls([UNK] + [t for t, _ in kept], [unk_count] + [n for _, n in kept])
 
+    def check_pairs(self, sentences: list[list[str]]) -> None:
+        """Refuse a corpus that gives skip-gram nothing to learn: no sentence holds two vocabulary words.
+
+        Stops at the first sentence that does, so a usable corpus costs a few lines.
+        """
+        known = self.token_to_idx
+        if not any(sum(t in known and t != UNK for t in s) >= 2 for s in sentences if len(s) >= 2):
+            raise VocabError(
+                "the corpus gives no training pair: no line holds two words of the vocabulary "
+                "(one sentence per line); put more words on a line or lower min_freq"
+            )
+
     def __len__(self) -> int:
         return len(self.idx_to_token)
 

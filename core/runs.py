@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import time
+import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,7 +34,7 @@ _ORPHANED = {
     "running": "the training process ended unexpectedly",
     "queued": "the app stopped before this queued run started",
 }
-_NAME_OK = re.compile(r"[^A-Za-z0-9._-]+")
+_NAME_OK = re.compile(r"[^\w.-]+")  # \w: letters and digits of any script, and `_`
 # Settings a resumed run may change: they alter speed or length, not what the model is.
 RESUMABLE_FIELDS = ("epochs", "batch_size", "device", "threads", "log_every")
 
@@ -47,8 +48,11 @@ def runs_root(root: str | Path | None = None) -> Path:
 
 
 def sanitize_name(name: str) -> str:
-    """A safe folder name: letters, digits, `.`, `_`, `-`; no leading dot, no path parts, at most 80 chars."""
-    clean = _NAME_OK.sub("-", name.replace("\x00", "")).strip(".-")[:80]
+    """A safe folder name: letters and digits of any script, `.`, `_`, `-`; no leading dot, no path parts, at most
+    80 characters."""
+    clean = _NAME_OK.sub("-", unicodedata.normalize("NFC", name).replace("\x00", "")).strip(".-")[:80]
+    while len(clean.encode()) > 200:  # file systems allow 255 bytes per name; an upload adds a prefix
+        clean = clean[:-1]
     if not clean:
         raise RunError(f"run name {name!r} has no usable characters; use letters, digits, '.', '_' or '-'")
     return clean

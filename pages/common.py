@@ -53,10 +53,11 @@ def queryable(run: Run) -> bool:
 
 
 def safe_status(run: Run) -> dict[str, Any]:
+    """The run's status; a damaged or unreadable one reads as state `damaged` with the reason as its message."""
     try:
         return run.status()
     except RunError as exc:
-        return {"state": "failed", "message": str(exc)}
+        return {"state": "damaged", "message": str(exc)}
 
 
 def runs_table(runs: list[Run]) -> pd.DataFrame:

@@ -11,6 +11,7 @@ from core.projection import Settings, cache_key, capped, sample_note, word_map
 from core.query import Embeddings, UnknownWordError
 from pages.charts import map_figure
 from pages.sources import Source, explorer_page
+from pages.text import literal
 
 METHOD_LABELS = {"pca": "PCA (instant, linear)", "tsne": "t-SNE (slower, keeps local neighbourhoods)"}
 
@@ -57,7 +58,7 @@ def highlight_controls(emb: Embeddings) -> tuple[str | None, list[str]]:
     try:
         return word, [word] + [w for w, _ in emb.neighbors(word, k)]
     except UnknownWordError as exc:
-        st.warning(f"{exc}")
+        st.warning(literal(exc))
         return None, []
 
 
@@ -73,11 +74,11 @@ def draw_map(source: Source, emb: Embeddings) -> None:
         with st.spinner(message, show_time=True):
             frame = cached_map(cache_key(source.key, settings), source, settings)
     except ValueError as exc:
-        st.error(f"No map for these vectors: {exc}")
+        st.error(f"No map for these vectors: {literal(exc)}")
         return
     missing = [w for w in marked if w not in set(frame["word"])]
     if missing:
-        st.caption(f"Outside the {len(frame)} words on the map: {', '.join(missing)}")
+        st.caption(f"Outside the {len(frame)} words on the map: {literal(', '.join(missing))}")
     st.plotly_chart(map_figure(frame, color_by, labels, marked, query), width="stretch")
     st.download_button(
         "Download coordinates (CSV)",

@@ -171,10 +171,11 @@ def check_resume(run: Run, args: argparse.Namespace, changes: dict[str, object])
     fixed = sorted(set(changes) - set(RESUMABLE_FIELDS))
     if fixed:
         raise RunError(f"{', '.join(fixed)} cannot change on resume (only {', '.join(RESUMABLE_FIELDS)})")
+    state = run.status().get("state")  # a damaged status is refused here, before anything is written
     done, epochs = run.epochs_done(), changes.get("epochs", run.config().epochs)
     if epochs < done:
         raise RunError(f"run {run.name} has done {done} epochs; --epochs must be at least {done} to resume it")
-    if epochs == done and run.status().get("state") == "finished":
+    if epochs == done and state == "finished":
         raise RunError(f"run {run.name} has finished its {done} epochs; give --epochs above {done} to train further")
 
 

@@ -97,10 +97,10 @@ def _text_bytes(path: str, size: int, mtime_ns: int) -> int:
     done = 0
     try:
         with gzip.open(path, "rb") as fh:
-            while done <= STORE_THRESHOLD_BYTES and (block := fh.read(1 << 20)):
+            while done <= STORE_THRESHOLD_BYTES and (block := fh.read(1 << 16)):
                 done += len(block)
     except (OSError, EOFError):
-        return 0  # not gzip: reading it in memory gives the clear message
+        pass  # damaged or not gzip: under the threshold, reading it in memory gives the clear message
     return done
 
 

@@ -24,7 +24,7 @@ from safetensors.torch import load_file, save_file
 
 from core.atomic import write_atomic, write_text_atomic
 from core.config import TrainConfig
-from core.records import Damaged, parse_config, parse_metric_line, parse_status, read_text
+from core.records import Damaged, parse_config, parse_metric_line, parse_object, parse_status, read_text
 from core.vocab import Vocab
 
 RUNS_ENV = "W2V_RUNS_DIR"
@@ -217,16 +217,19 @@ class Run:
 
 @contextmanager
 def kept_on_failure(run: Run) -> Iterator[None]:
-    """A resume that fails before it saves a new checkpoint leaves the run's settings and status byte for byte
-    as they were (a finished run never turns `failed` or loses its figures); the caller reports the error."""
-    kept = {name: _bytes(run.path / name) for name in ("config.json", "status.json")}
+    """A resume that fails before it saves a new checkpoint leaves the run's settings, status, metrics and
+    vocabulary byte for byte as they were (a finished run never turns `failed` or loses its figures); the
+    caller reports the error."""
+    kept = {name: _bytes(run.path / name) for name in ("config.json", "status.json", "metrics.jsonl", "vocab.json")}
     stamp = _stamp(run.path / "checkpoint.safetensors")
     try:
         yield
     except BaseException:
         if _stamp(run.path / "checkpoint.safetensors") == stamp:
             for name, data in kept.items():
-                if data is not None:
+                if data is None:
+                    (run.path / name).unlink(missing_ok=True)
+                elif _bytes(run.path / name) != data:
                     write_atomic(run.path / name, lambda tmp, data=data: tmp.write_bytes(data))
         raise
 
@@ -273,7 +276,10 @@ def _load_tensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         raise RunError(f"{path} is damaged or truncated ({exc}); it was not loaded") from exc
     if header.get("sha256") != _digest(tensors):
         raise RunError(f"{path} fails its checksum: the file is damaged; it was not loaded")
-    return tensors, json.loads(header.get("meta", "{}"))
+    meta = parse_object(header.get("meta", "{}"))
+    if isinstance(meta, Damaged):
+        raise RunError(f"{path}: its header's metadata is damaged: {meta.reason}")
+    return tensors, meta
 
 
 def _digest(tensors: dict[str, torch.Tensor]) -> str:

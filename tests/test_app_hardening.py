@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, open_app_page, synthetic_text
+from conftest import ROOT, open_app_page, plain, synthetic_text
 from streamlit.testing.v1 import AppTest
 from test_core_hardening import checksums, refuse_writes
 
@@ -24,11 +24,6 @@ from pages.text import literal
 
 PAGES = ("home", "train", "neighbours", "projection", "evaluate", "compare")
 MARKUP = ("![x](http://127.0.0.1:9/t.png)", "**bold**", ":red[red]", "$x^2$", "[link](http://127.0.0.1:9/)")
-
-
-def plain(markdown: str) -> str:
-    """What a Markdown body shows: backslash escapes removed."""
-    return re.sub(r"\\(.)", r"\1", markdown)
 
 
 @pytest.fixture(scope="module")

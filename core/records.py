@@ -94,10 +94,10 @@ def parse_status(text: str | Damaged, states: tuple[str, ...]) -> dict[str, Any]
     pid = record.get("pid", 0)
     if not _whole(pid) or not 0 <= pid <= MAX_PID:
         return Damaged(f"its process id {_short(pid)} is not a whole number between 0 and {MAX_PID}")
-    for key in STATUS_FIGURES:
+    for key in STATUS_FIGURES:  # NaN is how a run stopped before its first epoch reports its mean loss
         value = record.get(key)
-        if value is not None and not _finite(value):
-            return Damaged(f"its {key} {_short(value)} is not a finite number")
+        if value is not None and not (_finite(value) or (isinstance(value, float) and not math.isfinite(value))):
+            return Damaged(f"its {key} {_short(value)} is not a number")
     if "device" in record and not isinstance(record["device"], str):
         return Damaged("its device is not text")
     return record

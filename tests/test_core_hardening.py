@@ -170,7 +170,7 @@ DAMAGES = {  # file -> content that damages it
         "[1]",
         '{"state": "exploded"}',
         '{"state": "finished", "train_seconds": "abc"}',
-        '{"state": "finished", "mean_loss": 1e999}',
+        f'{{"state": "finished", "vocab_size": {10**400}}}',
         '{"state": "fini',
     ],
     "evaluation.json": ['{"pairs": [{"name": "WordSim353"}], "analogies": []}', "{}", "[]", '{"pairs": 5}'],

@@ -268,6 +268,8 @@ def _save_tensors(path: Path, tensors: dict[str, torch.Tensor], meta: dict[str, 
 def _load_tensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     from safetensors import safe_open
 
+    if path.is_symlink() or path.parent.is_symlink():
+        raise RunError(f"{path} is reached through a symbolic link; a run's files must be plain files in its folder")
     try:
         with safe_open(str(path), framework="pt") as fh:
             header = fh.metadata() or {}

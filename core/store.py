@@ -28,6 +28,7 @@ import numpy as np
 
 from core.atomic import remove_stale_temporaries, write_text_atomic
 from core.data import CorpusError, Progress, cache_dir, check_no_nul
+from core.runs import runs_root
 from core.vocab import UNK, Vocab, VocabError
 
 STORE_THRESHOLD_BYTES = 200 * 1024**2  # text files above this train from a store, not from memory
@@ -150,6 +151,9 @@ def build_store(text_path: Path, out_dir: Path, lowercase: bool, progress: Progr
     text_path = Path(text_path)
     if not text_path.is_file():
         raise CorpusError(f"{text_path}: no such file")
+    root = runs_root().resolve()
+    if root in out_dir.resolve().parents:
+        raise CorpusError(f"the store folder {out_dir} is inside the runs folder {root}; set W2V_CACHE_DIR elsewhere")
     out_dir.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(out_dir)
     (out_dir / META).unlink(missing_ok=True)  # a half-rewritten store must never read as complete

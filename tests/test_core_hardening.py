@@ -251,6 +251,8 @@ def test_a_symlinked_run_is_damaged_and_delete_removes_only_the_link(runs: tuple
     [linked] = [r for r in list_runs() if r.name == "good"]
     with pytest.raises(RunError, match="symbolic link"):
         linked.config()
+    with pytest.raises(RunError, match="symbolic link"):
+        Embeddings.from_run(linked)
     linked.delete()
     assert not good.path.exists() and checksums(elsewhere) == kept
 
@@ -520,6 +522,15 @@ def test_a_deleted_store_is_built_again(tmp_path: Path, monkeypatch: pytest.Monk
     (first.path / store.VOCAB).unlink()
     again = store.open_or_build(path, False)
     assert again.tokens == first.tokens and (again.path / store.VOCAB).is_file()
+
+
+def test_a_store_is_never_built_inside_the_runs_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("W2V_CACHE_DIR", str(runs_root() / "cache"))
+    path = tmp_path / "c.txt"
+    path.write_text(synthetic_text())
+    with pytest.raises(CorpusError, match="inside the runs folder"):
+        store.open_or_build(path, False)
+    assert not runs_root().exists() or not list(runs_root().rglob("*.int32"))
 
 
 # --- 6. memory is bounded by what is read --------------------------------------------------------------------

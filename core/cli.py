@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import signal
 import sys
 import threading
@@ -15,11 +16,11 @@ from core import distributed
 from core.config import SCHEMA, ConfigError, Setting, TrainConfig, settings_table
 from core.data import CorpusError
 from core.device import DeviceError
-from core.evaluate import EvaluationError, Report, full_report, save_evaluation
-from core.export import FORMATS, export_vectors
+from core.evaluate import EvaluationError, Report, evaluation_file, full_report, save_evaluation
+from core.export import FORMATS, ExportError, export_vectors
 from core.pipeline import RunSummary, check_corpus, train_run
 from core.query import TABLES, Embeddings, UnknownWordError
-from core.runs import Run, RunError
+from core.runs import RESUMABLE_FIELDS, Run, RunError, kept_on_failure
 from core.train import TrainEvent, TrainingError
 from core.vectors_io import VectorFileError, read_vectors
 from core.vocab import UNK, VocabError
@@ -29,6 +30,7 @@ USER_ERRORS = (
     CorpusError,
     DeviceError,
     EvaluationError,
+    ExportError,
     RunError,
     TrainingError,
     UnknownWordError,
@@ -53,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     neighbors = sub.add_parser("neighbors", help="nearest neighbours of a word by cosine similarity")
     neighbors.add_argument("run")
     neighbors.add_argument("word")
-    neighbors.add_argument("-k", type=int, default=10)
+    neighbors.add_argument("-k", type=_positive, default=10, help="how many neighbours (at least 1)")
     neighbors.add_argument("--table", choices=TABLES, default="center")
 
     evaluate = sub.add_parser("evaluate", help="WordSim353, SimLex999 and Google analogies of a run or vectors file")
@@ -131,6 +133,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except USER_ERRORS as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a read-only folder, a full disk, a file deleted meanwhile
+        print(f"error: {disk_message(exc)}", file=sys.stderr)
+        return 2
+
+
+def disk_message(exc: OSError) -> str:
+    """One line for a refused file operation: what, where, and that what was saved before is kept."""
+    where = f" {exc.filename}" if exc.filename else ""
+    return f"the system refused to read or write{where}: {exc.strerror or exc}; files saved before are kept"
 
 
 def _positive(text: str) -> int:
@@ -157,10 +168,13 @@ def cmd_train(args: argparse.Namespace) -> int:
         distributed.finish()
 
 
-def _open_or_create_run(args: argparse.Namespace) -> Run:
+def _open_or_create_run(args: argparse.Namespace, keep: contextlib.ExitStack) -> Run:
     if args.resume:
         run = Run.open(args.resume, args.run_dir)
-        if changes := given_settings(args):
+        changes = given_settings(args)
+        check_resume(run, args, changes)
+        keep.enter_context(kept_on_failure(run))  # a resume that fails before an epoch keeps the old settings
+        if changes:
             run.update_config(**changes)
         return run
     cfg = config_from_args(args)
@@ -168,8 +182,29 @@ def _open_or_create_run(args: argparse.Namespace) -> Run:
     return Run.create(cfg, args.name, args.run_dir)
 
 
+def check_resume(run: Run, args: argparse.Namespace, changes: dict[str, object]) -> None:
+    """Refuse what a resume would ignore or undo: flags it cannot honour, fewer epochs than done, nothing to do."""
+    ignored = [flag for flag, given in (("--lowercase", args.lowercase), ("--name", args.name)) if given]
+    if ignored:
+        raise RunError(f"{' and '.join(ignored)} cannot be given with --resume: a run keeps its corpus and name")
+    fixed = sorted(set(changes) - set(RESUMABLE_FIELDS))
+    if fixed:
+        raise RunError(f"{', '.join(fixed)} cannot change on resume (only {', '.join(RESUMABLE_FIELDS)})")
+    state = run.status().get("state")  # a damaged status is refused here, before anything is written
+    done, epochs = run.epochs_done(), changes.get("epochs", run.config().epochs)
+    if epochs < done:
+        raise RunError(f"run {run.name} has done {done} epochs; --epochs must be at least {done} to resume it")
+    if epochs == done and state == "finished":
+        raise RunError(f"run {run.name} has finished its {done} epochs; give --epochs above {done} to train further")
+
+
 def _train(args: argparse.Namespace, world: distributed.World) -> int:
-    run = Run(distributed.shared_path(world, _open_or_create_run(args).path if world.is_main else None))
+    with contextlib.ExitStack() as keep:
+        return _train_run(args, world, keep)
+
+
+def _train_run(args: argparse.Namespace, world: distributed.World, keep: contextlib.ExitStack) -> int:
+    run = Run(distributed.shared_path(world, _open_or_create_run(args, keep).path if world.is_main else None))
     cfg = run.config()
     stop = threading.Event()
     _stop_on_ctrl_c(stop)
@@ -262,9 +297,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         embeddings = _first_words(Embeddings.from_run(run), args.limit)
     report = full_report(embeddings, args.table, args.oov, source=str(run.path if run else args.target))
     print_report(report, args.oov)
-    if run is not None:
+    if run is not None and args.limit is not None:
+        print(f"not saved: a report of the first {args.limit} words would replace the run's report of all its words")
+    elif run is not None:
         save_evaluation(run, report)
-        print(f"saved to {run.path / 'evaluation.json'}")
+        print(f"saved to {run.path / evaluation_file(args.table)}")
     return 0
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import io
 import os
 import tempfile
 import urllib.request
@@ -134,22 +133,31 @@ def read_text_file(path: str | Path, lowercase: bool = False) -> Sentences:
 def read_bytes(path: Path) -> bytes:
     if path.stat().st_size > MAX_TEXT_BYTES:
         raise CorpusError(f"{path}: larger than {size_text(MAX_TEXT_BYTES)}; split it or use a smaller file")
-    raw = path.read_bytes()
     if path.suffix == ".gz":
-        return gunzip(raw, str(path))
-    return raw
+        return gunzip(path, str(path))
+    return path.read_bytes()
 
 
-def gunzip(raw: bytes, name: str) -> bytes:
-    """Decompress with a ceiling, so a gzip bomb stops instead of filling memory."""
+def gunzip(path: Path, name: str) -> bytes:
+    """Decompress with a ceiling, streaming from the file, so a gzip bomb stops instead of filling memory."""
     try:
-        with gzip.GzipFile(fileobj=io.BytesIO(raw)) as fh:
+        with gzip.open(path, "rb") as fh:
             data = fh.read(MAX_TEXT_BYTES + 1)
     except (OSError, EOFError) as exc:
         raise CorpusError(f"{name}: not a valid gzip file ({exc})") from exc
     if len(data) > MAX_TEXT_BYTES:
         raise CorpusError(f"{name}: expands past {size_text(MAX_TEXT_BYTES)}; refusing to decompress it")
     return data
+
+
+def check_no_nul(data: bytes, name: str, lines_before: int = 0) -> None:
+    """Refuse NUL bytes anywhere (binary data is not text), naming the line of the first one."""
+    at = data.find(b"\x00")
+    if at >= 0:
+        line = lines_before + data.count(b"\n", 0, at) + 1
+        raise CorpusError(
+            f"{name}, line {line:,}: a NUL byte: looks like a binary file, not text; give a UTF-8 text file"
+        )
 
 
 def size_text(n: int) -> str:
@@ -162,8 +170,7 @@ def size_text(n: int) -> str:
 
 def decode_text(raw: bytes, name: str) -> str:
     """Decode UTF-8 strictly, rejecting binary data with a message that says what was found."""
-    if b"\x00" in raw[: 1 << 16]:
-        raise CorpusError(f"{name}: looks like a binary file (NUL bytes), not text; give a UTF-8 text file")
+    check_no_nul(raw, name)
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

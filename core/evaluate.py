@@ -9,20 +9,21 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import numpy as np
 
 from core.atomic import write_text_atomic
-from core.query import Embeddings, Table
+from core.query import TABLES, Embeddings, Table
+from core.records import Damaged, parse_evaluation, read_text
 from core.runs import Run, RunError
 from core.vocab import UNK
 
 RESTRICT_VOCAB = 300_000  # gensim's default: only the first 300,000 words answer or take part in questions
 PAIR_SETS = (("WordSim353", "wordsim353.tsv"), ("SimLex999", "simlex999.txt"))
 ANALOGIES = "questions-words.txt"
-EVALUATION_FILE = "evaluation.json"
+EVALUATION_FILE = "evaluation.json"  # the center table's report, whose scores Home and Compare show
 COSMUL_CELLS = 1 << 22  # question x word scores held at once by 3CosMul (16 MB of float32 per array)
 
 
@@ -114,9 +115,15 @@ class Report:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Report:
-        pairs = [PairResult(**{**p, "oov": _pair_list(p.get("oov"))}) for p in data["pairs"]]
-        analogies = [AnalogySection(**s) for s in data["analogies"]]
-        return cls(**{**data, "pairs": pairs, "analogies": analogies})
+        """From checked plain data (`records.parse_evaluation`); keys of a newer version are left out."""
+        pairs = [PairResult(**{**_known(PairResult, p), "oov": _pair_list(p.get("oov"))}) for p in data["pairs"]]
+        analogies = [AnalogySection(**_known(AnalogySection, s)) for s in data["analogies"]]
+        return cls(**{**_known(cls, data), "pairs": pairs, "analogies": analogies})
+
+
+def _known(kind: type, data: dict[str, Any]) -> dict[str, Any]:
+    names = {f.name for f in fields(kind)}
+    return {k: v for k, v in data.items() if k in names}
 
 
 def _pair_list(pairs: list[list[str]] | None) -> list[tuple[str, str]] | None:
@@ -278,16 +285,34 @@ def _read_questions(path: str, kv) -> list[tuple[str, int, np.ndarray]]:
 # --- saved with a run ------------------------------------------------------------------------
 
 
+def evaluation_file(table: str = "center") -> str:
+    """Each table keeps its own report, so scoring the context table never replaces the center's."""
+    if table not in TABLES:
+        raise EvaluationError(f"unknown table {table!r}; choose one of {', '.join(TABLES)}")
+    return EVALUATION_FILE if table == "center" else f"evaluation-{table}.json"
+
+
 def save_evaluation(run: Run, report: Report) -> None:
-    write_text_atomic(run.path / EVALUATION_FILE, json.dumps(report.to_dict(), indent=1))
-
-
-def load_evaluation(run: Run) -> Report | None:
-    """The run's last saved report, or None if it was never evaluated."""
-    path = run.path / EVALUATION_FILE
-    if not path.is_file():
-        return None
+    """Keep the report with the run, unless the saved one of that table covers more words (a full report
+    is never replaced by one of fewer words); a damaged saved report is replaced."""
     try:
-        return Report.from_dict(json.loads(path.read_text(encoding="utf-8")))
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise RunError(f"{path} is damaged ({exc}); evaluate the run again") from exc
+        saved = load_evaluation(run, report.table)
+    except RunError:
+        saved = None
+    if saved is not None and saved.words > report.words:
+        raise EvaluationError(
+            f"not saved: the run's saved {report.table} report covers {saved.words:,} words and this one only "
+            f"{report.words:,}; it would replace a fuller result"
+        )
+    write_text_atomic(run.path / evaluation_file(report.table), json.dumps(report.to_dict(), indent=1))
+
+
+def load_evaluation(run: Run, table: str = "center") -> Report | None:
+    """The run's last saved report of `table`, or None if that table was never evaluated."""
+    path = run.path / evaluation_file(table)
+    if not path.exists() and not path.is_symlink():
+        return None
+    data = parse_evaluation(read_text(path), tuple(name for name, _ in PAIR_SETS))
+    if isinstance(data, Damaged):
+        raise RunError(f"{path} is damaged: {data.reason}; evaluate the run again")
+    return Report.from_dict(data)

@@ -9,7 +9,8 @@ import zipfile
 from pathlib import Path
 
 from core.query import Embeddings, Table
-from core.vectors_io import write_projector, write_word2vec_binary, write_word2vec_text
+from core.runs import runs_root
+from core.vectors_io import ExportError, file_format, write_projector, write_word2vec_binary, write_word2vec_text
 
 FORMATS = ("word2vec", "word2vec-binary", "projector")
 DOWNLOADS = {  # format: (file name suffix, MIME type) of the single file a browser download gets
@@ -25,6 +26,7 @@ def export_vectors(embeddings: Embeddings, out: Path, fmt: str = "word2vec", whi
     `projector` treats `out` as a folder and writes `out/vectors.tsv` and `out/metadata.tsv` into it,
     the two files the TensorFlow Embedding Projector (projector.tensorflow.org) asks for.
     """
+    check_target(Path(out), fmt)
     table = embeddings.table(which)
     if fmt == "word2vec":
         return write_word2vec_text(out, embeddings.words, table)
@@ -32,7 +34,35 @@ def export_vectors(embeddings: Embeddings, out: Path, fmt: str = "word2vec", whi
         return write_word2vec_binary(out, embeddings.words, table)
     if fmt == "projector":
         return write_projector(out, embeddings.words, table, embeddings.counts)
-    raise ValueError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    raise ExportError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
+
+
+def check_target(out: Path, fmt: str) -> None:
+    """Refuse a target inside the runs folder (runs, uploads, imports), and any existing file or folder
+    the export would replace that is not an earlier export of the same format."""
+    root = runs_root().resolve()
+    target = out.resolve()
+    if target == root or root in target.parents:
+        raise ExportError(f"{out} is inside the runs folder {root}; export to a place outside it")
+    if fmt == "projector":
+        if out.exists() and not out.is_dir():
+            raise ExportError(f"{out} is a file; the projector format writes a folder: give a new folder name")
+        for name, kind in (("vectors.tsv", "projector vectors"), ("metadata.tsv", "projector metadata")):
+            _check_replaceable(out / name, kind)
+        return
+    if out.is_dir():
+        raise ExportError(f"{out} is a folder; {fmt} writes one file: give a file name (or --format projector)")
+    _check_replaceable(out, fmt)
+
+
+def _check_replaceable(path: Path, kind: str) -> None:
+    if path.is_symlink() or (path.exists() and not path.is_file()):
+        raise ExportError(f"{path} exists and is not a plain file; remove it or choose another name")
+    if path.exists() and file_format(path) not in (kind, "empty"):
+        found = file_format(path) or "not a vectors file"
+        raise ExportError(
+            f"{path} exists and holds {found}, not {kind}: it is not replaced; remove it or choose another name"
+        )
 
 
 def neighbors_csv(embeddings: Embeddings, words: list[str], k: int = 10, which: Table = "center") -> str:

@@ -9,17 +9,19 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from core import distributed, store
+from core.atomic import remove_stale_temporaries
 from core.config import ConfigError, TrainConfig
 from core.data import Progress, Sentences, load_corpus, ptb_needs_download
 from core.device import resolve_device
 from core.distributed import World
-from core.runs import Run, RunError
+from core.runs import Run, RunError, kept_on_failure
 from core.train import Callback, Outcome, Prepared, Trainer, TrainEvent
 from core.vocab import Vocab
 
@@ -50,7 +52,9 @@ def check_corpus(cfg: TrainConfig, data_dir: str | Path | None = None) -> Senten
     if (cfg.corpus == "ptb" and ptb_needs_download(data_dir)) or store.wants_store(cfg.corpus):
         return None
     sentences = load_corpus(cfg.corpus, cfg.lowercase, data_dir)
-    check_fits(cfg, Vocab.build(sentences, cfg.min_freq))
+    vocab = Vocab.build(sentences, cfg.min_freq)
+    check_fits(cfg, vocab)
+    vocab.check_pairs(sentences)
     return sentences
 
 
@@ -95,6 +99,7 @@ def prepare(
         if sentences is None:
             sentences = load_corpus(cfg.corpus, cfg.lowercase, data_dir, progress)
         prepared = Prepared.build(sentences, cfg.min_freq, device)
+        prepared.vocab.check_pairs(sentences)
     check_fits(cfg, prepared.vocab)
     return prepared
 
@@ -121,6 +126,25 @@ def train_run(
         stop = distributed.StopFlag(run, stop)
     if not world.is_main:
         return _train_replica(run, stop, resume, data_dir, world)
+    remove_stale_temporaries(run.path)
+    with kept_on_failure(run) if resume else nullcontext():
+        return _train_main(
+            run, callbacks, stop, resume, data_dir, download_progress, on_start, store_progress, sentences, world
+        )
+
+
+def _train_main(
+    run: Run,
+    callbacks: Sequence[Callback],
+    stop: threading.Event | None,
+    resume: bool,
+    data_dir: str | Path | None,
+    download_progress: Progress | None,
+    on_start: Callable[[Trainer], None] | None,
+    store_progress: Progress | None,
+    sentences: Sentences | None,
+    world: World,
+) -> RunSummary:
     run.set_status("running", "loading the corpus")
     try:
         began = time.perf_counter()

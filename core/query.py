@@ -8,7 +8,9 @@ from typing import Literal
 
 import numpy as np
 
-from core.vocab import UNK
+from core.records import Damaged, vectors_match
+from core.runs import RunError
+from core.vocab import UNK, VocabError
 
 Table = Literal["center", "context", "sum"]
 TABLES: tuple[Table, ...] = ("center", "context", "sum")
@@ -42,8 +44,17 @@ class Embeddings:
 
     @classmethod
     def from_run(cls, run) -> Embeddings:
-        vocab = run.vocab()
+        """The run's words and vectors; a vocabulary that does not match its vectors row for row is refused."""
+        try:
+            vocab = run.vocab()
+        except VocabError as exc:
+            raise RunError(f"run {run.name} is damaged: {exc}") from exc
         center, context = run.load_vectors()
+        mismatch = vectors_match(len(vocab), center.shape[0], context.shape[0])
+        if mismatch is None and (center.ndim != 2 or center.shape != context.shape):
+            mismatch = Damaged(f"the vectors have shapes {tuple(center.shape)} and {tuple(context.shape)}")
+        if mismatch is not None:
+            raise RunError(f"run {run.name} is damaged: {mismatch.reason}")
         return cls(vocab.idx_to_token, center.numpy(), context.numpy(), vocab.counts)
 
     @property
@@ -105,6 +116,8 @@ class Embeddings:
         return self._top(unit @ target, k, exclude={ia, ib, ic})
 
     def _top(self, scores: np.ndarray, k: int, exclude: set[int]) -> list[tuple[str, float]]:
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+            raise ValueError(f"the number of neighbours must be a whole number of at least 1, not {k!r}")
         scores = scores.copy()
         for i in exclude | ({self.index[UNK]} if UNK in self.index else set()):
             scores[i] = -np.inf

@@ -12,6 +12,9 @@ import os
 import re
 import shutil
 import time
+import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +24,7 @@ from safetensors.torch import load_file, save_file
 
 from core.atomic import write_atomic, write_text_atomic
 from core.config import TrainConfig, resumable_fields
+from core.records import Damaged, parse_config, parse_metric_line, parse_object, parse_status, read_text
 from core.vocab import Vocab
 
 RUNS_ENV = "W2V_RUNS_DIR"
@@ -30,7 +34,7 @@ _ORPHANED = {
     "running": "the training process ended unexpectedly",
     "queued": "the app stopped before this queued run started",
 }
-_NAME_OK = re.compile(r"[^A-Za-z0-9._-]+")
+_NAME_OK = re.compile(r"[^\w.-]+")  # \w: letters and digits of any script, and `_`
 RESUMABLE_FIELDS = resumable_fields()  # the schema's `resumable` settings (core.config)
 
 
@@ -43,8 +47,11 @@ def runs_root(root: str | Path | None = None) -> Path:
 
 
 def sanitize_name(name: str) -> str:
-    """A safe folder name: letters, digits, `.`, `_`, `-`; no leading dot, no path parts, at most 80 chars."""
-    clean = _NAME_OK.sub("-", name.replace("\x00", "")).strip(".-")[:80]
+    """A safe folder name: letters and digits of any script, `.`, `_`, `-`; no leading dot, no path parts, at most
+    80 characters."""
+    clean = _NAME_OK.sub("-", unicodedata.normalize("NFC", name).replace("\x00", "")).strip(".-")[:80]
+    while len(clean.encode()) > 200:  # file systems allow 255 bytes per name; an upload adds a prefix
+        clean = clean[:-1]
     if not clean:
         raise RunError(f"run name {name!r} has no usable characters; use letters, digits, '.', '_' or '-'")
     return clean
@@ -99,7 +106,7 @@ class Run:
 
     # --- config, vocabulary, status, metrics -------------------------------------------
     def config(self) -> TrainConfig:
-        return TrainConfig.from_dict(_read_json(self.path / "config.json"))
+        return self._checked("config.json", parse_config(self._read("config.json")))
 
     def update_config(self, **changes: Any) -> TrainConfig:
         """Change settings of RESUMABLE_FIELDS before a resume; anything else is refused."""
@@ -123,9 +130,9 @@ class Run:
 
     def status(self) -> dict[str, Any]:
         """The saved status; a `running` or `queued` run whose process is gone reads as `interrupted`."""
-        record = _read_json(self.path / "status.json")
+        record = self._checked("status.json", parse_status(self._read("status.json"), STATES))
         state = record.get("state")
-        if state in _ORPHANED and not _alive(int(record.get("pid", -1))):
+        if state in _ORPHANED and not _alive(record.get("pid", -1)):
             record = {**record, "state": "interrupted", "message": _ORPHANED[state]}
         return record
 
@@ -137,13 +144,8 @@ class Run:
         path = self.path / "metrics.jsonl"
         if not path.is_file():
             return []
-        rows = []
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue  # a line cut short by a killed process
-        return rows
+        text = path.read_text(encoding="utf-8", errors="replace")
+        return [row for line in text.splitlines() if (row := parse_metric_line(line)) is not None]
 
     def truncate_metrics(self, epochs_done: int) -> None:
         """Drop metrics past the last checkpoint, so a resumed run's history has no duplicate epoch."""
@@ -158,6 +160,22 @@ class Run:
         if not (self.path / "checkpoint.safetensors").is_file():
             return None
         return _load_tensors(self.path / "checkpoint.safetensors")
+
+    def epochs_done(self) -> int:
+        """Epochs its last checkpoint holds (0 without one), read from the header alone."""
+        from safetensors import safe_open
+
+        path = self.path / "checkpoint.safetensors"
+        if not path.is_file():
+            return 0
+        try:
+            with safe_open(str(path), framework="pt") as fh:
+                losses = json.loads((fh.metadata() or {}).get("meta", "{}")).get("epoch_losses")
+        except (SafetensorError, OSError, ValueError, AttributeError) as exc:
+            raise RunError(f"run {self.name} is damaged: its checkpoint cannot be read ({exc})") from exc
+        if not isinstance(losses, list):
+            raise RunError(f"run {self.name} is damaged: its checkpoint does not say how many epochs it holds")
+        return len(losses)
 
     def save_vectors(self, center: torch.Tensor, context: torch.Tensor) -> None:
         _save_tensors(self.path / "vectors.safetensors", {"center": center, "context": context}, {})
@@ -176,9 +194,58 @@ class Run:
         return checkpoint[0]["center"], checkpoint[0]["context"]
 
     def delete(self) -> None:
+        """Remove the run's folder; a run that is a symbolic link loses the link only, never what it points to."""
+        if self.path.is_symlink():
+            self.path.unlink()
+            return
         if not self.path.is_dir():
             raise RunError(f"run {self.name} no longer exists: it was deleted")
         shutil.rmtree(self.path)
+
+    def _read(self, name: str) -> str | Damaged:
+        if self.path.is_symlink():
+            return Damaged("the run folder is a symbolic link; runs must be real folders under the runs folder")
+        return read_text(self.path / name)
+
+    def _checked(self, name: str, value: Any) -> Any:
+        """The value of a tolerant parse, or a RunError naming the run, the file and what is wrong with it."""
+        if isinstance(value, Damaged):
+            raise RunError(f"run {self.name} is damaged: {name}: {value.reason}")
+        return value
+
+
+@contextmanager
+def kept_on_failure(run: Run) -> Iterator[None]:
+    """A resume that fails before it saves a new checkpoint leaves the run's settings, status, metrics and
+    vocabulary byte for byte as they were (a finished run never turns `failed` or loses its figures); the
+    caller reports the error."""
+    kept = {name: _bytes(run.path / name) for name in ("config.json", "status.json", "metrics.jsonl", "vocab.json")}
+    stamp = _stamp(run.path / "checkpoint.safetensors")
+    try:
+        yield
+    except BaseException:
+        if _stamp(run.path / "checkpoint.safetensors") == stamp:
+            for name, data in kept.items():
+                if data is None:
+                    (run.path / name).unlink(missing_ok=True)
+                elif _bytes(run.path / name) != data:
+                    write_atomic(run.path / name, lambda tmp, data=data: tmp.write_bytes(data))
+        raise
+
+
+def _bytes(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_mtime_ns, stat.st_size
 
 
 def list_runs(root: str | Path | None = None) -> list[Run]:
@@ -200,6 +267,8 @@ def _save_tensors(path: Path, tensors: dict[str, torch.Tensor], meta: dict[str, 
 def _load_tensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     from safetensors import safe_open
 
+    if path.is_symlink() or path.parent.is_symlink():
+        raise RunError(f"{path} is reached through a symbolic link; a run's files must be plain files in its folder")
     try:
         with safe_open(str(path), framework="pt") as fh:
             header = fh.metadata() or {}
@@ -208,7 +277,10 @@ def _load_tensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         raise RunError(f"{path} is damaged or truncated ({exc}); it was not loaded") from exc
     if header.get("sha256") != _digest(tensors):
         raise RunError(f"{path} fails its checksum: the file is damaged; it was not loaded")
-    return tensors, json.loads(header.get("meta", "{}"))
+    meta = parse_object(header.get("meta", "{}"))
+    if isinstance(meta, Damaged):
+        raise RunError(f"{path}: its header's metadata is damaged: {meta.reason}")
+    return tensors, meta
 
 
 def _digest(tensors: dict[str, torch.Tensor]) -> str:
@@ -217,13 +289,6 @@ def _digest(tensors: dict[str, torch.Tensor]) -> str:
         digest.update(key.encode())
         digest.update(tensors[key].numpy().tobytes())
     return digest.hexdigest()
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise RunError(f"{path} is missing or not valid JSON ({exc})") from exc
 
 
 def _alive(pid: int) -> bool:

@@ -174,7 +174,11 @@ def _alone(sentence: torch.Tensor) -> torch.Tensor:
 
 
 def epoch_generator(seed: int, epoch: int, device: torch.device) -> torch.Generator:
-    """A generator that depends only on (seed, epoch), so a resumed run draws what the original would."""
+    """A generator that depends only on (seed, epoch), so a resumed run draws what the original would.
+
+    The mix is taken modulo 2**64, the generator's seed range, so every seed a config allows works (and
+    seeds small enough to have worked before draw what they drew before).
+    """
     gen = torch.Generator(device=device)
-    gen.manual_seed(seed * 1_000_003 + epoch)
+    gen.manual_seed((seed * 1_000_003 + epoch) % 2**64)
     return gen

@@ -10,10 +10,14 @@ because the ids are sorted by count, the vocabulary for any `min_freq` is a pref
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import functools
 import gzip
 import hashlib
 import json
 import os
+import secrets
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,8 +26,9 @@ from typing import BinaryIO
 
 import numpy as np
 
-from core.atomic import write_text_atomic
-from core.data import CorpusError, Progress, cache_dir
+from core.atomic import remove_stale_temporaries, write_text_atomic
+from core.data import CorpusError, Progress, cache_dir, check_no_nul
+from core.runs import runs_root
 from core.vocab import UNK, Vocab, VocabError
 
 STORE_THRESHOLD_BYTES = 200 * 1024**2  # text files above this train from a store, not from memory
@@ -73,9 +78,31 @@ class Store:
 
 
 def wants_store(corpus: str) -> bool:
-    """Whether `corpus` (a config's corpus field) names a text file too large to hold in memory."""
+    """Whether `corpus` (a config's corpus field) names a text file too large to hold in memory.
+
+    What counts is the text's size: a `.gz` is measured by decompressing it (in small blocks, up to the
+    threshold), never by what its header claims.
+    """
     path = Path(corpus)
-    return corpus not in ("ptb", "lee") and path.is_file() and path.stat().st_size > STORE_THRESHOLD_BYTES
+    if corpus in ("ptb", "lee") or not path.is_file():
+        return False
+    stat = path.stat()
+    if path.suffix != ".gz" or stat.st_size > STORE_THRESHOLD_BYTES:
+        return stat.st_size > STORE_THRESHOLD_BYTES
+    return _text_bytes(str(path.resolve()), stat.st_size, stat.st_mtime_ns) > STORE_THRESHOLD_BYTES
+
+
+@functools.lru_cache(maxsize=64)
+def _text_bytes(path: str, size: int, mtime_ns: int) -> int:
+    """Decompressed size of a `.gz`, counted up to just past the threshold (size and time key the cache)."""
+    done = 0
+    try:
+        with gzip.open(path, "rb") as fh:
+            while done <= STORE_THRESHOLD_BYTES and (block := fh.read(1 << 16)):
+                done += len(block)
+    except (OSError, EOFError):
+        pass  # damaged or not gzip: under the threshold, reading it in memory gives the clear message
+    return done
 
 
 def store_dir(text_path: Path, lowercase: bool) -> Path:
@@ -85,11 +112,38 @@ def store_dir(text_path: Path, lowercase: bool) -> Path:
 
 
 def open_or_build(text_path: Path, lowercase: bool, progress: Progress | None = None) -> Store:
-    """The store of `text_path`, built only if the file changed since (or was never tokenised)."""
+    """The store of `text_path`, built only if the file changed since (or was never tokenised, or the store
+    was damaged or deleted). Builds of one store take turns: a second waits, then uses the first's store."""
     out_dir = store_dir(text_path, lowercase)
-    if _source(text_path, lowercase) == _read_meta(out_dir):
+    if (ready := _ready(text_path, out_dir, lowercase)) is not None:
+        return ready
+    with _exclusive(out_dir):
+        if (ready := _ready(text_path, out_dir, lowercase)) is not None:
+            return ready
+        return build_store(text_path, out_dir, lowercase, progress)
+
+
+def _ready(text_path: Path, out_dir: Path, lowercase: bool) -> Store | None:
+    if not text_path.is_file():
+        raise CorpusError(f"{text_path}: no such file")
+    if _source(text_path, lowercase) != _read_meta(out_dir):
+        return None
+    try:
         return Store.open(out_dir)
-    return build_store(text_path, out_dir, lowercase, progress)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # damaged or partly deleted: build it again
+
+
+@contextlib.contextmanager
+def _exclusive(out_dir: Path) -> Iterator[None]:
+    """An advisory lock on one store, held across processes while it is built."""
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    with open(out_dir.parent / f".{out_dir.name}.lock", "a") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
 def build_store(text_path: Path, out_dir: Path, lowercase: bool, progress: Progress | None = None) -> Store:
@@ -97,22 +151,27 @@ def build_store(text_path: Path, out_dir: Path, lowercase: bool, progress: Progr
     text_path = Path(text_path)
     if not text_path.is_file():
         raise CorpusError(f"{text_path}: no such file")
+    root = runs_root().resolve()
+    if root in out_dir.resolve().parents:
+        raise CorpusError(f"the store folder {out_dir} is inside the runs folder {root}; set W2V_CACHE_DIR elsewhere")
     out_dir.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(out_dir)
     (out_dir / META).unlink(missing_ok=True)  # a half-rewritten store must never read as complete
-    raw_ids, offsets = out_dir / ".ids.raw.tmp", out_dir / f".{OFFSETS}.tmp"
+    mine = f"{os.getpid()}.{secrets.token_hex(4)}.tmp"  # names no other build uses, removed if it is killed
+    raw_ids, offsets, ids = (out_dir / f".{name}.{mine}" for name in ("ids.raw", OFFSETS, IDS))
     try:
         tokens, counts = _tokenise(text_path, lowercase, raw_ids, offsets, progress)
         if len(tokens) < 2:
             raise CorpusError(f"{text_path}: the corpus is empty: it holds no words")
         order = sorted(range(1, len(tokens)), key=lambda i: (-counts[i], tokens[i]))
-        _renumber(raw_ids, out_dir / f".{IDS}.tmp", np.asarray([0, *order], dtype=np.int64))
-        os.replace(out_dir / f".{IDS}.tmp", out_dir / IDS)
+        _renumber(raw_ids, ids, np.asarray([0, *order], dtype=np.int64))
+        os.replace(ids, out_dir / IDS)
         os.replace(offsets, out_dir / OFFSETS)
         vocab = {"tokens": [UNK, *(tokens[i] for i in order)], "counts": [int(counts[0]), *counts[order].tolist()]}
         write_text_atomic(out_dir / VOCAB, json.dumps(vocab, ensure_ascii=False))
         write_text_atomic(out_dir / META, json.dumps(_source(text_path, lowercase)))
     finally:
-        for tmp in (raw_ids, offsets, out_dir / f".{IDS}.tmp"):
+        for tmp in (raw_ids, offsets, ids):
             tmp.unlink(missing_ok=True)
     return Store.open(out_dir)
 
@@ -175,14 +234,14 @@ def _text_blocks(path: Path, progress: Progress | None) -> Iterator[str]:
     total = path.stat().st_size
     with open(path, "rb") as raw:
         reader: BinaryIO = gzip.GzipFile(fileobj=raw) if path.suffix == ".gz" else raw
-        position, carry, first = 0, b"", True
+        position, carry, first, lines = 0, b"", True, 0
         while True:
             block = _read(reader, path)
             data = carry + block
             cut = len(data) if not block else data.rfind(b"\n") + 1
-            if first:
-                _check_not_binary(data[: 1 << 16], path)
+            check_no_nul(data, str(path), lines)  # before decoding: binary data is named as such
             yield _decode(data[:cut], path, position, first)
+            lines += data.count(b"\n", 0, cut)
             position, carry, first = position + cut, data[cut:], False
             if progress:
                 progress(raw.tell(), total)
@@ -195,11 +254,6 @@ def _read(reader: BinaryIO, path: Path) -> bytes:
         return reader.read(READ_BYTES)
     except (OSError, EOFError) as exc:
         raise CorpusError(f"{path}: not a valid gzip file ({exc})") from exc
-
-
-def _check_not_binary(head: bytes, path: Path) -> None:
-    if b"\x00" in head:
-        raise CorpusError(f"{path}: looks like a binary file (NUL bytes), not text; give a UTF-8 text file")
 
 
 def _decode(data: bytes, path: Path, position: int, first: bool) -> str:

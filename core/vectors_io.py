@@ -22,10 +22,17 @@ SNIFF_BYTES = 4096  # how much of the file start decides text or binary
 MAX_LINE = 4 << 20  # longer text lines are not vectors (a binary file, or a sparse file's empty tail)
 CHUNK = 1 << 20
 PROGRESS_EVERY = 10_000
+MAX_DIM = 100_000  # word vectors have tens to thousands of values; a larger claim is a damaged header
+FIRST_ROWS_BYTES = 64 << 20  # the matrix starts at most this large and grows with what is actually read
+BOM = b"\xef\xbb\xbf"
 
 
 class VectorFileError(ValueError):
     """A vectors file cannot be read; the message names the place and the fix."""
+
+
+class ExportError(ValueError):
+    """Vectors cannot be written where or as asked; the message says why and what to do."""
 
 
 # --- writers -------------------------------------------------------------------------------
@@ -64,7 +71,7 @@ def write_projector(folder: Path, words: list[str], vectors: np.ndarray, counts:
     keep = _exportable(words)
     bad = [words[i] for i in keep if "\t" in words[i]]
     if bad:
-        raise ValueError(f"word {bad[0]!r} contains a tab and cannot be written to a TSV file")
+        raise ExportError(f"word {bad[0]!r} contains a tab and cannot be written to a TSV file")
     folder = Path(folder)
     values = "".join(_numbers(vectors[i], "\t") + "\n" for i in keep)
     count = (lambda i: "") if counts is None else (lambda i: str(int(counts[i])))
@@ -79,12 +86,32 @@ def _exportable(words: list[str]) -> list[int]:
     keep = [i for i, w in enumerate(words) if w != UNK]
     bad = [words[i] for i in keep if not words[i] or any(c.isspace() for c in words[i])]
     if bad:
-        raise ValueError(f"word {bad[0]!r} contains white space and cannot be written in word2vec format")
+        raise ExportError(f"word {bad[0]!r} contains white space and cannot be written in word2vec format")
     return keep
 
 
 def _numbers(row: np.ndarray, sep: str) -> str:
     return sep.join(f"{x:.9g}" for x in row.tolist())
+
+
+def file_format(path: Path) -> str | None:
+    """What an existing file holds, judged from its start: `word2vec`, `word2vec-binary`, `glove`,
+    `projector vectors`, `projector metadata`, `empty`, or None for anything else."""
+    with open(path, "rb") as fh:
+        sample = fh.read(SNIFF_BYTES)
+    if not sample:
+        return "empty"
+    first = sample.split(b"\n", 1)[0]
+    if _header(first) is not None:
+        return "word2vec-binary" if _looks_binary(sample) else "word2vec"
+    if _looks_binary(sample):
+        return None
+    if first.startswith(b"word\t"):
+        return "projector metadata"
+    if b"\t" in first and all(_is_number(v) for v in first.decode("utf-8", "replace").split("\t")):
+        return "projector vectors"
+    parts = first.decode("utf-8", "replace").rstrip().split(" ")
+    return "glove" if len(parts) > 1 and all(_is_number(v) for v in parts[1:]) else None
 
 
 # --- reader --------------------------------------------------------------------------------
@@ -102,9 +129,11 @@ def read_vectors(path: str | Path, limit: int | None = None, progress: Progress 
         raise ValueError(f"limit must be at least 1, not {limit}")
     with open(path, "rb") as fh:
         sample = fh.read(SNIFF_BYTES)
+        start = len(BOM) if sample.startswith(BOM) else 0  # a UTF-8 byte order mark is not part of the text
+        sample = sample[start:]
         if not sample.strip():
             raise VectorFileError(f"{path} is empty: it holds no vectors; export or download it again")
-        fh.seek(0)
+        fh.seek(start)
         header = _header(fh.readline(MAX_LINE))
         binary = path.suffix.lower() == ".bin" or _looks_binary(sample)
         if binary and header is None:
@@ -113,7 +142,7 @@ def read_vectors(path: str | Path, limit: int | None = None, progress: Progress 
                 "(a fastText .bin model? load its .vec text file instead)"
             )
         if header is None:
-            fh.seek(0)
+            fh.seek(start)
         reader = _BinaryReader if binary else _TextReader
         words, center = reader(fh, path, header, limit, progress).read()
     return Embeddings(words, center)
@@ -141,6 +170,7 @@ class _Rows:
     def __init__(self, dim: int, expected: int | None, limit: int | None) -> None:
         self.limit = limit
         rows = min(1 << 16, 1024 if expected is None else expected, 1 << 16 if limit is None else limit)
+        rows = min(rows, FIRST_ROWS_BYTES // (4 * dim))  # what a header claims is not allocated up front
         self.data = np.empty((max(rows, 1), dim), dtype=np.float32)
         self.n = 0
 
@@ -174,12 +204,24 @@ class _Reader:
     def _new_rows(self, dim: int) -> _Rows:
         if dim < 1:
             raise VectorFileError(f"{self.path}: the header gives dimension {dim}; vectors need at least one value")
+        if dim > MAX_DIM:
+            where = "the header gives" if self.count is not None else "the first vector has"
+            raise VectorFileError(
+                f"{self.path}: {where} dimension {dim:,}, more than {MAX_DIM:,}; "
+                "the file is damaged or does not hold word vectors"
+            )
         return _Rows(dim, self.count, self.limit)
 
     def full(self) -> bool:
         return self.limit is not None and len(self.words) >= self.limit
 
     def add(self, word: str, row: np.ndarray, where: int) -> None:
+        if not np.isfinite(row).all():
+            bad = row[~np.isfinite(row)][0]
+            raise VectorFileError(
+                f"{self.path}, {self.unit} {where} ({word!r}): value {bad} is not a finite number (NaN or infinite, "
+                "or too large for float32); fix or remove that vector"
+            )
         if word in self.place:
             raise VectorFileError(
                 f"{self.path}: word {word!r} appears twice ({self.unit} {self.place[word]} and {self.unit} {where}); "
@@ -252,7 +294,8 @@ class _TextReader(_Reader):
                 "every vector must have the same dimension"
             )
         try:
-            row = np.array(values, dtype=np.float32)
+            with np.errstate(over="ignore"):  # a value past float32's range becomes inf, refused in `add`
+                row = np.array(values, dtype=np.float32)
         except ValueError:
             token = next(v for v in values if not _is_number(v))
             raise VectorFileError(

@@ -9,8 +9,10 @@ from pathlib import Path
 import numpy as np
 
 from core.atomic import write_text_atomic
+from core.records import Damaged, parse_object, read_text
 
 UNK = "<unk>"
+MAX_VOCAB_BYTES = 1 << 30  # millions of words take tens of MB; past this the file is not a vocabulary
 
 
 class VocabError(ValueError):
@@ -44,6 +46,18 @@ class Vocab:
         unk_count = sum(counter.values()) - sum(n for _, n in kept)
         return cls([UNK] + [t for t, _ in kept], [unk_count] + [n for _, n in kept])
 
+    def check_pairs(self, sentences: list[list[str]]) -> None:
+        """Refuse a corpus that gives skip-gram nothing to learn: no sentence holds two vocabulary words.
+
+        Stops at the first sentence that does, so a usable corpus costs a few lines.
+        """
+        known = self.token_to_idx
+        if not any(sum(t in known and t != UNK for t in s) >= 2 for s in sentences if len(s) >= 2):
+            raise VocabError(
+                "the corpus gives no training pair: no line holds two words of the vocabulary "
+                "(one sentence per line); put more words on a line or lower min_freq"
+            )
+
     def __len__(self) -> int:
         return len(self.idx_to_token)
 
@@ -69,8 +83,15 @@ class Vocab:
 
     @classmethod
     def load(cls, path: Path) -> Vocab:
-        try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-            return cls(list(data["tokens"]), [int(n) for n in data["counts"]])
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise VocabError(f"{path}: not a readable vocabulary file ({exc})") from exc
+        """A saved vocabulary; any damage (cut short, wrong types, a link, negative counts) is a `VocabError`."""
+        data = parse_object(read_text(Path(path), limit=MAX_VOCAB_BYTES))
+        if isinstance(data, Damaged):
+            raise VocabError(f"{path}: not a readable vocabulary file: {data.reason}")
+        tokens, counts = data.get("tokens"), data.get("counts")
+        if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
+            raise VocabError(f"{path}: its tokens are not a list of words")
+        if not isinstance(counts, list) or not all(isinstance(n, int) and not isinstance(n, bool) for n in counts):
+            raise VocabError(f"{path}: its counts are not whole numbers")
+        if any(not 0 <= n < 2**63 for n in counts):
+            raise VocabError(f"{path}: its counts must lie between 0 and 2**63 - 1")
+        return cls(tokens, counts)

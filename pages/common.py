@@ -53,10 +53,11 @@ def queryable(run: Run) -> bool:
 
 
 def safe_status(run: Run) -> dict[str, Any]:
+    """The run's status; a damaged or unreadable one reads as state `damaged` with the reason as its message."""
     try:
         return run.status()
     except RunError as exc:
-        return {"state": "failed", "message": str(exc)}
+        return {"state": "damaged", "message": str(exc)}
 
 
 def runs_table(runs: list[Run]) -> pd.DataFrame:
@@ -67,8 +68,9 @@ def runs_table(runs: list[Run]) -> pd.DataFrame:
         try:
             cfg = run.config()
             corpus, mode, epochs = Path(cfg.corpus).name, cfg.mode, cfg.epochs  # an upload's file name, not its path
-        except RunError:
+        except RunError as exc:
             corpus, mode, epochs = "?", "?", None
+            status = {"state": "damaged", "message": str(exc)}
         row = {"run": run.name, "state": status.get("state"), "corpus": corpus, "mode": mode, "epochs": epochs}
         row.update({k: status.get(k) for k in FIGURES})
         row.update(scores(run))

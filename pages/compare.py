@@ -13,13 +13,24 @@ from core.query import Embeddings, UnknownWordError
 from core.runs import Run, RunError, list_runs
 from pages.charts import compare_loss_figure
 from pages.common import embeddings, queryable, require_app, scores
+from pages.text import literal
 
 COMPARE_WORDS = ("chip", "bank", "monday", "government")
 
 
 def pick_runs() -> list[Run]:
     """A multi-select over runs that logged any loss; the two newest are chosen at first."""
-    runs = {r.name: r for r in list_runs() if (r.path / "metrics.jsonl").is_file()}
+    runs, damaged = {}, []
+    for run in list_runs():
+        if not (run.path / "metrics.jsonl").is_file():
+            continue
+        try:
+            run.config()
+            runs[run.name] = run
+        except RunError as exc:
+            damaged.append(str(exc))
+    for reason in damaged:
+        st.warning(f"Left out: {literal(reason)}")
     if len(runs) < 2:
         st.info("Comparing needs at least two runs with a loss logged: train another one on the **Train** page.")
         return []
@@ -81,15 +92,21 @@ def evaluate_runs(runs: list[Run]) -> None:
         bar.progress(n / len(runs), text=f"Evaluating {run.name} ({n + 1} of {len(runs)})…")
         try:
             save_evaluation(run, full_report(embeddings(run), with_oov=True, source=run.name))
-        except (EvaluationError, RunError) as exc:
-            st.warning(f"{run.name}: {exc}")
+        except (EvaluationError, RunError, OSError) as exc:
+            st.warning(f"{literal(run.name)}: {literal(exc)}")
     bar.empty()
 
 
 def neighbours_section(runs: list[Run]) -> None:
     """The query word's k nearest words in each run; words every run lists are marked, with pairwise overlap."""
     st.subheader("Neighbours side by side")
-    loaded = {run.name: embeddings(run) for run in runs if queryable(run)}
+    loaded = {}
+    for run in runs:
+        try:
+            if queryable(run):
+                loaded[run.name] = embeddings(run)
+        except RunError as exc:
+            st.warning(literal(exc))
     if len(loaded) < 2:
         st.info("At least two of these runs need vectors (they appear after the first epoch).")
         return
@@ -101,14 +118,14 @@ def neighbours_section(runs: list[Run]) -> None:
         try:
             lists[name] = [w for w, _ in emb.neighbors(word, k)]
         except UnknownWordError as exc:
-            st.warning(f"{name}: {exc}")
+            st.warning(f"{literal(name)}: {literal(exc)}")
     if len(lists) < 2:
         return
     shared = set.intersection(*(set(words) for words in lists.values()))
     st.write(f"**{len(shared)}** of the top {k} are shared by all {len(lists)} runs (marked ✓).")
     columns = st.columns(len(lists))
     for column, (name, words) in zip(columns, lists.items(), strict=True):
-        column.caption(name)
+        column.caption(literal(name))
         frame = pd.DataFrame({"rank": range(1, len(words) + 1), "word": words, "in all": [w in shared for w in words]})
         column.dataframe(frame, hide_index=True, width="stretch")
     st.dataframe(overlap_table(lists), hide_index=True)
@@ -142,4 +159,4 @@ if len(chosen) >= 2:
         scores_section(chosen)
         neighbours_section(chosen)
     except (RunError, ConfigError) as exc:
-        st.error(f"A run could not be read: {exc}")
+        st.error(f"A run could not be read: {literal(exc)}")

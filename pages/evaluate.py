@@ -14,18 +14,19 @@ from core.query import Embeddings, UnknownWordError
 from core.runs import RunError
 from pages.charts import analogy_figure
 from pages.sources import Source, explorer_page
+from pages.text import literal
 
 REPORTS = "evaluation_reports"  # session key: reports of imported files, by vectors key (runs keep theirs on disk)
 
 
-def saved_report(source: Source) -> Report | None:
-    """The last report of these vectors: from the run folder, or from this session for an imported file."""
+def saved_report(source: Source, table: str) -> Report | None:
+    """The last report of this table of the vectors: from the run folder, or this session for an imported file."""
     if source.run is None:
-        return st.session_state.get(REPORTS, {}).get(source.key)
+        return st.session_state.get(REPORTS, {}).get((source.key, table))
     try:
-        return load_evaluation(source.run)
+        return load_evaluation(source.run, table)
     except RunError as exc:
-        st.warning(str(exc))
+        st.warning(literal(exc))
         return None
 
 
@@ -36,7 +37,7 @@ def evaluate(source: Source, emb: Embeddings, which: str) -> None:
     if source.run is not None:
         save_evaluation(source.run, report)
     else:
-        st.session_state.setdefault(REPORTS, {})[source.key] = report
+        st.session_state.setdefault(REPORTS, {})[(source.key, which)] = report
 
 
 def percent(value: float | None) -> str:
@@ -79,11 +80,11 @@ def odd_one_out_section(emb: Embeddings, which: str) -> None:
     if not words:
         return
     try:
-        st.success(f"Odd one out: **{odd_one_out(emb, words, which)}**")
+        st.success(f"Odd one out: **{literal(odd_one_out(emb, words, which))}**")
     except UnknownWordError as exc:
-        st.warning(str(exc))
+        st.warning(literal(exc))
     except EvaluationError as exc:
-        st.info(str(exc))
+        st.info(literal(exc))
 
 
 INTRO = (
@@ -97,8 +98,10 @@ if chosen := explorer_page("evaluate", "Evaluate", "ev_run", INTRO):
         try:
             evaluate(source, vectors, table)
         except EvaluationError as exc:
-            st.error(str(exc))
-    report = saved_report(source)
+            st.error(literal(exc))
+        except OSError as exc:  # a read-only run folder, a full disk: the saved report stays as it was
+            st.error(f"The report could not be saved: {literal(exc.strerror or exc)} ({literal(exc.filename or '')})")
+    report = saved_report(source, table)
     if report is None:
         st.info("Not evaluated yet: press **Evaluate** (a few seconds for PTB-sized vocabularies).")
     else:

@@ -11,12 +11,15 @@ import contextlib
 import streamlit as st
 
 from core.jobs import JobRegistry
+from core.retention import upload_left_alone
 from core.runs import Run, RunError
 from pages.common import registry
+from pages.text import literal
 
 CONFIRM = "delete_confirm"  # the run whose deletion waits for "Yes, delete it"
 PICK = "delete_pick"
 MESSAGE = "delete_message"  # (kind, text) of the last delete, shown once
+DELETE_UPLOAD = "delete_upload"  # the confirmation's "also delete its uploaded corpus" box
 
 
 def queue_positions(reg: JobRegistry) -> dict[str, int]:
@@ -53,6 +56,12 @@ def delete_view(runs: list[Run]) -> None:
         name = st.selectbox("Run to delete", names, key=PICK)
         if st.session_state.get(CONFIRM) == name:
             st.warning(f"Delete run `{name}` with its vectors, checkpoint and metrics? This cannot be undone.")
+            upload = upload_left_alone(next(run for run in runs if run.name == name), runs)
+            if upload is not None:
+                st.checkbox(
+                    f"Also delete its uploaded corpus {literal(upload.name.split('-', 1)[-1])}: no other run uses it",
+                    key=DELETE_UPLOAD,
+                )
             yes, no = st.columns(2)
             yes.button("Yes, delete it", type="primary", on_click=delete, args=(name,))
             no.button("Keep it", on_click=keep)
@@ -78,17 +87,22 @@ def delete(name: str) -> None:
     """Button callback: delete the confirmed run."""
     st.session_state.pop(CONFIRM, None)
     try:
-        registry().delete(Run.open(name))
-    except RunError as exc:
+        run = Run.open(name)
+        upload = upload_left_alone(run) if st.session_state.pop(DELETE_UPLOAD, False) else None
+        registry().delete(run)
+        if upload is not None:
+            upload.unlink(missing_ok=True)
+    except (RunError, OSError) as exc:
         st.session_state[MESSAGE] = ("error", f"Not deleted: {exc}")
         return
-    st.session_state[MESSAGE] = ("success", f"Deleted run {name}.")
+    also = " and its uploaded corpus" if upload is not None else ""
+    st.session_state[MESSAGE] = ("success", f"Deleted run {name}{also}.")
 
 
 def show_delete_message() -> None:
     """The outcome of the last Delete, once (drawn even when no run is left to list)."""
     kind, text = st.session_state.pop(MESSAGE, (None, ""))
     if kind == "error":
-        st.error(text)
+        st.error(literal(text))
     elif kind == "success":
-        st.success(text)
+        st.success(literal(text))

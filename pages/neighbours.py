@@ -11,6 +11,7 @@ from core.query import TABLES, Embeddings, UnknownWordError
 from core.vocab import UNK
 from pages.charts import similarity_bars
 from pages.sources import Source, explorer_page
+from pages.text import literal
 
 TABLE_HELP = {
     "center": "center vectors v (the book's choice for queries)",
@@ -41,7 +42,7 @@ def choose(key: str, word: str) -> None:
 
 def show_unknown(exc: UnknownWordError, key: str | None = None) -> None:
     """Say the word is unknown and offer the closest vocabulary words (as buttons when `key` can take them)."""
-    st.warning(f"“{exc.word}” is not in the vocabulary of these vectors.")
+    st.warning(f"“{literal(exc.word)}” is not in the vocabulary of these vectors.")
     if not exc.suggestions:
         st.caption("No vocabulary word is spelled similarly.")
         return
@@ -49,7 +50,7 @@ def show_unknown(exc: UnknownWordError, key: str | None = None) -> None:
     columns = st.columns(len(exc.suggestions))
     for column, word in zip(columns, exc.suggestions, strict=True):
         if key:
-            column.button(word, key=f"suggest_{key}_{word}", on_click=choose, args=(key, word))
+            column.button(literal(word), key=f"suggest_{key}_{word}", on_click=choose, args=(key, word))
         else:
             column.code(word, language=None)
 
@@ -109,7 +110,9 @@ def analogy_section(emb: Embeddings) -> None:
     except UnknownWordError as exc:
         show_unknown(exc)
         return
-    st.write(f"{a} : {b} :: {c} : **{answers[0][0]}**" if answers else "No answer.")
+    st.markdown(
+        f"{literal(a)} : {literal(b)} :: {literal(c)} : **{literal(answers[0][0])}**" if answers else "No answer."
+    )
     st.dataframe(pairs_frame(answers), hide_index=True, column_config=COSINE)
 
 
@@ -121,7 +124,7 @@ def similarity_section(emb: Embeddings) -> None:
     if not (first and second):
         return
     try:
-        st.metric(f"cos({first}, {second})", f"{emb.similarity(first, second):.3f}")
+        st.metric(f"cos({literal(first)}, {literal(second)})", f"{emb.similarity(first, second):.3f}")
     except UnknownWordError as exc:
         show_unknown(exc)
 
@@ -148,7 +151,7 @@ def export_section(source: Source, emb: Embeddings) -> None:
     asked = parse_words(words or st.session_state.get("nb_word") or "")
     wanted = [w for w in asked if w in emb.index and w != UNK]
     if unknown := [w for w in asked if w not in wanted]:  # left out and named; the others still download
-        st.warning(f"Not in the vocabulary, left out of the CSV: {', '.join(unknown)}.")
+        st.warning(literal(f"Not in the vocabulary, left out of the CSV: {', '.join(unknown)}."))
     table = neighbors_csv(emb, wanted, k, which)
     st.download_button(
         "Download neighbours (CSV)",

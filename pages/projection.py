@@ -20,6 +20,7 @@ from core.projection import Settings, cache_key, capped, map_rows, sample_note, 
 from core.query import Embeddings, UnknownWordError
 from pages.charts import map_figure, progress_figure
 from pages.sources import Source, explorer_page
+from pages.text import literal
 
 METHOD_LABELS = {
     "pca": "PCA (instant, linear)",
@@ -103,7 +104,7 @@ def focus_controls(emb: Embeddings, settings: Settings) -> tuple[str | None, Set
     try:
         neighbours = emb.neighbors(word, size - 1 if isolate else k, settings.table)
     except UnknownWordError as exc:
-        st.warning(f"{exc}")
+        st.warning(literal(exc))
         return None, settings
     focus = (word, *(w for w, _ in neighbours))
     return word, replace(settings, focus=focus, isolate=isolate)
@@ -125,11 +126,11 @@ def compute_map(source: Source, emb: Embeddings, settings: Settings, frame_box) 
 
 def neighbours_table(emb: Embeddings, word: str, table: str) -> None:
     """The clicked (or searched) word's ten nearest neighbours, cosines with three decimals."""
-    st.markdown(f"**Neighbours of {word}**")
+    st.markdown(f"**Neighbours of {literal(word)}**")
     try:
         rows = emb.neighbors(word, 10, table)
     except UnknownWordError as exc:
-        st.caption(str(exc))
+        st.caption(literal(exc))
         return
     frame = pd.DataFrame(rows, columns=["word", "cosine"])
     config = {"cosine": st.column_config.NumberColumn(format="%.3f")}
@@ -161,7 +162,7 @@ def draw_map(source: Source, emb: Embeddings) -> None:
         try:
             frame = compute_map(source, emb, settings, frame_box)
         except ValueError as exc:
-            st.error(f"No map for these vectors: {exc}")
+            st.error(f"No map for these vectors: {literal(exc)}")
             return
         store_map(key, frame)
     name = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP"}[settings.method]

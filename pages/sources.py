@@ -19,6 +19,7 @@ from core.query import Embeddings
 from core.runs import Run, RunError, list_runs, sanitize_name, save_upload
 from core.vectors_io import VectorFileError, read_vectors
 from pages.common import CURRENT_RUN, embeddings, queryable, require_app, safe_status
+from pages.text import literal
 
 IMPORTS = "imported_files"  # session key: the Imported files of this session, newest last
 KEPT_IN_MEMORY = 3  # imported files whose vectors stay loaded in this process
@@ -78,11 +79,11 @@ def load_imported(imported: Imported) -> Embeddings:
         if key in store:
             store.move_to_end(key)
             return store[key]
-    bar = st.progress(0.0, text=f"Reading {imported.label}…")
+    bar = st.progress(0.0, text=f"Reading {literal(imported.label)}…")
 
     def progress(done: int, total: int) -> None:
         of = min(total or imported.limit, imported.limit)
-        bar.progress(min(done / of, 1.0), text=f"Reading {imported.label}: {done:,} of {of:,} words")
+        bar.progress(min(done / of, 1.0), text=f"Reading {literal(imported.label)}: {done:,} of {of:,} words")
 
     loaded = read_vectors(imported.path, imported.limit, progress)
     bar.empty()
@@ -112,12 +113,14 @@ def add_import(path: str, label: str, limit: int, picker: str) -> None:
     st.session_state[picker] = st.session_state[CURRENT_SOURCE] = FILE_PREFIX + imported.label
 
 
-def requested_file(upload, path: str) -> tuple[str, str] | None:
-    """(path, label) of the file to import: an upload is saved first; None after saying what is missing."""
+def requested_file(upload, path: str) -> tuple[str, str, bool] | None:
+    """(path, label, saved now) of the file to import: an upload is saved under `imports/` first (saved now:
+    this call wrote it, so a failed import removes it again); None after saying what is missing."""
     if upload is not None:
-        return str(save_upload(upload.name, upload.getvalue(), folder="imports")[0]), upload.name
+        saved, fresh = save_upload(upload.name, upload.getvalue(), folder="imports")
+        return str(saved), upload.name, fresh
     if path:
-        return path, path
+        return path, path, False
     st.warning("Choose a file to upload or type a path first.")
     return None
 
@@ -138,15 +141,21 @@ def import_panel(picker: str) -> None:
         )
         left, right = st.columns(2)
         chosen = None
-        if left.button("Import", type="primary"):
-            chosen = requested_file(upload, path)
-        if right.button(f"Use gensim's sample ({SAMPLE_NAME})"):
-            chosen = (sample_path(), SAMPLE_NAME)
+        try:
+            if left.button("Import", type="primary"):
+                chosen = requested_file(upload, path)
+            if right.button(f"Use gensim's sample ({SAMPLE_NAME})"):
+                chosen = (sample_path(), SAMPLE_NAME, False)
+        except OSError as exc:  # the upload could not be kept: a read-only or full disk
+            st.error(f"Could not keep the upload: {literal(exc.strerror or exc)}")
         if chosen:
+            file, label, fresh = chosen
             try:
-                add_import(*chosen, int(limit), picker)
+                add_import(file, label, int(limit), picker)
             except (VectorFileError, ValueError, OSError) as exc:
-                st.error(f"Could not import the file: {exc}")
+                if fresh:  # a refused upload leaves nothing under imports/
+                    Path(file).unlink(missing_ok=True)
+                st.error(f"Could not import the file: {literal(exc)}")
 
 
 def available_sources() -> list[Source]:
@@ -188,7 +197,7 @@ def source_embeddings(source: Source) -> Embeddings | None:
     try:
         return source.embeddings()
     except (RunError, VectorFileError, OSError) as exc:
-        st.error(f"Cannot read the vectors of {source.name}: {exc}")
+        st.error(f"Cannot read the vectors of {literal(source.name)}: {literal(exc)}")
         return None
 
 

@@ -14,6 +14,7 @@ from core.runs import Run, RunError, list_runs, save_upload
 from pages.charts import loss_figure
 from pages.common import CURRENT_RUN, embeddings, queryable, registry, require_app, safe_status
 from pages.jobs_view import queue_view
+from pages.text import literal
 from pages.train_form import (
     WATCH_DEFAULT,
     clear_field_error,
@@ -63,14 +64,21 @@ def start() -> None:
             corpus = corpus_from_form()
         cfg = TrainConfig.from_dict({**collect_settings(), "corpus": corpus})
         run = registry().start(cfg, name=st.session_state.get("run_name") or None, processes=processes())
-    except (ConfigError, RunError, ValueError) as exc:
+    except (ConfigError, RunError, ValueError, OSError) as exc:
         if upload is not None and fresh:
             upload.unlink(missing_ok=True)
-        st.session_state["train_error"] = f"Nothing was started. {exc}"
+        st.session_state["train_error"] = f"Nothing was started. {disk_or_message(exc)}"
         note_field_error(exc)
         return
     note_queued(run)
     show(run)
+
+
+def disk_or_message(exc: Exception) -> str:
+    """One line for an error; a refused file operation (read-only folder, full disk) says where."""
+    if isinstance(exc, OSError):
+        return f"The system refused to write {exc.filename or ''}: {exc.strerror or exc}. Files saved before are kept."
+    return str(exc)
 
 
 def processes() -> int:
@@ -117,8 +125,8 @@ def resume() -> None:
         return
     try:
         registry().resume(run, processes=processes())
-    except (ConfigError, RunError, ValueError) as exc:
-        st.session_state["train_error"] = str(exc)
+    except (ConfigError, RunError, ValueError, OSError) as exc:
+        st.session_state["train_error"] = disk_or_message(exc)
         return
     note_queued(run)
 
@@ -172,6 +180,8 @@ def pick_shown_run(reg: JobRegistry) -> Run | None:
 def show_state(status: dict[str, Any], reg: JobRegistry, run: Run) -> None:
     state, message = status.get("state"), status.get("message", "")
     job = reg.get(run)
+    if job is not None and job.resume and job.error and job.state == "done" and state != "failed":
+        st.error(f"Resume failed, the run is as it was: {literal(job.error)}")
     if state == "queued":
         position = reg.position(run)
         where = f"position {position} of {len(reg.queued_runs())}" if position else "waiting"
@@ -188,9 +198,11 @@ def show_state(status: dict[str, Any], reg: JobRegistry, run: Run) -> None:
             f"device {status.get('device')}."
         )
     elif state == "failed":
-        st.error(f"Training failed: {message}")
+        st.error(f"Training failed: {literal(message)}")
+    elif state == "damaged":
+        st.error(f"This run is damaged and cannot be shown: {literal(message)}")
     elif state in ("stopped", "interrupted"):
-        st.warning(f"{state.capitalize()}: {message}")
+        st.warning(f"{state.capitalize()}: {literal(message)}")
     else:
         st.info("Waiting to start")
 
@@ -230,7 +242,11 @@ def show_watch(run: Run, reg: JobRegistry, words: list[str], live: bool) -> None
     """Top-5 neighbours of the watch words, from the live weights while training, else from the saved ones."""
     results: list[WatchResult] | None = reg.watch(run, words) if live else None
     if results is None and queryable(run):
-        results = watch_words(embeddings(run), words)
+        try:
+            results = watch_words(embeddings(run), words)
+        except RunError as exc:
+            st.warning(literal(exc))
+            return
     if results is None:
         st.caption("Neighbours of the watch words appear once training starts.")
         return
@@ -265,7 +281,7 @@ def run_panel(run: Run, reg: JobRegistry) -> None:
         try:
             epochs = run.config().epochs
         except (RunError, ConfigError) as exc:
-            st.error(str(exc))
+            st.error(literal(exc))
             return
         show_progress(run.metrics(), epochs)
         st.subheader("Watch words")
@@ -286,7 +302,7 @@ with st.expander("Corpus and hyperparameters", expanded=not reg.live_runs()):
 shown = pick_shown_run(reg)
 buttons(reg, shown)
 if "train_error" in st.session_state:
-    st.error(st.session_state["train_error"])
+    st.error(literal(st.session_state["train_error"]))
 if notice := st.session_state.pop("train_notice", None):
     st.info(notice)
 queue_view(reg)

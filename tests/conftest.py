@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -87,6 +88,11 @@ def lee_run(isolated_runs: Path):
     run = Run.create(TrainConfig(corpus="lee", min_freq=5, epochs=3), name="lee-test")
     train_run(run)
     return run
+
+
+def plain(markdown: str) -> str:
+    """What a Markdown body shows: its backslash escapes (`pages.text.literal`) removed."""
+    return re.sub(r"\\(.)", r"\1", markdown)
 
 
 def open_app_page(path: str, **session: object):

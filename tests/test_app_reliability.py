@@ -9,7 +9,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, synthetic_text
+from conftest import ROOT, plain, synthetic_text
 from streamlit.testing.v1 import AppTest
 
 from core import data
@@ -61,7 +61,7 @@ def uploads() -> list[Path]:
 
 
 def errors(at: AppTest) -> str:
-    return "\n".join(e.value for e in at.error)
+    return "\n".join(plain(e.value) for e in at.error)
 
 
 def wait_for(condition, timeout: float = 60.0) -> None:

@@ -68,10 +68,11 @@ def test_truncated_or_altered_weights_are_refused() -> None:
 
 def test_metrics_survive_a_line_cut_short() -> None:
     run = Run.create(TrainConfig())
-    run.append_metric({"epoch": 1, "loss": 0.5})
+    row = {"kind": "epoch", "epoch": 1, "fraction": 0.5, "loss": 0.5, "tokens_per_s": 9.0, "elapsed_s": 1.0}
+    run.append_metric(row)
     with open(run.path / "metrics.jsonl", "a") as fh:
         fh.write('{"epoch": 2, "lo')
-    assert run.metrics() == [{"epoch": 1, "loss": 0.5}]
+    assert run.metrics() == [row]
 
 
 def test_no_temporary_files_left_after_writes() -> None:

@@ -1,7 +1,8 @@
 """What the trainer asks of an engine, and the adapter for engines that train in explicit steps.
 
 An engine trains one epoch's sample through `run`, which yields once per step (the trainer's
-`bounds`): how many centers were trained since the last yield and the sum of their losses. The
+`bounds`): how many centers were trained since the last yield, the sum of the losses it scored
+among them and how many it scored (all, or a sample where scoring costs much). The
 trainer reports, checks the stop flag and merges replicas between yields; closing the iterator
 stops the engine.
 """
@@ -16,7 +17,7 @@ import torch
 from core.sampling import EpochSample
 
 MIN_LR_FRACTION = 1e-4  # the fast mode's learning rate decays linearly to this fraction of its start
-Steps = tuple[int, torch.Tensor]  # (centers trained, sum of their losses)
+Steps = tuple[int, torch.Tensor, int]  # (centers trained, sum of the scored centers' losses, centers scored)
 Step = Callable[[EpochSample, int, int, torch.Generator, tuple[float, float]], torch.Tensor]
 
 
@@ -43,4 +44,4 @@ def stepwise(
     per = max(len(sample), 1)
     for start, stop in bounds:
         progress = (first + (last - first) * start / per, first + (last - first) * stop / per)
-        yield stop - start, step(sample, start, stop, gen, progress)
+        yield stop - start, step(sample, start, stop, gen, progress), stop - start

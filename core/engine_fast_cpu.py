@@ -80,7 +80,7 @@ class _Pool:
     ) -> None:
         self.engine, self.arrays, self.max_window, self.lr, self.seed = engine, arrays, max_window, lr, seed
         self.stretches = Stretches(start, stop, KERNEL_CHUNK, engine.workers)
-        self.start, self.done, self.loss = start, start, 0.0
+        self.start, self.done, self.loss, self.scored = start, start, 0.0, 0
         self.wanted = stop  # the trainer's thread sleeps until `done` reaches this
         self.error: BaseException | None = None
         self.stopping = threading.Event()
@@ -97,13 +97,14 @@ class _Pool:
         try:
             while not self.stopping.is_set() and (claim := self.stretches.claim(worker)):
                 index, first, stop = claim
-                loss = train_chunk(
+                loss, scored = train_chunk(
                     engine.v, engine.u, *self.arrays, first, stop, self.max_window,
                     engine.prob, engine.alias, engine.negatives, *self.lr, self.seed + index,
                 )  # fmt: skip
                 with self.changed:
                     self.done += stop - first
                     self.loss += loss
+                    self.scored += scored
                     if self.done >= self.wanted:
                         self.changed.notify()
         except BaseException as exc:  # handed to the trainer's thread, which raises it
@@ -113,16 +114,16 @@ class _Pool:
 
     def progress(self, marks: list[int]) -> Iterator[Steps]:
         """One step per mark: wait until the workers have trained up to it, then report what is new."""
-        reported, reported_loss = self.start, 0.0
+        reported, reported_loss, reported_scored = self.start, 0.0, 0
         for mark in marks:
             with self.changed:
                 self.wanted = mark
                 self.changed.wait_for(lambda m=mark: self.done >= m or self.error is not None)
                 if self.error is not None:
                     raise self.error
-                done, loss = self.done, self.loss
-            yield done - reported, torch.tensor(loss - reported_loss, dtype=torch.float64)
-            reported, reported_loss = done, loss
+                done, loss, scored = self.done, self.loss, self.scored
+            yield done - reported, torch.tensor(loss - reported_loss, dtype=torch.float64), scored - reported_scored
+            reported, reported_loss, reported_scored = done, loss, scored
 
     def close(self) -> None:
         self.stopping.set()

@@ -197,23 +197,23 @@ class Trainer:
         """Train one epoch on this rank's segments; the mean book loss over all ranks, or None if stopped."""
         seed = self.cfg.seed + self.world.rank * RANK_SEED_STRIDE
         gen = epoch_generator(seed, epoch, self.device)
-        total, centers, done = 0.0, 0, 0
+        total, scored, done = 0.0, 0, 0
         for segment in self.data.segments(self.world.rank, self.world.size):
             placed = (epoch + done / max(shard, 1), segment.raw_tokens / max(shard, 1))
             result = self._segment(segment, placed, epoch, gen, clock)
             if result is None:
                 return None
-            total, centers, done = total + result[0], centers + result[1], done + segment.raw_tokens
+            total, scored, done = total + result[0], scored + result[1], done + segment.raw_tokens
         if self.replicas:
-            total, centers = self.replicas.total([total, centers])
-        return _checked(total / max(centers, 1), epoch)
+            total, scored = self.replicas.total([total, scored])
+        return _checked(total / max(scored, 1), epoch)
 
     def _segment(
         self, segment: Segment, placed: tuple[float, float], epoch: int, gen: torch.Generator, clock: _Clock
     ) -> tuple[float, int] | None:
         """Train on one segment, which starts `placed[0]` epochs in and spans `placed[1]` of an epoch.
 
-        Returns the sum of the centers' losses and their number, or None if the stop flag was raised.
+        Returns the sum of the scored centers' losses and their number, or None if the stop flag was raised.
         """
         if self._stopping():
             return None
@@ -223,11 +223,12 @@ class Trainer:
         n, (base, weight) = len(sample), placed
         span = (base / self.cfg.epochs, (base + weight) / self.cfg.epochs)
         bounds = self._bounds(n)
-        total, done, pending, pending_n = 0.0, 0, torch.zeros((), device=self.device), 0
+        total, scored, done = 0.0, 0, 0
+        pending, pending_n = torch.zeros((), device=self.device), 0
         with closing(self.engine.run(sample, bounds, span, gen)) as steps, self._out_of_memory():
-            for step, (centers, loss) in enumerate(steps, 1):
+            for step, (centers, loss, count) in enumerate(steps, 1):
                 pending += loss
-                pending_n, done = pending_n + centers, done + centers
+                pending_n, done = pending_n + count, done + centers
                 clock.add(centers, weight * centers / max(n, 1))
                 last = step == len(bounds)
                 if self.replicas and (last or step % self.cfg.sync_every == 0):
@@ -236,13 +237,13 @@ class Trainer:
                 may_sync = self.device.type == "cpu" or step % self.cfg.log_every == 0
                 if pending_n and (last or (may_sync and clock.due())):
                     mean = _checked(float(pending) / pending_n, epoch)
-                    total += mean * pending_n
+                    total, scored = total + mean * pending_n, scored + pending_n
                     pending.zero_()
                     pending_n = 0
                     self._emit(clock.event("step", epoch, base + weight * done / max(n, 1), mean))
                 if not last and self._stopping():
                     return None
-        return total, n
+        return total, scored
 
     def _bounds(self, n: int) -> list[tuple[int, int]]:
         """Each step's centers. Ranks agree on a step count and split their own samples evenly into it."""

@@ -12,6 +12,9 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+# GPU kernels are tested on the CPU by Triton's interpreter. Triton reads this when first imported,
+# and torch may import it on its own (the book mode's fused Adam does), so it is set for the session.
+os.environ["TRITON_INTERPRET"] = "1"
 
 
 def ptb_data_dir() -> Path | None:

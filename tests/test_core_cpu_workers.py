@@ -12,7 +12,7 @@ import torch
 from core import engine_fast_cpu
 from core.config import TrainConfig
 from core.data import read_text_file
-from core.kernel_numba import chunk_contexts, draw_chunk_noise, sgd_centers, train_chunk
+from core.kernel_numba import LOSS_EVERY, chunk_contexts, draw_chunk_noise, sgd_centers, train_chunk
 from core.sampling import NoiseTable, sample_epoch
 from core.stretches import Stretches
 from core.train import Prepared, Trainer
@@ -125,8 +125,10 @@ def test_a_chunk_trained_in_the_kernel_equals_the_reference_update_of_its_inputs
     v2, u2 = v.copy(), u.copy()
     n = len(ids)
     losses = sgd_centers(v, u, ids[start:stop], contexts, noise, 0.1 * (1 - start / n), 0.1 * (1 - stop / n))
-    total = train_chunk(v2, u2, ids, sentence, window, start, stop, 5, prob, alias, 5, 0.1, 0.0, 7)
-    np.testing.assert_allclose(total, losses.sum(), rtol=1e-5)
+    total, scored = train_chunk(v2, u2, ids, sentence, window, start, stop, 5, prob, alias, 5, 0.1, 0.0, 7)
+    every = np.arange(start, stop) % LOSS_EVERY == 0  # the kernel scores every LOSS_EVERY-th center only
+    assert scored == every.sum() > 0
+    np.testing.assert_allclose(total, losses[every].sum(), rtol=1e-5)
     np.testing.assert_allclose(v2, v, rtol=1e-5, atol=1e-7)
     np.testing.assert_allclose(u2, u, rtol=1e-5, atol=1e-7)
 

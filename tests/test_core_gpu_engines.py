@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from types import ModuleType
 
 import numpy as np
@@ -27,23 +27,14 @@ from core.model import SkipGram
 from core.sampling import EpochSample, NoiseTable
 
 
-def forget_triton() -> None:
-    for name in [n for n in sys.modules if n.split(".")[0] == "triton" or n == "core.kernel_triton"]:
-        del sys.modules[name]
-
-
 @pytest.fixture(scope="module")
-def triton_kernel() -> Iterator[ModuleType]:
-    """core.kernel_triton under Triton's interpreter, which Triton reads when it is imported: so it is
-    imported afresh here (Triton too, should it be loaded already), and forgotten afterwards."""
+def triton_kernel() -> ModuleType:
+    """core.kernel_triton under Triton's interpreter (conftest sets TRITON_INTERPRET before anything loads Triton:
+    torch itself imports it, and Triton's own functions keep the mode of their first import)."""
     if importlib.util.find_spec("triton") is None:
         pytest.skip("triton is not installed (pip install -r requirements.txt)")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("TRITON_INTERPRET", "1")
-        if "triton" in sys.modules:
-            forget_triton()
-        yield importlib.import_module("core.kernel_triton")
-    sys.modules.pop("core.kernel_triton", None)
+    assert os.environ.get("TRITON_INTERPRET") == "1"
+    return importlib.import_module("core.kernel_triton")
 
 
 def kernel_case(vocab: int = 24, n: int = 12, seed: int = 0) -> tuple[torch.Tensor, ...]:

@@ -100,7 +100,7 @@ def test_stop_flag_ends_training_quickly(tmp_path: Path) -> None:
 
 
 def test_nan_loss_stops_with_a_clear_message(tiny_corpus: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("core.engine_fast_cpu.train_chunk", lambda *a: float("nan"))
+    monkeypatch.setattr("core.engine_fast_cpu.train_chunk", lambda *a: (float("nan"), 1))
     run = Run.create(config(tiny_corpus))
     with pytest.raises(TrainingError, match=r"became nan.*Lower the learning rate"):
         train_run(run)

@@ -1,7 +1,7 @@
 """One benchmark measurement, run in its own process so peak memory belongs to one system alone.
 
 `python -m core.bench_systems SYSTEM SEED DEVICE EPOCHS [DATA_DIR]` prints one JSON object.
-Systems: `fast` and `book` (ours; under torchrun, data-parallel), `gensim` (its Cython word2vec),
+Systems: `fast` and `book` (ours; under torchrun, data-parallel; gensim runs in core.bench_gensim),
 `scale:N` (N synthetic Zipf tokens in memory), `stream-build:N` and `stream-train:SECONDS` (a text
 file of N Zipf tokens in DATA_DIR tokenised into a store, then trained from it; core.bench_stream).
 """
@@ -9,8 +9,6 @@ file of N Zipf tokens in DATA_DIR tokenised into a store, then trained from it; 
 from __future__ import annotations
 
 import json
-import os
-import resource
 import sys
 import time
 from collections.abc import Callable
@@ -20,27 +18,13 @@ import numpy as np
 import torch
 
 from core import distributed
+from core.bench_scoring import peak_mb, quality
 from core.bench_stream import run_stream
 from core.config import TrainConfig
 from core.data import load_corpus
 from core.device import resolve_device
-from core.evaluate import keyed_vectors, score
 from core.train import Prepared, Trainer, TrainEvent
 from core.vocab import Vocab
-
-PROBE = "chip"
-
-
-def peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def quality(words: list[str], vectors: np.ndarray) -> dict[str, Any]:
-    kv = keyed_vectors(words, vectors)
-    figures = score(kv).to_dict()
-    figures["chip_top5"] = [w for w, _ in kv.most_similar(PROBE, topn=5)] if PROBE in kv else []
-    figures["chip_top10"] = [w for w, _ in kv.most_similar(PROBE, topn=10)] if PROBE in kv else []
-    return figures
 
 
 def run_ours(mode: str, seed: int, device: str, epochs: int, data_dir: str | None) -> dict[str, Any]:
@@ -101,32 +85,6 @@ def group_sum(value: int, world: distributed.World) -> int:
     return int(box)
 
 
-def run_gensim(seed: int, epochs: int, data_dir: str | None) -> dict[str, Any]:
-    from gensim.models import Word2Vec
-
-    sentences = load_corpus("ptb", data_dir=data_dir)
-    began = time.perf_counter()
-    model = Word2Vec(
-        sg=1, negative=5, window=5, vector_size=100, sample=1e-4, min_count=10, workers=os.cpu_count(), seed=seed
-    )
-    model.build_vocab(sentences)
-    prepare_s = time.perf_counter() - began
-    began = time.perf_counter()
-    effective, raw = model.train(sentences, total_examples=model.corpus_count, epochs=epochs)
-    train_s = time.perf_counter() - began
-    words = model.wv.index_to_key
-    return {
-        "prepare_s": prepare_s,
-        "train_s": train_s,
-        "raw_tokens": raw,
-        "centers": effective,
-        "final_loss": None,
-        "mean_loss": None,
-        "device": "cpu",
-        **quality(words, model.wv.vectors),
-    }
-
-
 def zipf_corpus(tokens: int, vocab_size: int, seed: int, device: torch.device) -> Prepared:
     """Token ids drawn from a Zipf law (rank^-1) in sentences of 5-40 tokens, without any Python objects per token."""
     rng = np.random.default_rng(seed)
@@ -171,9 +129,7 @@ def run_scale(tokens: int, seed: int, device: str) -> dict[str, Any]:
 def main(argv: list[str]) -> None:
     system, seed, device, epochs = argv[0], int(argv[1]), argv[2], int(argv[3])
     data_dir = argv[4] if len(argv) > 4 else None
-    if system == "gensim":
-        result = run_gensim(seed, epochs, data_dir)
-    elif system.startswith("scale:"):
+    if system.startswith("scale:"):
         result = run_scale(int(system.split(":")[1]), seed, device)
     elif system.startswith("stream-"):
         result = run_stream(system, seed, device, data_dir)

@@ -127,7 +127,7 @@ def table(rows: dict[str, dict[str, Any]]) -> str:
         ("system", lambda s, r: s),
         ("prep s", lambda s, r: f"{r['prepare_s']:.2f}"),
         ("train s", lambda s, r: f"{r['train_s']:.2f}"),
-        ("process s", lambda s, r: _fmt(r.get("process_s"))),  # start to exit, scoring left out
+        ("process s", lambda s, r: f"{r['process_s']:.1f}" if r.get("process_s") else "-"),  # scoring left out
         ("raw tok/s", lambda s, r: f"{r['tokens_per_s']:,.0f}"),
         ("steady tok/s", lambda s, r: f"{r['steady_tokens_per_s']:,.0f}" if r.get("steady_tokens_per_s") else "-"),
         ("1st epoch s", lambda s, r: _fmt(r.get("first_epoch_s"))),

@@ -1,4 +1,8 @@
-"""Command line: `python -m core train | neighbors | evaluate | export | bench`."""
+"""Command line: `python -m core train | neighbors | evaluate | export | bench`.
+
+Each command imports what it needs when it runs: a training process (which the app starts for
+every run) loads the training code only, not evaluation, export or the vectors readers.
+"""
 
 from __future__ import annotations
 
@@ -8,33 +12,18 @@ import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from tqdm import tqdm
-
-from core import distributed
 from core.config import DEVICES, MODES, ConfigError, TrainConfig
-from core.data import CorpusError
-from core.device import DeviceError
-from core.evaluate import EvaluationError, Report, full_report, save_evaluation
-from core.export import FORMATS, export_vectors
-from core.pipeline import RunSummary, check_corpus, train_run
-from core.query import TABLES, Embeddings, UnknownWordError
-from core.runs import Run, RunError
-from core.train import TrainEvent, TrainingError
-from core.vectors_io import VectorFileError, read_vectors
-from core.vocab import UNK, VocabError
+from core.export import FORMATS
+from core.query import TABLES
 
-USER_ERRORS = (
-    ConfigError,
-    CorpusError,
-    DeviceError,
-    EvaluationError,
-    RunError,
-    TrainingError,
-    UnknownWordError,
-    VectorFileError,
-    VocabError,
-)
+if TYPE_CHECKING:
+    from core.evaluate import Report
+    from core.pipeline import RunSummary
+    from core.query import Embeddings
+    from core.runs import Run
+
 
 # command-line flag -> config field
 TRAIN_FLAGS = {
@@ -110,9 +99,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         commands = {"train": cmd_train, "neighbors": cmd_neighbors, "evaluate": cmd_evaluate, "export": cmd_export}
         return commands[args.command](args)
-    except USER_ERRORS as exc:
+    except Exception as exc:
+        if not isinstance(exc, user_errors()):
+            raise
         print(f"error: {exc}", file=sys.stderr)
         return 2
+
+
+def user_errors() -> tuple[type[Exception], ...]:
+    """Errors that are the user's to fix, shown as one line; imported only when one is raised."""
+    from core.data import CorpusError
+    from core.device import DeviceError
+    from core.evaluate import EvaluationError
+    from core.query import UnknownWordError
+    from core.runs import RunError
+    from core.train import TrainingError
+    from core.vectors_io import VectorFileError
+    from core.vocab import VocabError
+
+    return (
+        ConfigError,
+        CorpusError,
+        DeviceError,
+        EvaluationError,
+        RunError,
+        TrainingError,
+        UnknownWordError,
+        VectorFileError,
+        VocabError,
+    )
 
 
 def _positive(text: str) -> int:
@@ -130,39 +145,62 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    """Under torchrun, every process runs this; rank 0 creates or opens the run and shares its folder."""
+    """Under torchrun, every process runs this; rank 0 creates or opens the run, holds its lock, shares its folder.
+
+    A second process asked to train a run that one is training is refused at once, naming the run.
+    """
+    from core import distributed
+    from core.runs import Run
+
     world = distributed.start()
     try:
-        return _train(args, world)
+        if not world.is_main:
+            return _train(args, world, Run(distributed.shared_path(world, None)))
+        run = _open_or_create_run(args)
+        with run.lock():
+            if args.resume:
+                _apply_changes(run, args)
+            return _train(args, world, Run(distributed.shared_path(world, run.path)))
     finally:
         distributed.finish()
 
 
 def _open_or_create_run(args: argparse.Namespace) -> Run:
+    from core.pipeline import check_corpus
+    from core.runs import Run
+
     if args.resume:
-        run = Run.open(args.resume, args.run_dir)
-        changes = {f: getattr(args, f) for f in TRAIN_FLAGS if getattr(args, f) is not None}
-        if changes:
-            run.update_config(**{FIELD_OF_FLAG.get(f, f): v for f, v in changes.items()})
-        return run
+        return Run.open(args.resume, args.run_dir)
     cfg = config_from_args(args)
     check_corpus(cfg, args.data_dir)  # a bad corpus or setting is refused before a run folder exists
     return Run.create(cfg, args.name, args.run_dir)
 
 
-def _train(args: argparse.Namespace, world: distributed.World) -> int:
-    run = Run(distributed.shared_path(world, _open_or_create_run(args).path if world.is_main else None))
+def _apply_changes(run: Run, args: argparse.Namespace) -> None:
+    changes = {f: getattr(args, f) for f in TRAIN_FLAGS if getattr(args, f) is not None}
+    if changes:
+        run.update_config(**{FIELD_OF_FLAG.get(f, f): v for f, v in changes.items()})
+
+
+def _train(args: argparse.Namespace, world, run: Run) -> int:
+    from tqdm import tqdm
+
+    from core.pipeline import train_run
+    from core.train import TrainEvent
+
     cfg = run.config()
     stop = threading.Event()
     _stop_on_ctrl_c(stop)
-    bar = tqdm(total=cfg.epochs, bar_format=BAR_FORMAT, disable=not world.is_main)
+    # Bars on a terminal only: a process the app launched writes to its log file instead.
+    quiet = True if not world.is_main else None
+    bar = tqdm(total=cfg.epochs, bar_format=BAR_FORMAT, disable=quiet)
 
     def show(event: TrainEvent) -> None:
         bar.update(event.fraction * cfg.epochs - bar.n)
         bar.set_postfix(loss=f"{event.loss:.4f}", tok_s=f"{event.tokens_per_s:,.0f}", refresh=False)
 
-    download = LazyBar(desc="downloading ptb.zip", unit="B", unit_scale=True)
-    tokenise = LazyBar(desc="tokenising the corpus (once)", unit="B", unit_scale=True)
+    download = LazyBar(desc="downloading ptb.zip", unit="B", unit_scale=True, disable=quiet)
+    tokenise = LazyBar(desc="tokenising the corpus (once)", unit="B", unit_scale=True, disable=quiet)
     try:
         summary = train_run(
             run, [show], stop, bool(args.resume), args.data_dir, download.update, store_progress=tokenise.update
@@ -181,10 +219,12 @@ class LazyBar:
 
     def __init__(self, **options: object) -> None:
         self.options = options
-        self.bar: tqdm | None = None
+        self.bar = None
 
     def update(self, done: int, total: int) -> None:
         if self.bar is None:
+            from tqdm import tqdm
+
             self.bar = tqdm(total=total or None, **self.options)
         self.bar.update(done - self.bar.n)
 
@@ -220,6 +260,9 @@ def print_summary(summary: RunSummary) -> None:
 
 
 def cmd_neighbors(args: argparse.Namespace) -> int:
+    from core.query import Embeddings
+    from core.runs import Run
+
     embeddings = Embeddings.from_run(Run.open(args.run))
     for word, cosine in embeddings.neighbors(args.word, args.k, args.table):
         print(f"{word}\t{cosine:.4f}")
@@ -228,6 +271,11 @@ def cmd_neighbors(args: argparse.Namespace) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """A path to a file is a vectors file; anything else names a run, whose report is saved with it."""
+    from core.evaluate import full_report, save_evaluation
+    from core.query import Embeddings
+    from core.runs import Run
+    from core.vectors_io import read_vectors
+
     run = None if Path(args.target).is_file() else Run.open(args.target)
     if run is None:
         bar = LazyBar(desc="reading vectors", unit=" words", unit_scale=True)
@@ -241,12 +289,15 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     print_report(report, args.oov)
     if run is not None:
         save_evaluation(run, report)
-        print(f"saved to {run.path / 'evaluation.json'}")
+        print(f"saved with run {run.name}")
     return 0
 
 
 def _first_words(embeddings: Embeddings, limit: int | None) -> Embeddings:
     """The `limit` most frequent words of a run (its vocabulary is sorted by count), `<unk>` not counted."""
+    from core.query import Embeddings
+    from core.vocab import UNK
+
     if limit is None:
         return embeddings
     rows = [i for i, w in enumerate(embeddings.words) if w != UNK][:limit]
@@ -272,6 +323,10 @@ def _percent(value: float | None) -> str:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    from core.export import export_vectors
+    from core.query import Embeddings
+    from core.runs import Run
+
     embeddings = Embeddings.from_run(Run.open(args.run))
     count = export_vectors(embeddings, args.out, args.format, args.table)
     where = f"{args.out / 'vectors.tsv'} and {args.out / 'metadata.tsv'}" if args.format == "projector" else args.out

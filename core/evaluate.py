@@ -1,12 +1,11 @@
 """Word-vector quality with gensim's own scoring code and evaluation sets, so every system is scored alike.
 
 `score` gives the headline numbers for benchmarks. `full_report` adds pair coverage, out-of-vocabulary pairs
-and per-section analogy accuracy by 3CosAdd and 3CosMul; a run keeps its report in `evaluation.json`.
+and per-section analogy accuracy by 3CosAdd and 3CosMul; a run keeps its last report (see `Run.save_evaluation`).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from dataclasses import asdict, dataclass, field
@@ -14,7 +13,6 @@ from typing import Any
 
 import numpy as np
 
-from core.atomic import write_text_atomic
 from core.query import Embeddings, Table
 from core.runs import Run, RunError
 from core.vocab import UNK
@@ -22,7 +20,6 @@ from core.vocab import UNK
 RESTRICT_VOCAB = 300_000  # gensim's default: only the first 300,000 words answer or take part in questions
 PAIR_SETS = (("WordSim353", "wordsim353.tsv"), ("SimLex999", "simlex999.txt"))
 ANALOGIES = "questions-words.txt"
-EVALUATION_FILE = "evaluation.json"
 COSMUL_CELLS = 1 << 22  # question x word scores held at once by 3CosMul (16 MB of float32 per array)
 
 
@@ -279,15 +276,15 @@ def _read_questions(path: str, kv) -> list[tuple[str, int, np.ndarray]]:
 
 
 def save_evaluation(run: Run, report: Report) -> None:
-    write_text_atomic(run.path / EVALUATION_FILE, json.dumps(report.to_dict(), indent=1))
+    run.save_evaluation(report.to_dict())
 
 
 def load_evaluation(run: Run) -> Report | None:
     """The run's last saved report, or None if it was never evaluated."""
-    path = run.path / EVALUATION_FILE
-    if not path.is_file():
+    data = run.evaluation()
+    if data is None:
         return None
     try:
-        return Report.from_dict(json.loads(path.read_text(encoding="utf-8")))
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise RunError(f"{path} is damaged ({exc}); evaluate the run again") from exc
+        return Report.from_dict(data)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise RunError(f"run {run.name}'s evaluation report is damaged ({exc!r}); evaluate the run again") from exc

@@ -19,7 +19,7 @@ COMPARE_WORDS = ("chip", "bank", "monday", "government")
 
 def pick_runs() -> list[Run]:
     """A multi-select over runs that logged any loss; the two newest are chosen at first."""
-    runs = {r.name: r for r in list_runs() if (r.path / "metrics.jsonl").is_file()}
+    runs = {r.name: r for r in list_runs() if r.has_metrics()}
     if len(runs) < 2:
         st.info("Comparing needs at least two runs with a loss logged: train another one on the **Train** page.")
         return []

@@ -19,6 +19,8 @@ from core.export import FORMATS
 from core.query import TABLES
 
 if TYPE_CHECKING:
+    from core.data import Sentences
+    from core.distributed import World
     from core.evaluate import Report
     from core.pipeline import RunSummary
     from core.query import Embeddings
@@ -156,24 +158,25 @@ def cmd_train(args: argparse.Namespace) -> int:
     try:
         if not world.is_main:
             return _train(args, world, Run(distributed.shared_path(world, None)))
-        run = _open_or_create_run(args)
+        run, sentences = _open_or_create_run(args)
         with run.lock():
             if args.resume:
                 _apply_changes(run, args)
-            return _train(args, world, Run(distributed.shared_path(world, run.path)))
+            return _train(args, world, Run(distributed.shared_path(world, run.path)), sentences)
     finally:
         distributed.finish()
 
 
-def _open_or_create_run(args: argparse.Namespace) -> Run:
+def _open_or_create_run(args: argparse.Namespace) -> tuple[Run, Sentences | None]:
+    """The run to train, and for a new one the corpus its check read (the training reads it no more)."""
     from core.pipeline import check_corpus
     from core.runs import Run
 
     if args.resume:
-        return Run.open(args.resume, args.run_dir)
+        return Run.open(args.resume, args.run_dir), None
     cfg = config_from_args(args)
-    check_corpus(cfg, args.data_dir)  # a bad corpus or setting is refused before a run folder exists
-    return Run.create(cfg, args.name, args.run_dir)
+    sentences = check_corpus(cfg, args.data_dir)  # a bad corpus or setting is refused before a run folder exists
+    return Run.create(cfg, args.name, args.run_dir), sentences
 
 
 def _apply_changes(run: Run, args: argparse.Namespace) -> None:
@@ -182,7 +185,7 @@ def _apply_changes(run: Run, args: argparse.Namespace) -> None:
         run.update_config(**{FIELD_OF_FLAG.get(f, f): v for f, v in changes.items()})
 
 
-def _train(args: argparse.Namespace, world, run: Run) -> int:
+def _train(args: argparse.Namespace, world: World, run: Run, sentences: Sentences | None = None) -> int:
     from tqdm import tqdm
 
     from core.pipeline import train_run
@@ -203,7 +206,14 @@ def _train(args: argparse.Namespace, world, run: Run) -> int:
     tokenise = LazyBar(desc="tokenising the corpus (once)", unit="B", unit_scale=True, disable=quiet)
     try:
         summary = train_run(
-            run, [show], stop, bool(args.resume), args.data_dir, download.update, store_progress=tokenise.update
+            run,
+            [show],
+            stop,
+            bool(args.resume),
+            args.data_dir,
+            download.update,
+            store_progress=tokenise.update,
+            sentences=sentences,
         )
     finally:
         download.close()

@@ -54,7 +54,8 @@ class Launcher:
         self._children: dict[str, subprocess.Popen] = {}  # run name -> the process this launcher started
         self._lock = threading.Lock()
         self._closed = threading.Event()
-        self._pump_thread: threading.Thread | None = None
+        self._pump_thread = threading.Thread(target=self._pump_loop, name="run-queue", daemon=True)
+        self._pump_thread.start()  # runs queued before a restart start as slots free up
 
     # --- what the user asks ----------------------------------------------------------------
     def start(
@@ -159,8 +160,7 @@ class Launcher:
     def close(self) -> None:
         """Stop starting queued runs from this launcher (runs that train go on)."""
         self._closed.set()
-        if self._pump_thread is not None:
-            self._pump_thread.join(5)
+        self._pump_thread.join(5)
 
     # --- the queue's engine ----------------------------------------------------------------
     def _enqueue(self, run: Run, processes: int) -> None:
@@ -168,7 +168,6 @@ class Launcher:
             queue.push(self.root, run.name, processes)
             run.set_status("queued", f"waiting for a free training slot ({self.max_jobs} at a time)")
         self.pump()
-        self._ensure_pump()
 
     def pump(self) -> None:
         """Start queued runs while slots are free, and record launched processes that died before training."""
@@ -187,12 +186,6 @@ class Launcher:
                     continue
                 self._children[run.name] = self._launch(run, entry.processes)
                 busy.add(run.name)
-
-    def _ensure_pump(self) -> None:
-        with self._lock:
-            if self._pump_thread is None and not self._closed.is_set():
-                self._pump_thread = threading.Thread(target=self._pump_loop, name="run-queue", daemon=True)
-                self._pump_thread.start()
 
     def _pump_loop(self) -> None:
         while not self._closed.wait(PUMP_S):

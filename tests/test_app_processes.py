@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 from conftest import open_app_page
+from core.jobs import JobRegistry
 from streamlit.testing.v1 import AppTest
 
 from core.config import ConfigError, TrainConfig
-from core.jobs import JobRegistry
 from core.runs import Run, list_runs
 
 
@@ -34,12 +34,12 @@ def test_two_processes_train_stop_and_resume_through_the_registry(tiny_corpus: P
         time.sleep(0.2)
     assert registry.is_live(run) and registry.watch(run, ["cat1"]) is None  # weights live in other processes
     assert registry.stop(run) and registry.wait(run, timeout=90)
-    assert run.status()["state"] == "stopped" and registry.get(run).error is None
+    assert run.status().state == "stopped" and registry.get(run).error is None
     assert all(len(row["rank_tokens_per_s"]) == 2 for row in run.metrics() if "rank_tokens_per_s" in row)
 
     run.update_config(epochs=2)
     registry.resume(run, processes=1)  # another world size
-    assert registry.wait(run, timeout=90) and run.status()["state"] == "finished"
+    assert registry.wait(run, timeout=90) and run.status().state == "finished"
 
 
 def test_too_many_processes_are_refused_before_a_run_exists(tiny_corpus: Path) -> None:
@@ -55,10 +55,10 @@ def test_app_starts_two_processes_and_shows_each_ranks_throughput(tiny_corpus: P
     (run,) = list_runs()
     assert Run.open(run.name).config().corpus == str(tiny_corpus)
     deadline = time.monotonic() + 90
-    while run.status()["state"] in ("created", "running"):
+    while run.status().state in ("created", "running"):
         assert time.monotonic() < deadline, "the two-process run did not finish in 90 s"
         time.sleep(0.2)
-    assert run.status()["state"] == "finished", run.status()
+    assert run.status().state == "finished", run.status()
     at.run()
     ranks = [d.value for d in at.dataframe if "raw tokens/s" in d.value.columns]
     assert ranks and list(ranks[0]["rank"]) == [0, 1] and (ranks[0]["raw tokens/s"] > 0).all()

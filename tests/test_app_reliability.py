@@ -72,7 +72,7 @@ def wait_for(condition, timeout: float = 60.0) -> None:
 
 
 def state(run: Run) -> str:
-    return run.status()["state"]
+    return run.status().state
 
 
 def ended(run: Run) -> bool:

@@ -36,7 +36,7 @@ def train_page() -> AppTest:
 
 def wait_until_done(run: Run, timeout: float = 60.0) -> dict:
     deadline = time.monotonic() + timeout
-    while run.status()["state"] in ("created", "running"):
+    while run.status().state in ("created", "running"):
         assert time.monotonic() < deadline, "training did not end in time"
         time.sleep(0.05)
     return run.status()
@@ -161,6 +161,6 @@ def test_a_second_tab_sees_the_live_run_and_can_stop_it_and_resume() -> None:
     assert any("Stopped" in w.value for w in first.warning)
     assert not button(first, "Resume").disabled
     button(first, "Resume").click().run()
-    assert run.status()["state"] in ("running", "finished")
+    assert run.status().state in ("running", "finished")
     button(first, "Stop").click().run()
     assert wait_until_done(run)["state"] == "stopped"

@@ -26,5 +26,5 @@ def test_default_mode_reaches_the_books_loss_and_chip_neighbours(ptb_dir: Path, 
 def test_book_mode_first_epoch_loss(ptb_dir: Path) -> None:
     args = ["train", "--corpus", "ptb", "--epochs", "1", "--mode", "book", "--data-dir", str(ptb_dir)]
     assert main([*args, "--name", "book"]) == 0
-    loss = Run.open("book").status()["mean_loss"]
+    loss = Run.open("book").status().mean_loss
     assert 0.46 <= loss <= 0.52  # the book's first epoch: about 0.48

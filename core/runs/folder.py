@@ -172,7 +172,8 @@ class Run:
         holds, or a `queued` one without a place in the queue, reads as `interrupted`."""
         status = self.saved_status()
         if self.is_training():
-            return status if status.state == "running" else replace(status, state="running", message="starting")
+            starting = status.state in ("created", "queued", "interrupted")
+            return replace(status, state="running", message="starting") if starting else status
         if status.state == "running":
             return replace(status, state="interrupted", message="the training process ended unexpectedly")
         if status.state == "queued" and not self.is_queued():

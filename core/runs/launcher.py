@@ -51,7 +51,8 @@ class Launcher:
         self.data_dir = data_dir
         self.max_jobs = max_jobs or max_jobs_from_env()
         self.root = runs_root(root)
-        self._children: dict[str, subprocess.Popen] = {}  # run name -> the process this launcher started
+        # run name -> the process this launcher started for it, and the queue entry it was started from
+        self._children: dict[str, tuple[subprocess.Popen, Path]] = {}
         self._lock = threading.Lock()
         self._closed = threading.Event()
         self._pump_thread = threading.Thread(target=self._pump_loop, name="run-queue", daemon=True)
@@ -184,7 +185,7 @@ class Launcher:
                 except RunError:
                     entry.path.unlink(missing_ok=True)  # its run was deleted
                     continue
-                self._children[run.name] = self._launch(run, entry.processes)
+                self._children[run.name] = (self._launch(run, entry.processes), entry.path)
                 busy.add(run.name)
 
     def _pump_loop(self) -> None:
@@ -195,23 +196,26 @@ class Launcher:
                 continue  # e.g. the runs folder was removed; try again on the next tick
 
     def _launching(self, name: str) -> bool:
-        process = self._children.get(name)
-        return process is not None and process.poll() is None
+        """Started by this launcher and not yet training: its process lives and it still has its queue entry
+        (the training process leaves the queue once it holds the run's lock)."""
+        child = self._children.get(name)
+        return child is not None and child[0].poll() is None and child[1].exists()
 
     def _reap(self) -> None:
         """Forget ended processes; one that ended without training (its entry still queued, or its
         status still saying running) failed to start: its run is marked failed with its output."""
-        for name, process in list(self._children.items()):
+        for name, (process, entry) in list(self._children.items()):
             code = process.poll()
             if code is None:
                 continue
             del self._children[name]
+            never_started = entry.exists()
+            entry.unlink(missing_ok=True)
             try:
                 run = Run.open(name, self.root)
             except RunError:
                 continue
-            left_queue = run.leave_queue()
-            if code != 0 and (left_queue or run.status().state in ("running", "queued", "interrupted")):
+            if code != 0 and not run.is_training() and (never_started or run.status().state == "interrupted"):
                 run.set_status("failed", f"the training process ended with code {code}: {run.log_tail()}")
 
     def _launch(self, run: Run, processes: int) -> subprocess.Popen:

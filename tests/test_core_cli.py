@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ROOT
+from conftest import ROOT, synthetic_text
 from gensim.models import KeyedVectors
 
 from core.cli import main
@@ -85,10 +85,12 @@ def test_evaluate_and_export_on_the_command_line(
         main(["export", run.name, str(tmp_path / "x"), "--format", "csv"])
 
 
-def test_two_resumes_at_the_same_moment_one_trains_the_other_is_refused(tiny_corpus: Path) -> None:
-    run = train(tiny_corpus)
+def test_two_resumes_at_the_same_moment_one_trains_the_other_is_refused(tmp_path: Path) -> None:
+    corpus = tmp_path / "longer.txt"
+    corpus.write_text(synthetic_text(4000), encoding="utf-8")  # 1000 epochs of it outlast the test
+    run = train(corpus)
     run.set_status("stopped")
-    command = [sys.executable, "-m", "core", "train", "--resume", run.name, "--epochs", "100000"]
+    command = [sys.executable, "-m", "core", "train", "--resume", run.name, "--epochs", "1000"]
     processes = [
         subprocess.Popen(command, cwd=ROOT, env=os.environ.copy(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         for _ in range(2)

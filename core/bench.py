@@ -45,6 +45,12 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--stream-dir", default="bench-data", help="where the streaming check writes its files")
     parser.add_argument("--stream-seconds", type=float, default=60.0, help="training time of the streaming check")
     parser.add_argument("--json", type=Path, default=None, help="where to write the results (default: bench-results/)")
+    parser.add_argument(
+        "--watch",
+        action="store_true",
+        help="instead: PTB from the command line, then from the app with the Train page open in headless "
+        "Chromium; tokens/s of both (python -m core bench --watch --help)",
+    )
     return parser.parse_args(argv)
 
 
@@ -161,6 +167,10 @@ def stream_check(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main(argv: list[str]) -> int:
+    if "--watch" in argv:
+        from core.bench_watch import main as watch_main
+
+        return watch_main([a for a in argv if a != "--watch"])
     args = parse(argv)
     warm_up()
     results = measure_all(args)

@@ -148,7 +148,9 @@ def _train_main(
     run.set_status("running", "loading the corpus")
     try:
         began = time.perf_counter()
-        data = prepare(run, data_dir, download_progress, store_progress, world, sentences)
+        downloading = _shown_in_status(run, "downloading PTB", download_progress)
+        tokenising = _shown_in_status(run, "tokenising the corpus into a store (once)", store_progress)
+        data = prepare(run, data_dir, downloading, tokenising, world, sentences)
         sentences = None  # the token lists are in `data` now; let them go while training runs
         watcher = _Watcher(run)
         trainer = Trainer(run.config(), data, [*callbacks, _recorder(run), watcher], stop, _checkpointer(run), world)
@@ -223,6 +225,23 @@ def _checkpointer(run: Run) -> Callable[[int, dict[str, torch.Tensor], list[floa
         run.save_checkpoint(tensors, {"epochs_done": epochs_done, "epoch_losses": epoch_losses})
 
     return save
+
+
+def _shown_in_status(run: Run, what: str, progress: Progress | None) -> Progress:
+    """`progress`, also written into the run's status message (twice a second at most) for the app to show."""
+    last = 0.0
+
+    def report(done: int, total: int) -> None:
+        nonlocal last
+        if progress:
+            progress(done, total)
+        now = time.monotonic()
+        if now - last >= 0.5 or done == total:
+            last = now
+            of = f" of {total >> 20}" if total else ""
+            run.set_status("running", f"{what}: {done >> 20}{of} MB")
+
+    return report
 
 
 def _recorder(run: Run) -> Callback:

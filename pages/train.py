@@ -27,7 +27,7 @@ from pages.train_form import (
     settings_form,
 )
 
-POLL_S = 0.5
+POLL_S = 1.0  # a poll reads only new rows; less often leaves the cores to the training process
 
 
 def buttons(reg: Launcher, shown: Run | None) -> None:

@@ -192,8 +192,8 @@ class Launcher:
         while not self._closed.wait(PUMP_S):
             try:
                 self.pump()
-            except OSError:
-                continue  # e.g. the runs folder was removed; try again on the next tick
+            except (OSError, RunError):
+                continue  # e.g. the runs folder was removed, or a status file is damaged; try again next tick
 
     def _launching(self, name: str) -> bool:
         """Started by this launcher and not yet training: its process lives and it still has its queue entry
@@ -202,8 +202,8 @@ class Launcher:
         return child is not None and child[0].poll() is None and child[1].exists()
 
     def _reap(self) -> None:
-        """Forget ended processes; one that ended without training (its entry still queued, or its
-        status still saying running) failed to start: its run is marked failed with its output."""
+        """Forget ended processes; one that failed before training (its entry still queued) or died while
+        training (its run reads as interrupted) marks its run failed, with the end of its output."""
         for name, (process, entry) in list(self._children.items()):
             code = process.poll()
             if code is None:
@@ -227,5 +227,10 @@ class Launcher:
         command += ["-m", "core", "train", "--resume", run.name, "--run-dir", str(self.root.resolve())]
         if self.data_dir is not None:
             command += ["--data-dir", str(self.data_dir)]
+        # The app's server and browser share the cores with this process: OpenMP threads that spin while
+        # idle would lose their time slices to them (see core/__init__.py), so they wait passively.
+        env = {**os.environ, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
         with open(run.log_path(), "ab") as log:
-            return subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            return subprocess.Popen(
+                command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )

@@ -17,8 +17,8 @@ def test_default_mode_reaches_the_books_loss_and_chip_neighbours(ptb_dir: Path, 
     args = ["train", "--corpus", "ptb", "--epochs", "5", "--device", "cpu", "--data-dir", str(ptb_dir)]
     assert main([*args, "--name", "ptb"]) == 0
     status = Run.open("ptb").status()
-    assert status["state"] == "finished" and status["epochs_done"] == 5
-    assert status["mean_loss"] <= 0.43
+    assert status.state == "finished" and status.epochs_done == 5
+    assert status.mean_loss <= 0.43
     top = [w for w, _ in Embeddings.from_run(Run.open("ptb")).neighbors("chip", k=10)]
     assert {"microprocessor", "mips", "intel"} & set(top), top
 

@@ -71,7 +71,7 @@ def test_events_report_progress(tiny_corpus: Path) -> None:
     assert all(e.tokens_per_s > 0 and e.centers_per_s > 0 and np.isfinite(e.loss) for e in events)
     assert [e.loss for e in epoch_events] == pytest.approx(summary.outcome.epoch_losses)
     status = summary.run.status()
-    assert status["state"] == "finished" and status["epochs_done"] == 2
+    assert status.state == "finished" and status.epochs_done == 2
 
 
 def test_loss_goes_down_and_groups_separate(tiny_corpus: Path) -> None:

@@ -51,6 +51,12 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--busy", type=int, default=0, metavar="N", help="keep N other processes spinning on the CPU while measuring"
     )
+    parser.add_argument(
+        "--watch",
+        action="store_true",
+        help="instead: PTB from the command line, then from the app with the Train page open in headless "
+        "Chromium; tokens/s of both (python -m core bench --watch --help)",
+    )
     return parser.parse_args(argv)
 
 
@@ -184,6 +190,10 @@ def stream_check(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main(argv: list[str]) -> int:
+    if "--watch" in argv:
+        from core.bench_watch import main as watch_main
+
+        return watch_main([a for a in argv if a != "--watch"])
     args = parse(argv)
     if args.gpu_check:
         from core.bench_gpu import gpu_check

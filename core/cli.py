@@ -14,9 +14,9 @@ from tqdm import tqdm
 
 from core import distributed
 from core.config import SCHEMA, ConfigError, Setting, TrainConfig, settings_table
-from core.data import CorpusError
+from core.data import CorpusError, Sentences
 from core.device import DeviceError
-from core.evaluate import EvaluationError, Report, evaluation_file, full_report, save_evaluation
+from core.evaluate import EvaluationError, Report, full_report, save_evaluation
 from core.export import FORMATS, ExportError, export_vectors
 from core.pipeline import RunSummary, check_corpus, train_run
 from core.query import TABLES, Embeddings, UnknownWordError
@@ -160,26 +160,35 @@ def given_settings(args: argparse.Namespace) -> dict[str, object]:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    """Under torchrun, every process runs this; rank 0 creates or opens the run and shares its folder."""
+    """Under torchrun, every process runs this; rank 0 creates or opens the run, holds its lock, shares its folder.
+
+    A second process asked to train a run that one is training is refused at once, naming the run; a
+    resume that fails before it saves an epoch leaves the run as it was.
+    """
     world = distributed.start()
     try:
-        return _train(args, world)
+        if not world.is_main:
+            return _train(args, world, Run(distributed.shared_path(world, None)))
+        run, sentences = _open_or_create_run(args)
+        with run.lock(), contextlib.ExitStack() as keep:
+            if args.resume:
+                changes = given_settings(args)
+                check_resume(run, args, changes)
+                keep.enter_context(kept_on_failure(run))
+                if changes:
+                    run.update_config(**changes)
+            return _train(args, world, Run(distributed.shared_path(world, run.path)), sentences)
     finally:
         distributed.finish()
 
 
-def _open_or_create_run(args: argparse.Namespace, keep: contextlib.ExitStack) -> Run:
+def _open_or_create_run(args: argparse.Namespace) -> tuple[Run, Sentences | None]:
+    """The run to train, and for a new one the corpus its check read (the training reads it no more)."""
     if args.resume:
-        run = Run.open(args.resume, args.run_dir)
-        changes = given_settings(args)
-        check_resume(run, args, changes)
-        keep.enter_context(kept_on_failure(run))  # a resume that fails before an epoch keeps the old settings
-        if changes:
-            run.update_config(**changes)
-        return run
+        return Run.open(args.resume, args.run_dir), None
     cfg = config_from_args(args)
-    check_corpus(cfg, args.data_dir)  # a bad corpus or setting is refused before a run folder exists
-    return Run.create(cfg, args.name, args.run_dir)
+    sentences = check_corpus(cfg, args.data_dir)  # a bad corpus or setting is refused before a run folder exists
+    return Run.create(cfg, args.name, args.run_dir), sentences
 
 
 def check_resume(run: Run, args: argparse.Namespace, changes: dict[str, object]) -> None:
@@ -190,7 +199,7 @@ def check_resume(run: Run, args: argparse.Namespace, changes: dict[str, object])
     fixed = sorted(set(changes) - set(RESUMABLE_FIELDS))
     if fixed:
         raise RunError(f"{', '.join(fixed)} cannot change on resume (only {', '.join(RESUMABLE_FIELDS)})")
-    state = run.status().get("state")  # a damaged status is refused here, before anything is written
+    state = run.saved_status().state  # a damaged status is refused here, before anything is written
     done, epochs = run.epochs_done(), changes.get("epochs", run.config().epochs)
     if epochs < done:
         raise RunError(f"run {run.name} has done {done} epochs; --epochs must be at least {done} to resume it")
@@ -198,27 +207,30 @@ def check_resume(run: Run, args: argparse.Namespace, changes: dict[str, object])
         raise RunError(f"run {run.name} has finished its {done} epochs; give --epochs above {done} to train further")
 
 
-def _train(args: argparse.Namespace, world: distributed.World) -> int:
-    with contextlib.ExitStack() as keep:
-        return _train_run(args, world, keep)
-
-
-def _train_run(args: argparse.Namespace, world: distributed.World, keep: contextlib.ExitStack) -> int:
-    run = Run(distributed.shared_path(world, _open_or_create_run(args, keep).path if world.is_main else None))
+def _train(args: argparse.Namespace, world: distributed.World, run: Run, sentences: Sentences | None = None) -> int:
     cfg = run.config()
     stop = threading.Event()
     _stop_on_ctrl_c(stop)
-    bar = tqdm(total=cfg.epochs, bar_format=BAR_FORMAT, disable=not world.is_main)
+    # Bars on a terminal only: a process the app launched writes to its log file instead.
+    quiet = True if not world.is_main else None
+    bar = tqdm(total=cfg.epochs, bar_format=BAR_FORMAT, disable=quiet)
 
     def show(event: TrainEvent) -> None:
         bar.update(event.fraction * cfg.epochs - bar.n)
         bar.set_postfix(loss=f"{event.loss:.4f}", tok_s=f"{event.tokens_per_s:,.0f}", refresh=False)
 
-    download = LazyBar(desc="downloading ptb.zip", unit="B", unit_scale=True)
-    tokenise = LazyBar(desc="tokenising the corpus (once)", unit="B", unit_scale=True)
+    download = LazyBar(desc="downloading ptb.zip", unit="B", unit_scale=True, disable=quiet)
+    tokenise = LazyBar(desc="tokenising the corpus (once)", unit="B", unit_scale=True, disable=quiet)
     try:
         summary = train_run(
-            run, [show], stop, bool(args.resume), args.data_dir, download.update, store_progress=tokenise.update
+            run,
+            [show],
+            stop,
+            bool(args.resume),
+            args.data_dir,
+            download.update,
+            store_progress=tokenise.update,
+            sentences=sentences,
         )
     finally:
         download.close()
@@ -301,7 +313,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         print(f"not saved: a report of the first {args.limit} words would replace the run's report of all its words")
     elif run is not None:
         save_evaluation(run, report)
-        print(f"saved to {run.path / evaluation_file(args.table)}")
+        print(f"saved with run {run.name} (the {args.table} table's report)")
     return 0
 
 

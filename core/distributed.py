@@ -1,4 +1,4 @@
-"""Data-parallel training across processes: torchrun's environment, replica synchronisation, launching.
+"""Data-parallel training across processes: torchrun's environment, replica synchronisation.
 
 `torchrun --nproc_per_node=N -m core train ...` starts N copies of the command line; each reads
 RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR and MASTER_PORT, trains on its own shard of the corpus
@@ -10,9 +10,7 @@ variables a process is alone and nothing here talks to anyone.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,11 +20,6 @@ import torch
 import torch.distributed as dist
 
 from core.config import ConfigError
-from core.runs import Run
-
-ROOT = Path(__file__).resolve().parents[1]
-STOP_FILE = "stop.request"
-LAUNCH_LOG = "launch.log"
 
 
 @dataclass(frozen=True)
@@ -174,37 +167,6 @@ class GradientMean:
         self.optimizer.step()
 
 
-class StopFlag(threading.Event):
-    """`stop`, also raised by a file in the run folder: another process can ask a launched run to stop."""
-
-    def __init__(self, run: Run, stop: threading.Event | None) -> None:
-        super().__init__()
-        self.stop = stop or threading.Event()
-        self.path = run.path / STOP_FILE
-
-    def is_set(self) -> bool:
-        return self.stop.is_set() or self.path.exists()
-
-
-def launch(run: Run, nproc: int, data_dir: str | Path | None = None) -> subprocess.Popen:
-    """Start (or resume) `run` in `nproc` processes on this machine with torchrun; output goes to launch.log.
-
-    Follow it as any run (status, metrics); metrics rows carry `rank_tokens_per_s`. Stop it
-    gracefully with :func:`request_stop`: every rank stops at the same step, and it resumes.
-    """
-    (run.path / STOP_FILE).unlink(missing_ok=True)
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}"]
-    command += ["-m", "core", "train", "--resume", str(run.path.resolve())]
-    if data_dir is not None:
-        command += ["--data-dir", str(data_dir)]
-    with open(run.path / LAUNCH_LOG, "ab") as log:
-        return subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-
-
-def request_stop(run: Run) -> None:
-    (run.path / STOP_FILE).touch()
-
-
 def process_limit(device: str) -> tuple[int, str]:
     """How many local processes a run on `device` may use, and of what: one per GPU on CUDA, else per CPU core."""
     if device in ("cuda", "auto") and torch.cuda.is_available():
@@ -219,19 +181,3 @@ def check_processes(processes: int, device: str) -> None:
         raise ConfigError(
             "processes", f"{processes} is out of range: this machine allows 1 to {limit} (one per {what})"
         )
-
-
-def follow(process: subprocess.Popen, run: Run, stop: threading.Event, poll_s: float = 0.2) -> int:
-    """Wait for a launched run, turning `stop` into a stop request every rank sees; returns the exit code."""
-    while process.poll() is None:
-        if stop.wait(poll_s):
-            request_stop(run)
-            break
-    return process.wait()
-
-
-def log_tail(run: Run, lines: int = 5) -> str:
-    """The last lines of a launched run's log, for a failure message."""
-    path = run.path / LAUNCH_LOG
-    text = path.read_text(encoding="utf-8", errors="replace") if path.is_file() else ""
-    return " | ".join(text.strip().splitlines()[-lines:])

@@ -1,12 +1,11 @@
 """Word-vector quality with gensim's own scoring code and evaluation sets, so every system is scored alike.
 
 `score` gives the headline numbers for benchmarks. `full_report` adds pair coverage, out-of-vocabulary pairs
-and per-section analogy accuracy by 3CosAdd and 3CosMul; a run keeps its report in `evaluation.json`.
+and per-section analogy accuracy by 3CosAdd and 3CosMul; a run keeps its last report (see `Run.save_evaluation`).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from dataclasses import asdict, dataclass, field, fields
@@ -14,16 +13,14 @@ from typing import Any
 
 import numpy as np
 
-from core.atomic import write_text_atomic
-from core.query import TABLES, Embeddings, Table
-from core.records import Damaged, parse_evaluation, read_text
+from core.query import Embeddings, Table
+from core.records import Damaged, parse_evaluation
 from core.runs import Run, RunError
 from core.vocab import UNK
 
 RESTRICT_VOCAB = 300_000  # gensim's default: only the first 300,000 words answer or take part in questions
 PAIR_SETS = (("WordSim353", "wordsim353.tsv"), ("SimLex999", "simlex999.txt"))
 ANALOGIES = "questions-words.txt"
-EVALUATION_FILE = "evaluation.json"  # the center table's report, whose scores Home and Compare show
 COSMUL_CELLS = 1 << 22  # question x word scores held at once by 3CosMul (16 MB of float32 per array)
 
 
@@ -285,13 +282,6 @@ def _read_questions(path: str, kv) -> list[tuple[str, int, np.ndarray]]:
 # --- saved with a run ------------------------------------------------------------------------
 
 
-def evaluation_file(table: str = "center") -> str:
-    """Each table keeps its own report, so scoring the context table never replaces the center's."""
-    if table not in TABLES:
-        raise EvaluationError(f"unknown table {table!r}; choose one of {', '.join(TABLES)}")
-    return EVALUATION_FILE if table == "center" else f"evaluation-{table}.json"
-
-
 def save_evaluation(run: Run, report: Report) -> None:
     """Keep the report with the run, unless the saved one of that table covers more words (a full report
     is never replaced by one of fewer words); a damaged saved report is replaced."""
@@ -304,15 +294,15 @@ def save_evaluation(run: Run, report: Report) -> None:
             f"not saved: the run's saved {report.table} report covers {saved.words:,} words and this one only "
             f"{report.words:,}; it would replace a fuller result"
         )
-    write_text_atomic(run.path / evaluation_file(report.table), json.dumps(report.to_dict(), indent=1))
+    run.save_evaluation(report.to_dict(), report.table)
 
 
 def load_evaluation(run: Run, table: str = "center") -> Report | None:
     """The run's last saved report of `table`, or None if that table was never evaluated."""
-    path = run.path / evaluation_file(table)
-    if not path.exists() and not path.is_symlink():
+    text = run.evaluation_text(table)
+    if text is None:
         return None
-    data = parse_evaluation(read_text(path), tuple(name for name, _ in PAIR_SETS))
+    data = parse_evaluation(text, tuple(name for name, _ in PAIR_SETS))
     if isinstance(data, Damaged):
-        raise RunError(f"{path} is damaged: {data.reason}; evaluate the run again")
+        raise RunError(f"run {run.name}'s {table} evaluation report is damaged: {data.reason}; evaluate it again")
     return Report.from_dict(data)

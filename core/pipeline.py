@@ -1,7 +1,8 @@
 """A whole run: load the corpus, train with checkpoints and metrics on disk, record how it ended.
 
-The command line and the app's background worker both call :func:`train_run`. Under torchrun
-every process calls it; rank 0 alone writes the run's files, the others only train.
+A training process (`python -m core train`, which the app's launcher starts too) calls
+:func:`train_run`. Under torchrun every process calls it; rank 0 alone holds the run's lock and
+writes its files, the others only train. Every rank stops at a stop request in the run folder.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from core.config import ConfigError, TrainConfig
 from core.data import Progress, Sentences, load_corpus, ptb_needs_download
 from core.device import resolve_device
 from core.distributed import World
-from core.runs import Run, RunError, kept_on_failure
+from core.query import Embeddings, watch_words
+from core.runs import MetricRow, Run, RunError, WatchRow, kept_on_failure
 from core.train import Callback, Outcome, Prepared, Trainer, TrainEvent
 from core.vocab import Vocab
 
@@ -122,21 +124,34 @@ def train_run(
     `sentences` is the run's corpus when the caller has read it already (see `check_corpus`).
     """
     world = distributed.current()
-    if world.size > 1:
-        stop = distributed.StopFlag(run, stop)
+    stop = run.stop_flag(stop)
     if not world.is_main:
         return _train_replica(run, stop, resume, data_dir, world)
-    remove_stale_temporaries(run.path)
-    with kept_on_failure(run) if resume else nullcontext():
-        return _train_main(
-            run, callbacks, stop, resume, data_dir, download_progress, on_start, store_progress, sentences, world
-        )
+    with run.lock():
+        run.leave_queue()
+        remove_stale_temporaries(run.path)
+        try:
+            with kept_on_failure(run) if resume else nullcontext():
+                return _train_main(
+                    run,
+                    callbacks,
+                    stop,
+                    resume,
+                    data_dir,
+                    download_progress,
+                    on_start,
+                    store_progress,
+                    sentences,
+                    world,
+                )
+        finally:
+            run.clear_stop()
 
 
 def _train_main(
     run: Run,
     callbacks: Sequence[Callback],
-    stop: threading.Event | None,
+    stop: threading.Event,
     resume: bool,
     data_dir: str | Path | None,
     download_progress: Progress | None,
@@ -145,12 +160,17 @@ def _train_main(
     sentences: Sentences | None,
     world: World,
 ) -> RunSummary:
+    """Rank 0's part of `train_run`, under the run's lock."""
     run.set_status("running", "loading the corpus")
     try:
         began = time.perf_counter()
-        data = prepare(run, data_dir, download_progress, store_progress, world, sentences)
+        downloading = _shown_in_status(run, "downloading PTB", download_progress)
+        tokenising = _shown_in_status(run, "tokenising the corpus into a store (once)", store_progress)
+        data = prepare(run, data_dir, downloading, tokenising, world, sentences)
         sentences = None  # the token lists are in `data` now; let them go while training runs
-        trainer = Trainer(run.config(), data, [*callbacks, _recorder(run)], stop, _checkpointer(run), world)
+        watcher = _Watcher(run)
+        trainer = Trainer(run.config(), data, [*callbacks, _recorder(run), watcher], stop, _checkpointer(run), world)
+        watcher.trainer = trainer
         if resume:
             _restore(run, trainer, data)
         else:
@@ -223,22 +243,61 @@ def _checkpointer(run: Run) -> Callable[[int, dict[str, torch.Tensor], list[floa
     return save
 
 
+def _shown_in_status(run: Run, what: str, progress: Progress | None) -> Progress:
+    """`progress`, also written into the run's status message (twice a second at most) for the app to show."""
+    last = 0.0
+
+    def report(done: int, total: int) -> None:
+        nonlocal last
+        if progress:
+            progress(done, total)
+        now = time.monotonic()
+        if now - last >= 0.5 or done == total:
+            last = now
+            of = f" of {total >> 20}" if total else ""
+            run.set_status("running", f"{what}: {done >> 20}{of} MB")
+
+    return report
+
+
 def _recorder(run: Run) -> Callback:
     """Append every event to the run's metrics, so any page or process can draw the curve."""
 
     def record(event: TrainEvent) -> None:
-        run.append_metric(
-            {
-                "kind": event.kind,
-                "epoch": event.epoch,
-                "fraction": round(event.fraction, 6),
-                "loss": event.loss,
-                "tokens_per_s": event.tokens_per_s,
-                "elapsed_s": event.elapsed_s,
-                "eta_s": event.eta_s,
-                "time": time.time(),
-                **({"rank_tokens_per_s": list(event.rank_tokens_per_s)} if event.rank_tokens_per_s else {}),
-            }
+        row = MetricRow(
+            event.kind,
+            event.epoch,
+            round(event.fraction, 6),
+            event.loss,
+            event.tokens_per_s,
+            event.elapsed_s,
+            event.eta_s,
+            time.time(),
+            tuple(event.rank_tokens_per_s),
         )
+        run.append_metric(row)
 
     return record
+
+
+class _Watcher:
+    """Writes the watch words' neighbours in the live weights to the metrics, about once a second
+    and at once when the words change, so a page shows them by reading alone."""
+
+    INTERVAL_S = 1.0
+
+    def __init__(self, run: Run) -> None:
+        self.run = run
+        self.trainer: Trainer | None = None
+        self.last = 0.0
+        self.stamp = 0.0
+
+    def __call__(self, event: TrainEvent) -> None:
+        words, stamp = self.run.watch_words()
+        now = time.monotonic()
+        if self.trainer is None or not words or (stamp == self.stamp and now - self.last < self.INTERVAL_S):
+            return
+        self.last, self.stamp = now, stamp
+        center = self.trainer.model.embed_v.weight.detach().cpu().numpy()
+        results = watch_words(Embeddings(self.trainer.data.vocab.idx_to_token, center), words)
+        self.run.append_metric(WatchRow(results, time.time()))

@@ -75,12 +75,8 @@ def sample_note(embeddings: Embeddings, settings: Settings) -> str | None:
 
 
 def vectors_stamp(run: Run) -> float:
-    """Modification time of the file `Run.load_vectors` reads, so a cache sees new weights."""
-    for name in ("vectors.safetensors", "checkpoint.safetensors"):
-        path = run.path / name
-        if path.is_file():
-            return path.stat().st_mtime
-    return 0.0
+    """Modification time of the run's current weights, so a cache sees new ones."""
+    return run.vectors_stamp()
 
 
 def cache_key(vectors_key: tuple, settings: Settings) -> tuple:

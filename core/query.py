@@ -10,6 +10,7 @@ import numpy as np
 
 from core.records import Damaged, vectors_match
 from core.runs import RunError
+from core.runs.records import WatchResult
 from core.vocab import UNK, VocabError
 
 Table = Literal["center", "context", "sum"]
@@ -125,3 +126,19 @@ class Embeddings:
         top = np.argpartition(-scores, k - 1)[:k] if k else np.array([], dtype=int)
         top = top[np.argsort(-scores[top])]
         return [(self.words[i], float(scores[i])) for i in top]
+
+
+def watch_words(embeddings: Embeddings, words: list[str], k: int = 5) -> list[WatchResult]:
+    """Neighbours of each word, or spelling suggestions for a word outside the vocabulary."""
+    results = []
+    for word in words:
+        try:
+            results.append(WatchResult(word, embeddings.neighbors(word, k), []))
+        except UnknownWordError as exc:
+            results.append(WatchResult(word, [], exc.suggestions))
+    return results
+
+
+def parse_words(text: str) -> list[str]:
+    """Words from a comma- or space-separated list, in order, without repeats."""
+    return list(dict.fromkeys(w for w in text.replace(",", " ").split() if w))

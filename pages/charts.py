@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from core.runs import MetricRow, MetricsReader, bounded_indices
+
 SMOOTHING = 0.9  # weight of the past in the exponential moving average of the step losses
 
 
@@ -27,18 +29,19 @@ def smooth(values: list[float], weight: float = SMOOTHING) -> list[float]:
     return out
 
 
-def loss_figure(metrics: list[dict[str, Any]], epochs: int) -> go.Figure:
-    """Step losses as points, their smoothed line, and each epoch's mean loss, against epochs done."""
-    steps = [m for m in metrics if m.get("kind") == "step"]
-    ends = [m for m in metrics if m.get("kind") == "epoch"]
-    x = [m["fraction"] * epochs for m in steps]
-    loss = [m["loss"] for m in steps]
+def loss_figure(curve: MetricsReader, epochs: int) -> go.Figure:
+    """Step losses as points, their smoothed line, and each epoch's mean loss, against epochs done.
+
+    However long the run, at most `CHART_POINTS` step points are drawn (evenly spaced, the newest included).
+    """
+    fractions, loss, smoothed = curve.chart_points()
+    x = [f * epochs for f in fractions]
     fig = go.Figure()
     fig.add_scatter(x=x, y=loss, mode="markers", name="step loss", marker={"size": 4, "opacity": 0.45})
-    fig.add_scatter(x=x, y=smooth(loss), mode="lines", name="smoothed", line={"width": 2})
+    fig.add_scatter(x=x, y=smoothed, mode="lines", name="smoothed", line={"width": 2})
     fig.add_scatter(
-        x=[m["epoch"] for m in ends],
-        y=[m["loss"] for m in ends],
+        x=[m.epoch for m in curve.epochs],
+        y=[m.loss for m in curve.epochs],
         mode="lines+markers",
         name="epoch mean",
         marker={"size": 9, "symbol": "diamond"},
@@ -249,17 +252,19 @@ def analogy_figure(rows: list[dict[str, Any]]) -> go.Figure:
     return fig
 
 
-def compare_loss_figure(curves: dict[str, tuple[list[dict[str, Any]], int]], per: str, x_axis: str) -> go.Figure:
+def compare_loss_figure(curves: dict[str, tuple[list[MetricRow], int]], per: str, x_axis: str) -> go.Figure:
     """Loss curves of several runs (metrics, configured epochs) on one chart: epoch means or smoothed step
     losses, against epochs done or training seconds."""
     fig = go.Figure()
     kind = "epoch" if per == "epoch" else "step"
     for name, (records, epochs) in curves.items():
-        points = [m for m in records if m.get("kind") == kind]
-        x = [m["elapsed_s"] if x_axis == "seconds" else _epochs_done(m, epochs) for m in points]
-        loss = [m["loss"] for m in points]
+        points = [m for m in records if m.kind == kind]
+        x = [m.elapsed_s if x_axis == "seconds" else _epochs_done(m, epochs) for m in points]
+        loss = [m.loss for m in points]
+        y = loss if kind == "epoch" else smooth(loss)
+        keep = bounded_indices(len(points))
         mode = "lines+markers" if kind == "epoch" else "lines"
-        fig.add_scatter(x=x, y=loss if kind == "epoch" else smooth(loss), mode=mode, name=plain(name))
+        fig.add_scatter(x=[x[i] for i in keep], y=[y[i] for i in keep], mode=mode, name=plain(name))
     fig.update_layout(
         xaxis_title="training seconds" if x_axis == "seconds" else "epochs done",
         yaxis_title="epoch mean loss" if per == "epoch" else "step loss (smoothed)",
@@ -270,6 +275,6 @@ def compare_loss_figure(curves: dict[str, tuple[list[dict[str, Any]], int]], per
     return fig
 
 
-def _epochs_done(record: dict[str, Any], epochs: int) -> float:
+def _epochs_done(record: MetricRow, epochs: int) -> float:
     """An epoch record marks the end of its epoch; a step record sits at its fraction of the whole run."""
-    return record["epoch"] if record.get("kind") == "epoch" else record["fraction"] * epochs
+    return record.epoch if record.kind == "epoch" else record.fraction * epochs

@@ -1,18 +1,17 @@
-"""Streamlit helpers shared by the pages: the process-wide job registry, run pickers, cached vectors."""
+"""Streamlit helpers shared by the pages: the process-wide launcher, metrics readers, run tables, cached vectors."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import streamlit as st
 
 from core.evaluate import load_evaluation
-from core.jobs import JobRegistry
 from core.projection import vectors_stamp
 from core.query import Embeddings
-from core.runs import Run, RunError
+from core.runs import MetricsReader, Run, RunError, Status
+from core.runs.launcher import Launcher
 
 FIGURES = ("epochs_done", "mean_loss", "tokens_per_s", "device")
 SCORES = ("WS353", "SimLex", "analogy")
@@ -32,9 +31,21 @@ def require_app(url_path: str) -> None:
 
 
 @st.cache_resource
-def registry() -> JobRegistry:
-    """One registry per server process, so every tab and rerun sees the same live jobs."""
-    return JobRegistry()
+def launcher() -> Launcher:
+    """One launcher per server process; what it shows comes from the runs folder, so a restart loses nothing."""
+    return Launcher()
+
+
+@st.cache_resource(max_entries=64)
+def _reader(path: str) -> MetricsReader:
+    return Run(Path(path)).metrics_reader()
+
+
+def metrics(run: Run) -> MetricsReader:
+    """The run's metrics, read up to now: one reader per run and server, so a poll reads only new rows."""
+    reader = _reader(str(run.path.resolve()))
+    reader.poll()
+    return reader
 
 
 @st.cache_resource(max_entries=4, show_spinner="Loading vectors…")
@@ -49,15 +60,15 @@ def embeddings(run: Run) -> Embeddings:
 
 def queryable(run: Run) -> bool:
     """True when the run has vectors: final ones or those of a finished epoch."""
-    return run.has_vectors() or (run.path / "checkpoint.safetensors").is_file()
+    return run.has_vectors() or run.has_checkpoint()
 
 
-def safe_status(run: Run) -> dict[str, Any]:
+def safe_status(run: Run) -> Status:
     """The run's status; a damaged or unreadable one reads as state `damaged` with the reason as its message."""
     try:
         return run.status()
     except RunError as exc:
-        return {"state": "damaged", "message": str(exc)}
+        return Status("damaged", str(exc))
 
 
 def runs_table(runs: list[Run]) -> pd.DataFrame:
@@ -70,11 +81,11 @@ def runs_table(runs: list[Run]) -> pd.DataFrame:
             corpus, mode, epochs = Path(cfg.corpus).name, cfg.mode, cfg.epochs  # an upload's file name, not its path
         except RunError as exc:
             corpus, mode, epochs = "?", "?", None
-            status = {"state": "damaged", "message": str(exc)}
-        row = {"run": run.name, "state": status.get("state"), "corpus": corpus, "mode": mode, "epochs": epochs}
-        row.update({k: status.get(k) for k in FIGURES})
+            status = Status("damaged", str(exc))
+        row = {"run": run.name, "state": status.state, "corpus": corpus, "mode": mode, "epochs": epochs}
+        row.update({k: getattr(status, k) for k in FIGURES})
         row.update(scores(run))
-        row["message"] = status.get("message", "")
+        row["message"] = status.message
         rows.append(row)
     return pd.DataFrame(rows, columns=["run", "state", "corpus", "mode", "epochs", *FIGURES, *SCORES, "message"])
 

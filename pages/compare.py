@@ -22,7 +22,7 @@ def pick_runs() -> list[Run]:
     """A multi-select over runs that logged any loss; the two newest are chosen at first."""
     runs, damaged = {}, []
     for run in list_runs():
-        if not (run.path / "metrics.jsonl").is_file():
+        if not run.has_metrics():
             continue
         try:
             run.config()

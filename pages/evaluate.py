@@ -8,9 +8,8 @@ import pandas as pd
 import streamlit as st
 
 from core.evaluate import EvaluationError, Report, full_report, load_evaluation, odd_one_out, save_evaluation
-from core.jobs import parse_words
 from core.projection import vectors_stamp
-from core.query import Embeddings, UnknownWordError
+from core.query import Embeddings, UnknownWordError, parse_words
 from core.runs import RunError
 from pages.charts import analogy_figure
 from pages.sources import Source, explorer_page

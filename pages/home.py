@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.runs import list_runs, runs_root
-from pages.common import registry, require_app, runs_table
+from pages.common import launcher, require_app, runs_table
 from pages.jobs_view import delete_view, queue_positions, queue_view, show_delete_message
 
 require_app("home")
@@ -17,7 +17,7 @@ st.write(
 )
 
 st.subheader("Runs")
-reg = registry()
+reg = launcher()
 runs = list_runs()
 live = {r.name for r in reg.live_runs()}
 if runs:
@@ -29,7 +29,9 @@ if runs:
         hide_index=True,
         width="stretch",
         column_config={
-            "live": st.column_config.CheckboxColumn("live", help="training in this app right now"),
+            "live": st.column_config.CheckboxColumn(
+                "live", help="training right now (in this app or from the command line)"
+            ),
             "queue": st.column_config.NumberColumn("queue", help="place in the training queue"),
             "epochs_done": st.column_config.NumberColumn("epochs done"),
             "mean_loss": st.column_config.NumberColumn("mean loss", format="%.4f"),

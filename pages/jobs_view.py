@@ -1,7 +1,7 @@
 """The training queue and run deletion, drawn by the Home and Train pages.
 
-Everything acts through the process-wide registry, which refuses what is unsafe (deleting a run that
-trains or waits); the callbacks only turn its refusals into messages.
+Everything acts through the process-wide launcher, which refuses what is unsafe (deleting a run that
+trains or waits, in this app or any other process); the callbacks only turn its refusals into messages.
 """
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ import contextlib
 
 import streamlit as st
 
-from core.jobs import JobRegistry
 from core.retention import upload_left_alone
 from core.runs import Run, RunError
-from pages.common import registry
+from core.runs.launcher import Launcher
+from pages.common import launcher
 from pages.text import literal
 
 CONFIRM = "delete_confirm"  # the run whose deletion waits for "Yes, delete it"
@@ -22,12 +22,12 @@ MESSAGE = "delete_message"  # (kind, text) of the last delete, shown once
 DELETE_UPLOAD = "delete_upload"  # the confirmation's "also delete its uploaded corpus" box
 
 
-def queue_positions(reg: JobRegistry) -> dict[str, int]:
+def queue_positions(reg: Launcher) -> dict[str, int]:
     """1-based queue position of each queued run, by name."""
     return {run.name: position for position, run in enumerate(reg.queued_runs(), 1)}
 
 
-def queue_view(reg: JobRegistry) -> None:
+def queue_view(reg: Launcher) -> None:
     """The runs waiting for a training slot, next first, each with a Cancel button; nothing when none waits."""
     queued = reg.queued_runs()
     if not queued:
@@ -44,11 +44,11 @@ def queue_view(reg: JobRegistry) -> None:
 def cancel(name: str) -> None:
     """Button callback: take a run out of the queue (it may have started or gone meanwhile: then nothing)."""
     with contextlib.suppress(RunError):
-        registry().cancel(Run.open(name))
+        launcher().cancel(Run.open(name))
 
 
 def delete_view(runs: list[Run]) -> None:
-    """Pick a run and delete it after a confirmation; the registry refuses while it trains or waits."""
+    """Pick a run and delete it after a confirmation; the launcher refuses while it trains or waits."""
     names = [run.name for run in runs]
     if st.session_state.get(PICK) not in names:
         st.session_state.pop(PICK, None)
@@ -72,7 +72,7 @@ def delete_view(runs: list[Run]) -> None:
 def ask(name: str) -> None:
     """Button callback: ask for confirmation, unless the run cannot be deleted now."""
     try:
-        registry().check_deletable(Run.open(name))
+        launcher().check_deletable(Run.open(name))
     except RunError as exc:
         st.session_state[MESSAGE] = ("error", f"Not deleted: {exc}")
         return
@@ -89,7 +89,7 @@ def delete(name: str) -> None:
     try:
         run = Run.open(name)
         upload = upload_left_alone(run) if st.session_state.pop(DELETE_UPLOAD, False) else None
-        registry().delete(run)
+        launcher().delete(run)
         if upload is not None:
             upload.unlink(missing_ok=True)
     except (RunError, OSError) as exc:

@@ -6,8 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from core.export import DOWNLOADS, export_bytes, neighbors_csv
-from core.jobs import parse_words
-from core.query import TABLES, Embeddings, UnknownWordError
+from core.query import TABLES, Embeddings, UnknownWordError, parse_words
 from core.vocab import UNK
 from pages.charts import similarity_bars
 from pages.sources import Source, explorer_page

@@ -182,7 +182,7 @@ def pick_source(key: str) -> Source | None:
     if st.session_state.get(key) not in sources:
         remembered = [st.session_state.get(CURRENT_SOURCE), st.session_state.get(CURRENT_RUN)]
         st.session_state[key] = next((name for name in remembered if name in sources), next(iter(sources)))
-    states = {name: safe_status(s.run).get("state") for name, s in sources.items() if s.run is not None}
+    states = {name: safe_status(s.run).state for name, s in sources.items() if s.run is not None}
     name = st.selectbox(
         "Run or imported file", list(sources), key=key, format_func=lambda n: f"{n} ({states[n]})" if n in states else n
     )

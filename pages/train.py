@@ -1,18 +1,22 @@
-"""Train page: pick a corpus and hyperparameters, train in the background, watch the loss and neighbours live."""
+"""Train page: pick a corpus and hyperparameters, start a training process, watch its loss and neighbours live.
+
+The page never trains: the launcher starts a process per run, and the page reads what that process
+appends to the run's metrics (only the new rows at each poll), including the watch words' neighbours.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import streamlit as st
 
 from core.config import ConfigError, TrainConfig
-from core.jobs import JobRegistry, WatchResult, parse_words, watch_words
-from core.runs import Run, RunError, list_runs, save_upload
+from core.query import parse_words, watch_words
+from core.runs import MetricsReader, Run, RunError, Status, WatchResult, list_runs, save_upload
+from core.runs.launcher import Launcher
 from pages.charts import loss_figure
-from pages.common import CURRENT_RUN, embeddings, queryable, registry, require_app, safe_status
+from pages.common import CURRENT_RUN, embeddings, launcher, metrics, queryable, require_app, safe_status
 from pages.jobs_view import queue_view
 from pages.text import literal
 from pages.train_form import (
@@ -26,10 +30,10 @@ from pages.train_form import (
     settings_form,
 )
 
-POLL_S = 0.5
+POLL_S = 1.0  # a poll reads only new rows; less often leaves the cores to the training process
 
 
-def buttons(reg: JobRegistry, shown: Run | None) -> None:
+def buttons(reg: Launcher, shown: Run | None) -> None:
     """Start a new run (queued while the slots are busy); Stop (or take out of the queue) or Resume the shown run."""
     left, mid, right, _ = st.columns([1, 1, 1, 3])
     busy = len(reg.live_runs()) >= reg.max_jobs
@@ -51,7 +55,7 @@ def buttons(reg: JobRegistry, shown: Run | None) -> None:
 def start() -> None:
     """Button callback: check the settings and the corpus, then train in the background or queue (or say why not).
 
-    The registry reads the corpus before it creates the run, so a refused start leaves no run folder;
+    The launcher reads the corpus before it creates the run, so a refused start leaves no run folder;
     an upload saved for it alone is removed too.
     """
     clear_messages()
@@ -63,7 +67,9 @@ def start() -> None:
         else:
             corpus = corpus_from_form()
         cfg = TrainConfig.from_dict({**collect_settings(), "corpus": corpus})
-        run = registry().start(cfg, name=st.session_state.get("run_name") or None, processes=processes())
+        run = launcher().start(
+            cfg, name=st.session_state.get("run_name") or None, processes=processes(), watch=current_watch_words()
+        )
     except (ConfigError, RunError, ValueError, OSError) as exc:
         if upload is not None and fresh:
             upload.unlink(missing_ok=True)
@@ -72,13 +78,6 @@ def start() -> None:
         return
     note_queued(run)
     show(run)
-
-
-def disk_or_message(exc: Exception) -> str:
-    """One line for an error; a refused file operation (read-only folder, full disk) says where."""
-    if isinstance(exc, OSError):
-        return f"The system refused to write {exc.filename or ''}: {exc.strerror or exc}. Files saved before are kept."
-    return str(exc)
 
 
 def processes() -> int:
@@ -97,9 +96,13 @@ def save_session_upload() -> tuple[Path, bool]:
     return save_upload(upload.name, upload.getvalue())
 
 
+def current_watch_words() -> list[str]:
+    return parse_words(st.session_state.get("watch_words", WATCH_DEFAULT))
+
+
 def note_queued(run: Run) -> None:
-    """Say so when the registry queued the run instead of starting it."""
-    position = registry().position(run)
+    """Say so when the launcher queued the run instead of starting it."""
+    position = launcher().position(run)
     if position is not None:
         st.session_state["train_notice"] = (
             f"Queued {run.name} at position {position}: it starts when the training before it ends."
@@ -112,10 +115,17 @@ def clear_messages() -> None:
     clear_field_error()
 
 
+def disk_or_message(exc: Exception) -> str:
+    """One line for an error; a refused file operation (read-only folder, full disk) says where."""
+    if isinstance(exc, OSError):
+        return f"The system refused to write {exc.filename or ''}: {exc.strerror or exc}. Files saved before are kept."
+    return str(exc)
+
+
 def stop() -> None:
     run = current_run()
     if run is not None:
-        registry().stop(run)
+        launcher().stop(run)
 
 
 def resume() -> None:
@@ -124,18 +134,18 @@ def resume() -> None:
     if run is None:
         return
     try:
-        registry().resume(run, processes=processes())
+        launcher().resume(run, processes=processes())
     except (ConfigError, RunError, ValueError, OSError) as exc:
         st.session_state["train_error"] = disk_or_message(exc)
         return
     note_queued(run)
 
 
-def resumable(reg: JobRegistry, run: Run | None) -> bool:
+def resumable(reg: Launcher, run: Run | None) -> bool:
     """A run that ended early and is not training or queued; one that never trained simply starts afresh."""
     if run is None or reg.is_live(run) or reg.is_queued(run):
         return False
-    return safe_status(run).get("state") in ("stopped", "interrupted", "failed")
+    return safe_status(run).state in ("stopped", "interrupted", "failed")
 
 
 def show(run: Run) -> None:
@@ -151,7 +161,7 @@ def current_run() -> Run | None:
         return None
 
 
-def pick_shown_run(reg: JobRegistry) -> Run | None:
+def pick_shown_run(reg: Launcher) -> Run | None:
     """The run on screen: the user's last choice, else the live one, else the newest on disk.
 
     A run deleted meanwhile (on Home, maybe by another session) is named in a warning, once.
@@ -173,29 +183,23 @@ def pick_shown_run(reg: JobRegistry) -> Run | None:
     try:
         return Run.open(name)
     except RunError as exc:  # deleted between the listing and now
-        st.warning(str(exc))
+        st.warning(literal(exc))
         return None
 
 
-def show_state(status: dict[str, Any], reg: JobRegistry, run: Run) -> None:
-    state, message = status.get("state"), status.get("message", "")
-    job = reg.get(run)
-    if job is not None and job.resume and job.error and job.state == "done" and state != "failed":
-        st.error(f"Resume failed, the run is as it was: {literal(job.error)}")
+def show_state(status: Status, reg: Launcher, run: Run) -> None:
+    state, message = status.state, status.message
     if state == "queued":
         position = reg.position(run)
-        where = f"position {position} of {len(reg.queued_runs())}" if position else "waiting"
+        where = f"position {position} of {len(reg.queued_runs())}" if position else "starting"
         st.info(f"Queued ({where}): it starts when a training ends. Stop takes it out of the queue.")
     elif state == "running":
         st.info(f"Running: {message or 'training'}…")
-        if job and job.download and job.download[1]:
-            done, total = job.download
-            st.progress(min(done / total, 1.0), text=f"Downloading PTB: {done >> 20} of {total >> 20} MB")
     elif state == "finished":
         st.success(
-            f"Finished {status.get('epochs_done')} epochs in {status.get('train_seconds', 0):.1f} s; "
-            f"mean loss {status.get('mean_loss', float('nan')):.4f}, vocabulary {status.get('vocab_size')} words, "
-            f"device {status.get('device')}."
+            f"Finished {status.epochs_done} epochs in {status.train_seconds or 0:.1f} s; "
+            f"mean loss {status.mean_loss if status.mean_loss is not None else float('nan'):.4f}, "
+            f"vocabulary {status.vocab_size} words, device {status.device}."
         )
     elif state == "failed":
         st.error(f"Training failed: {literal(message)}")
@@ -207,24 +211,22 @@ def show_state(status: dict[str, Any], reg: JobRegistry, run: Run) -> None:
         st.info("Waiting to start")
 
 
-def show_progress(metrics: list[dict[str, Any]], epochs: int) -> None:
-    if not metrics:
+def show_progress(reader: MetricsReader, epochs: int) -> None:
+    last = reader.last
+    if last is None:
         st.caption("The loss chart fills in once the first steps are done.")
         return
-    last = metrics[-1]
-    eta = last.get("eta_s")
-    eta_text = f"ETA {eta:.0f} s" if isinstance(eta, (int, float)) and eta < float("inf") else "ETA unknown"
-    st.progress(min(float(last["fraction"]), 1.0), text=f"{last['fraction']:.0%} done · {eta_text}")
+    eta_text = f"ETA {last.eta_s:.0f} s" if last.eta_s < float("inf") else "ETA unknown"
+    st.progress(min(last.fraction, 1.0), text=f"{last.fraction:.0%} done · {eta_text}")
     a, b, c, d = st.columns(4)
-    a.metric("Epoch", f"{last['epoch']} / {epochs}")
-    b.metric("Tokens/s", f"{last['tokens_per_s']:,.0f}")
-    c.metric("Elapsed", f"{last['elapsed_s']:.1f} s")
-    d.metric("Loss", f"{last['loss']:.4f}")
-    st.plotly_chart(loss_figure(metrics, epochs), width="stretch")
-    steps = sum(1 for m in metrics if m.get("kind") == "step")
-    st.caption(f"{steps} loss points logged")
-    if ranks := last.get("rank_tokens_per_s"):
-        show_ranks(ranks)
+    a.metric("Epoch", f"{last.epoch} / {epochs}")
+    b.metric("Tokens/s", f"{last.tokens_per_s:,.0f}")
+    c.metric("Elapsed", f"{last.elapsed_s:.1f} s")
+    d.metric("Loss", f"{last.loss:.4f}")
+    st.plotly_chart(loss_figure(reader, epochs), width="stretch")
+    st.caption(f"{reader.steps} loss points logged")
+    if last.rank_tokens_per_s:
+        show_ranks(list(last.rank_tokens_per_s))
 
 
 def show_ranks(ranks: list[float]) -> None:
@@ -238,10 +240,15 @@ def show_ranks(ranks: list[float]) -> None:
     )
 
 
-def show_watch(run: Run, reg: JobRegistry, words: list[str], live: bool) -> None:
-    """Top-5 neighbours of the watch words, from the live weights while training, else from the saved ones."""
-    results: list[WatchResult] | None = reg.watch(run, words) if live else None
-    if results is None and queryable(run):
+def show_watch(run: Run, reader: MetricsReader, words: list[str], live: bool) -> None:
+    """Top-5 neighbours of the watch words: while training, as the training process last wrote them;
+    else from the saved vectors."""
+    results: list[WatchResult] | None = None
+    if live:
+        if run.watch_words()[0] != words:
+            run.set_watch_words(words)  # the training process picks the new words up at its next event
+        results = reader.watch.results if reader.watch else None
+    elif queryable(run):
         try:
             results = watch_words(embeddings(run), words)
         except RunError as exc:
@@ -261,12 +268,12 @@ def show_watch(run: Run, reg: JobRegistry, words: list[str], live: bool) -> None
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
 
 
-def active(reg: JobRegistry, run: Run, status: dict[str, Any]) -> bool:
-    """Training or waiting to train, here or in another process: the page keeps polling."""
-    return reg.is_live(run) or reg.is_queued(run) or status.get("state") in ("running", "queued")
+def active(reg: Launcher, run: Run, status: Status) -> bool:
+    """Training or waiting to train, started here or by any other process: the page keeps polling."""
+    return reg.is_live(run) or reg.is_queued(run) or status.state in ("running", "queued")
 
 
-def run_panel(run: Run, reg: JobRegistry) -> None:
+def run_panel(run: Run, reg: Launcher) -> None:
     """The live part of the page; it polls while the run trains and redraws the whole page when it ends."""
     was_live = active(reg, run, safe_status(run))
 
@@ -283,9 +290,10 @@ def run_panel(run: Run, reg: JobRegistry) -> None:
         except (RunError, ConfigError) as exc:
             st.error(literal(exc))
             return
-        show_progress(run.metrics(), epochs)
+        reader = metrics(run)
+        show_progress(reader, epochs)
         st.subheader("Watch words")
-        show_watch(run, reg, parse_words(st.session_state.get("watch_words", WATCH_DEFAULT)), live)
+        show_watch(run, reader, current_watch_words(), live)
         if was_live and not live:
             st.rerun()
 
@@ -294,8 +302,10 @@ def run_panel(run: Run, reg: JobRegistry) -> None:
 
 require_app("train")
 st.title("Train")
-st.write("Train skip-gram with negative sampling in the background; this page follows the loss and neighbours live.")
-reg = registry()
+st.write(
+    "Train skip-gram with negative sampling in a background process; this page follows the loss and neighbours live."
+)
+reg = launcher()
 restore_settings()
 with st.expander("Corpus and hyperparameters", expanded=not reg.live_runs()):
     settings_form()

@@ -41,24 +41,37 @@ def isolated_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return runs
 
 
-@pytest.fixture(autouse=True)
-def fresh_app_registry() -> Iterator[None]:
-    """App tests share one job registry per process (`st.cache_resource`); each test gets a new one.
+def settle(launcher) -> None:
+    """Take every queued run out and stop every training `launcher` can see, then stop its queue thread,
+    so no training process outlives its test and keeps a core busy."""
+    for run in launcher.queued_runs():
+        launcher.cancel(run)
+    for run in launcher.live_runs():
+        launcher.stop(run)
+    for run in launcher.live_runs():
+        assert launcher.wait(run, timeout=60), f"run {run.name} did not stop"
+    launcher.close()
 
-    Whatever a test left training or queued is stopped first, so it cannot hold the next test's run
-    in the queue or keep a core busy.
-    """
+
+@pytest.fixture
+def launcher() -> Iterator[object]:
+    """A launcher over the test's runs folder, settled afterwards."""
+    from core.runs.launcher import Launcher
+
+    made = Launcher()
+    yield made
+    settle(made)
+
+
+@pytest.fixture(autouse=True)
+def fresh_app_launcher() -> Iterator[None]:
+    """App tests share one launcher per process (`st.cache_resource`); each test gets a new one."""
     yield
     common = sys.modules.get("pages.common")
     if common is None:
         return
-    registry = common.registry()
-    for run in registry.queued_runs():
-        registry.cancel(run)
-    for run in registry.live_runs():
-        registry.stop(run)
-        registry.wait(run, timeout=30)
-    common.registry.clear()
+    settle(common.launcher())
+    common.launcher.clear()
 
 
 def synthetic_text(sentences: int = 400, seed: int = 0) -> str:

@@ -114,7 +114,7 @@ def test_every_page_renders_with_a_damaged_run_of_each_kind(damaged_beside_good:
         evaluate.selectbox(key="ev_run").set_value(name).run()
         assert not evaluate.exception
     evaluate.selectbox(key="ev_run").set_value("one-pair").run()
-    assert any("evaluation.json is damaged" in plain(w.value) for w in evaluate.warning)
+    assert any("evaluation report is damaged" in plain(w.value) for w in evaluate.warning)
 
     compare = open_app_page("pages/compare.py")
     assert any("bad-config" in plain(w.value) for w in compare.warning)  # left out, with its reason

@@ -11,8 +11,8 @@ from conftest import open_app_page
 from streamlit.testing.v1 import AppTest
 
 from core.config import ConfigError, TrainConfig
-from core.jobs import JobRegistry
 from core.runs import Run, list_runs
+from core.runs.launcher import Launcher
 
 
 def tiny_config(corpus: Path, epochs: int) -> TrainConfig:
@@ -25,26 +25,28 @@ def start(at: AppTest) -> AppTest:
     return at
 
 
-def test_two_processes_train_stop_and_resume_through_the_registry(tiny_corpus: Path) -> None:
-    registry = JobRegistry()
-    run = registry.start(tiny_config(tiny_corpus, 400), name="pair", processes=2)
+def test_two_processes_train_stop_and_resume_through_the_launcher(tiny_corpus: Path, launcher: Launcher) -> None:
+    run = launcher.start(tiny_config(tiny_corpus, 400), name="pair", processes=2, watch=["cat1"])
     deadline = time.monotonic() + 90
-    while not any(row.get("rank_tokens_per_s") for row in run.metrics()):
+    while not any(row.rank_tokens_per_s for row in run.metrics()):
         assert time.monotonic() < deadline, "no per-rank progress within 90 s"
         time.sleep(0.2)
-    assert registry.is_live(run) and registry.watch(run, ["cat1"]) is None  # weights live in other processes
-    assert registry.stop(run) and registry.wait(run, timeout=90)
-    assert run.status()["state"] == "stopped" and registry.get(run).error is None
-    assert all(len(row["rank_tokens_per_s"]) == 2 for row in run.metrics() if "rank_tokens_per_s" in row)
+    assert launcher.is_live(run) and run.is_training()  # rank 0 holds the run's lock
+    assert launcher.stop(run) and launcher.wait(run, timeout=90)
+    assert run.status().state == "stopped"
+    assert all(len(row.rank_tokens_per_s) == 2 for row in run.metrics() if row.rank_tokens_per_s)
+    reader = run.metrics_reader()
+    reader.poll()
+    assert reader.watch is not None and reader.watch.results[0].word == "cat1"  # rank 0 wrote the neighbours
 
     run.update_config(epochs=2)
-    registry.resume(run, processes=1)  # another world size
-    assert registry.wait(run, timeout=90) and run.status()["state"] == "finished"
+    launcher.resume(run, processes=1)  # another world size
+    assert launcher.wait(run, timeout=90) and run.status().state == "finished"
 
 
-def test_too_many_processes_are_refused_before_a_run_exists(tiny_corpus: Path) -> None:
+def test_too_many_processes_are_refused_before_a_run_exists(tiny_corpus: Path, launcher: Launcher) -> None:
     with pytest.raises(ConfigError, match="processes"):
-        JobRegistry().start(tiny_config(tiny_corpus, 1), name="crowd", processes=(os.cpu_count() or 1) + 1)
+        launcher.start(tiny_config(tiny_corpus, 1), name="crowd", processes=(os.cpu_count() or 1) + 1)
     assert not list_runs()
 
 
@@ -55,10 +57,10 @@ def test_app_starts_two_processes_and_shows_each_ranks_throughput(tiny_corpus: P
     (run,) = list_runs()
     assert Run.open(run.name).config().corpus == str(tiny_corpus)
     deadline = time.monotonic() + 90
-    while run.status()["state"] in ("created", "running"):
+    while run.status().state in ("created", "queued", "running"):
         assert time.monotonic() < deadline, "the two-process run did not finish in 90 s"
         time.sleep(0.2)
-    assert run.status()["state"] == "finished", run.status()
+    assert run.status().state == "finished", run.status()
     at.run()
     ranks = [d.value for d in at.dataframe if "raw tokens/s" in d.value.columns]
     assert ranks and list(ranks[0]["rank"]) == [0, 1] and (ranks[0]["raw tokens/s"] > 0).all()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gzip
+import subprocess
+import sys
 import threading
 import time
 import tomllib
@@ -15,7 +17,7 @@ from streamlit.testing.v1 import AppTest
 from core import data
 from core.config import TrainConfig
 from core.pipeline import train_run
-from core.runs import Run, list_runs, runs_root, save_upload
+from core.runs import Run, RunError, list_runs, runs_root, save_upload
 
 APP = str(ROOT / "app.py")
 LONG_LEE = {"cfg_corpus": "lee", "cfg_min_freq": 5, "cfg_epochs": 1000}  # trains until stopped
@@ -52,7 +54,7 @@ def upload(at: AppTest, name: str, content: bytes) -> AppTest:
 
 def run_folders() -> list[Path]:
     root = runs_root()
-    return [p for p in root.iterdir() if p.name != "uploads"] if root.is_dir() else []
+    return [p for p in root.iterdir() if p.name not in ("uploads", "queue")] if root.is_dir() else []
 
 
 def uploads() -> list[Path]:
@@ -72,7 +74,7 @@ def wait_for(condition, timeout: float = 60.0) -> None:
 
 
 def state(run: Run) -> str:
-    return run.status()["state"]
+    return run.status().state
 
 
 def ended(run: Run) -> bool:
@@ -250,6 +252,78 @@ def test_delete_is_refused_while_training_or_queued() -> None:
         assert f"Not deleted: run {name} is {doing}: stop it first" in errors(home)
         assert not any(b.label == "Yes, delete it" for b in home.button)
     assert Run.open("first").path.is_dir() and Run.open("second").path.is_dir()
+
+
+def test_delete_removes_the_run_not_a_folder_of_that_name_in_the_working_directory(
+    lee_run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    decoy = tmp_path / "server-cwd" / lee_run.name
+    decoy.mkdir(parents=True)
+    (decoy / "config.json").write_text(TrainConfig().to_json(), encoding="utf-8")
+    monkeypatch.chdir(decoy.parent)
+    home = page("pages/home.py")
+    click(home, "Delete…")
+    click(home, "Yes, delete it")
+    assert any(f"Deleted run {lee_run.name}" in s.value for s in home.success)
+    assert not lee_run.path.exists() and (decoy / "config.json").is_file()
+
+
+def test_a_stale_running_status_reads_as_interrupted_and_can_be_resumed_and_deleted(tiny_corpus: Path) -> None:
+    """`running` with the PID of a live process that is not training it (this test's own) is not a training."""
+    cfg = TrainConfig(corpus=str(tiny_corpus), min_freq=2, epochs=2, embed_size=8)
+    for name in ("stale", "stale-two"):
+        Run.create(cfg, name=name).set_status("running", "training")
+    train = page(shown_run="stale")
+    assert any("Interrupted: the training process ended unexpectedly" in w.value for w in train.warning)
+    assert button(train, "Stop").disabled
+    click(train, "Resume")
+    wait_for(lambda: ended(Run.open("stale")))
+    assert state(Run.open("stale")) == "finished"
+    home = page("pages/home.py")
+    home.selectbox(key="delete_pick").set_value("stale-two").run()
+    click(home, "Delete…")
+    click(home, "Yes, delete it")
+    assert [run.name for run in list_runs()] == ["stale"]
+
+
+def test_a_second_resume_of_a_run_the_command_line_trains_is_refused(tmp_path: Path) -> None:
+    corpus = tmp_path / "longer.txt"
+    corpus.write_text(synthetic_text(4000), encoding="utf-8")  # 1000 epochs of it outlast the test
+    run = Run.create(TrainConfig(corpus=str(corpus), min_freq=2, epochs=1000, embed_size=8), name="cli")
+    command = [sys.executable, "-m", "core", "train", "--resume", "cli"]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: bool(run.metrics()))
+        train = page(shown_run="cli")
+        assert any("Running" in info.value for info in train.info)
+        assert button(train, "Resume").disabled and not button(train, "Stop").disabled
+        common = sys.modules["pages.common"]
+        with pytest.raises(RunError, match="run cli is being trained by another process"):
+            common.launcher().resume(run)  # what a Resume pressed in a tab drawn before the CLI started does
+        click(train, "Stop")  # one stop for every kind of run: the command-line process stops too
+        assert process.wait(60) == 0
+    finally:
+        process.kill()
+        process.wait()
+    assert state(run) == "stopped"
+
+
+def test_after_a_restart_a_queued_run_stays_queued_and_starts_when_the_slot_frees() -> None:
+    click(page(**LONG_LEE, run_name="first"), "Start")
+    click(page(**SHORT_LEE, run_name="second"), "Start")
+    wait_for(Run.open("first").is_training)
+    common = sys.modules["pages.common"]
+    common.launcher().close()
+    common.launcher.clear()  # the server restarts: a new launcher, nothing kept in memory
+
+    home = page("pages/home.py")
+    table = home.dataframe[0].value.set_index("run")
+    assert table.loc["second", "state"] == "queued" and table.loc["second", "queue"] == 1
+    assert table.loc["first", "live"] and table.loc["first", "state"] == "running"
+    train = page(shown_run="first")
+    click(train, "Stop")
+    wait_for(lambda: state(Run.open("second")) == "finished", timeout=120)
+    assert state(Run.open("first")) == "stopped"
 
 
 def test_a_session_showing_a_deleted_run_gets_a_message(lee_run: Run) -> None:

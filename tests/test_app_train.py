@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 from core.config import TrainConfig
 from core.data import CorpusError
 from core.pipeline import train_run
-from core.runs import Run, list_runs, runs_root
+from core.runs import Run, Status, list_runs, runs_root
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
@@ -34,9 +34,9 @@ def train_page() -> AppTest:
     return at
 
 
-def wait_until_done(run: Run, timeout: float = 60.0) -> dict:
+def wait_until_done(run: Run, timeout: float = 90.0) -> Status:
     deadline = time.monotonic() + timeout
-    while run.status()["state"] in ("created", "running"):
+    while run.status().state in ("created", "queued", "running"):
         assert time.monotonic() < deadline, "training did not end in time"
         time.sleep(0.05)
     return run.status()
@@ -70,7 +70,7 @@ def test_short_training_completes_and_shows_on_home() -> None:
     assert not at.error
     [run] = list_runs()
     assert run.config().epochs == 3 and run.config().corpus == "lee"
-    assert wait_until_done(run)["state"] == "finished"
+    assert wait_until_done(run).state == "finished"
 
     at.run()
     assert any("Finished 3 epochs" in s.value for s in at.success)
@@ -134,7 +134,7 @@ def test_uploaded_corpus_is_saved_under_uploads_and_trained() -> None:
     corpus = Path(run.config().corpus)
     assert corpus.parent == runs_root() / "uploads"
     assert corpus.name.endswith("-my-corpus-.txt") and corpus.read_text(encoding="utf-8") == synthetic_text()
-    assert wait_until_done(run)["state"] == "finished"
+    assert wait_until_done(run).state == "finished"
 
 
 def button(at: AppTest, label: str):
@@ -159,12 +159,12 @@ def test_a_second_tab_sees_the_live_run_and_can_stop_it_and_resume() -> None:
     assert not button(second, "Start").disabled and "queues" in button(second, "Start").help
     button(second, "Stop").click().run()
     status = wait_until_done(run)
-    assert status["state"] == "stopped" and status["epochs_done"] < 200
+    assert status.state == "stopped" and status.epochs_done < 200
 
     first.run()
     assert any("Stopped" in w.value for w in first.warning)
     assert not button(first, "Resume").disabled
     button(first, "Resume").click().run()
-    assert run.status()["state"] in ("running", "finished")
+    assert run.status().state in ("queued", "running", "finished")
     button(first, "Stop").click().run()
-    assert wait_until_done(run)["state"] == "stopped"
+    assert wait_until_done(run).state == "stopped"

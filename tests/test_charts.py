@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
+from core.runs import MetricRow, MetricsReader
+from core.runs.records import CHART_POINTS
 from pages.charts import (
     LABEL_PX,
     MAP_PX,
     analogy_figure,
     compare_loss_figure,
+    loss_figure,
     map_figure,
     plain,
     similarity_bars,
@@ -75,8 +81,8 @@ def test_map_labels_never_overlap_and_focus_words_are_always_labelled() -> None:
 
 
 def test_compare_curves_one_per_run_on_epochs_or_seconds() -> None:
-    step = {"kind": "step", "epoch": 1, "fraction": 0.25, "loss": 0.6, "elapsed_s": 1.0}
-    end = {"kind": "epoch", "epoch": 1, "fraction": 0.5, "loss": 0.5, "elapsed_s": 2.0}
+    step = MetricRow("step", 1, 0.25, 0.6, 100.0, 1.0, 3.0, 0.0)
+    end = MetricRow("epoch", 1, 0.5, 0.5, 100.0, 2.0, 2.0, 0.0)
     curves = {SCRIPT: ([step, end], 2), "b": ([step], 2)}
     by_epoch = compare_loss_figure(curves, "epoch", "epochs")
     assert [t.name for t in by_epoch.data] == [ESCAPED, "b"] and list(by_epoch.data[0].x) == [1]
@@ -93,3 +99,22 @@ def test_analogy_chart_leaves_out_sections_without_questions() -> None:
     fig = analogy_figure(rows)
     assert [t.name for t in fig.data] == ["3CosAdd", "3CosMul"]
     assert list(fig.data[1].y) == ["capital-common-countries (10)"] and list(fig.data[1].x) == [0.6]
+
+
+def step_row(i: int, n: int) -> MetricRow:
+    return MetricRow("step", 1 + 2 * i // n, i / n, 1.0 / (1 + i), 1e5, i * 0.1, 1.0, float(i))
+
+
+def test_charts_draw_a_bounded_number_of_points_however_long_the_run(tmp_path: Path) -> None:
+    n = 50_000
+    path = tmp_path / "metrics.jsonl"
+    path.write_text("".join(json.dumps(step_row(i, n).to_dict()) + "\n" for i in range(n)), encoding="utf-8")
+    reader = MetricsReader(path)
+    reader.poll()
+    fig = loss_figure(reader, 2)
+    drawn = [len(trace.x) for trace in fig.data[:2]]
+    assert drawn == [CHART_POINTS, CHART_POINTS] and reader.steps == n
+    assert fig.data[0].x[-1] == (n - 1) / n * 2  # the newest point is always drawn
+    rows = [step_row(i, n) for i in range(n)]
+    compared = compare_loss_figure({"a": (rows, 2), "b": (rows[:10], 2)}, "step", "epochs")
+    assert [len(trace.x) for trace in compared.data] == [CHART_POINTS, 10]

@@ -9,22 +9,22 @@ import pytest
 from core import data
 from core.config import ConfigError, TrainConfig
 from core.data import read_text_file, size_text
-from core.jobs import JobRegistry
 from core.pipeline import check_corpus, train_run
 from core.runs import Run
+from core.runs.launcher import Launcher
 
 THREE_WORDS = "red green blue\n" * 30
 
 
 @pytest.mark.parametrize("field, other", [("negatives", "max_window"), ("max_window", "negatives")])
 def test_vocabulary_smaller_than_k_or_the_window_is_refused_before_a_run(
-    tmp_path: Path, isolated_runs: Path, field: str, other: str
+    tmp_path: Path, isolated_runs: Path, launcher: Launcher, field: str, other: str
 ) -> None:
     corpus = tmp_path / "three.txt"
     corpus.write_text(THREE_WORDS, encoding="utf-8")
     cfg = TrainConfig(corpus=str(corpus), min_freq=1, **{field: 4, other: 2})
     with pytest.raises(ConfigError, match=f"^{field}: 4 .* gives 3; lower {field} or min_freq") as info:
-        JobRegistry().start(cfg)
+        launcher.start(cfg)
     assert info.value.field == field and not isolated_runs.exists()
     check_corpus(cfg.replace(**{field: 3}))  # three words are enough for 3
 
@@ -36,7 +36,7 @@ def test_a_run_made_without_the_check_fails_with_the_same_message(tmp_path: Path
     run = Run.create(TrainConfig(corpus=str(corpus), min_freq=1, negatives=5, max_window=2))
     with pytest.raises(ConfigError, match="negatives"):
         train_run(run)
-    assert run.status()["state"] == "failed" and "negatives: 5 noise words" in run.status()["message"]
+    assert run.status().state == "failed" and "negatives: 5 noise words" in run.status().message
 
 
 def test_the_check_never_downloads_ptb(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import ROOT, synthetic_text
 from gensim.models import KeyedVectors
 
 from core.cli import main
@@ -23,7 +28,7 @@ def test_train_neighbors_export(tiny_corpus: Path, tmp_path: Path, capsys: pytes
     run = train(tiny_corpus, "--threads", "1")
     out = capsys.readouterr().out
     assert "mean loss over 2 epochs" in out and "raw corpus tokens per second" in out and str(run.path) in out
-    assert main(["neighbors", str(run.path), "cat1", "-k", "3"]) == 0
+    assert main(["neighbors", run.name, "cat1", "-k", "3"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 3 and all(len(line.split("\t")) == 2 for line in lines)
     float(lines[0].split("\t")[1])
@@ -78,3 +83,33 @@ def test_evaluate_and_export_on_the_command_line(
     assert err.startswith("error: ") and "is empty" in err and len(err.strip().splitlines()) == 1
     with pytest.raises(SystemExit):
         main(["export", run.name, str(tmp_path / "x"), "--format", "csv"])
+
+
+def test_two_resumes_at_the_same_moment_one_trains_the_other_is_refused(tmp_path: Path) -> None:
+    corpus = tmp_path / "longer.txt"
+    corpus.write_text(synthetic_text(4000), encoding="utf-8")  # 1000 epochs of it outlast the test
+    run = train(corpus)
+    run.set_status("stopped")
+    command = [sys.executable, "-m", "core", "train", "--resume", run.name, "--epochs", "1000"]
+    processes = [
+        subprocess.Popen(command, cwd=ROOT, env=os.environ.copy(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for _ in range(2)
+    ]
+    try:
+        refused = None
+        while refused is None:  # the loser leaves at once; the winner trains until asked to stop
+            time.sleep(0.05)
+            refused = next((p for p in processes if p.poll() is not None), None)
+        run.request_stop()
+        winner = next(p for p in processes if p is not refused)
+        assert winner.wait(120) == 0, winner.stderr.read().decode()[-2000:]
+    finally:
+        for process in processes:
+            process.kill()
+            process.wait()
+    assert refused.returncode == 2
+    message = refused.stderr.read().decode()
+    assert f"error: run {run.name} is being trained by process {winner.pid}" in message
+    epochs = [row.epoch for row in run.metrics() if row.kind == "epoch"]
+    assert epochs == list(range(1, len(epochs) + 1)), "one writer: epochs in order, none twice"
+    assert run.status().state == "stopped"

@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 
-from core import distributed
 from core.cli import main as cli_main
 from core.config import TrainConfig
 from core.evaluate import keyed_vectors, score
 from core.pipeline import train_run
 from core.runs import Run
+from core.runs.launcher import Launcher
 
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
 
@@ -53,30 +53,27 @@ def test_two_ranks_write_one_run_that_resumes_alone_and_back(tiny_corpus: Path, 
     runs = list(isolated_runs.iterdir())
     assert [r.name for r in runs] == ["dp"], "rank 1 must not create a run of its own"
     run = Run(runs[0])
-    assert run.status()["state"] == "finished"
-    steps = [row for row in run.metrics() if row.get("kind") == "step"]
-    assert steps and all(len(row["rank_tokens_per_s"]) == 2 for row in steps)
-    assert cli_main(["train", "--resume", str(run.path), "--epochs", "3"]) == 0
+    assert run.status().state == "finished"
+    steps = [row for row in run.metrics() if row.kind == "step"]
+    assert steps and all(len(row.rank_tokens_per_s) == 2 for row in steps)
+    assert cli_main(["train", "--resume", run.name, "--epochs", "3"]) == 0
     assert len(run.load_checkpoint()[1]["epoch_losses"]) == 3
-    torchrun(*cli_train("--resume", str(run.path), "--epochs", "4"))
-    assert run.status()["state"] == "finished"
+    torchrun(*cli_train("--resume", run.name, "--epochs", "4"))
+    assert run.status().state == "finished"
     assert len(run.load_checkpoint()[1]["epoch_losses"]) == 4
 
 
-def test_stop_file_stops_every_rank_at_one_step(tiny_corpus: Path, isolated_runs: Path) -> None:
-    run = Run.create(TrainConfig(corpus=str(tiny_corpus), min_freq=2, embed_size=16, epochs=400, threads=1), "long")
-    process = distributed.launch(run, 2)
-    try:
-        deadline = time.monotonic() + 60
-        while not run.metrics():
-            assert process.poll() is None, (run.path / distributed.LAUNCH_LOG).read_text()[-3000:]
-            assert time.monotonic() < deadline, "no progress within a minute"
-            time.sleep(0.2)
-        distributed.request_stop(run)
-        assert process.wait(timeout=60) == 0
-    finally:
-        process.kill()
-    assert run.status()["state"] == "stopped"
+def test_a_stop_request_stops_every_rank_at_one_step(tiny_corpus: Path, launcher: Launcher) -> None:
+    cfg = TrainConfig(corpus=str(tiny_corpus), min_freq=2, embed_size=16, epochs=400, threads=1)
+    run = launcher.start(cfg, "long", processes=2)
+    deadline = time.monotonic() + 90
+    while not run.metrics():
+        assert run.status().state in ("queued", "running"), run.log_tail(20)
+        assert time.monotonic() < deadline, "no progress within 90 s"
+        time.sleep(0.2)
+    run.request_stop()
+    assert launcher.wait(run, timeout=60)
+    assert run.status().state == "stopped"
 
 
 def ws353(run: Run) -> float:

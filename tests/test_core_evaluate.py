@@ -140,8 +140,11 @@ def test_one_table_files_refuse_context() -> None:
         full_report(emb, "context")
 
 
-def test_evaluate_command_on_run_and_file(lee: Run, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["evaluate", str(lee.path), "--oov"]) == 0
+def test_evaluate_command_on_run_and_file(
+    lee: Run, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("W2V_RUNS_DIR", str(lee.root))  # a run is named within the runs folder
+    assert main(["evaluate", lee.name, "--oov"]) == 0
     out = capsys.readouterr().out
     saved = load_evaluation(lee)
     assert saved is not None and "out of vocabulary: " in out and "Total accuracy" in out

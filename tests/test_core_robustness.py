@@ -49,14 +49,14 @@ def test_killed_process_resumes_to_the_same_vectors(tmp_path: Path, isolated_run
     )
     try:
         deadline = time.monotonic() + 120
-        while not any(m.get("epoch") == 3 for m in victim.metrics()):
+        while not any(m.epoch == 3 for m in victim.metrics()):
             assert time.monotonic() < deadline and process.poll() is None, "training ended before epoch 3"
             time.sleep(0.05)
         process.send_signal(signal.SIGKILL)
         process.wait(10)
     finally:
         process.kill()
-    assert victim.status()["state"] == "interrupted"
+    assert victim.status().state == "interrupted"
     assert not victim.has_vectors()
     _, meta = victim.load_checkpoint()
     assert len(meta["epoch_losses"]) == 2
@@ -92,8 +92,8 @@ def test_start_stop_resume_twenty_times_leaks_nothing(tiny_corpus: Path) -> None
     assert threading.active_count() == threads
     assert open_files() == files
     assert grown_mb < 50, f"peak memory grew by {grown_mb:.0f} MB over 20 cycles"
-    assert run.status()["state"] == "stopped"
-    assert 20 <= run.status()["epochs_done"] <= 21
+    assert run.status().state == "stopped"
+    assert 20 <= run.status().epochs_done <= 21
 
 
 def test_one_word_repeated_is_refused() -> None:
@@ -152,11 +152,11 @@ def test_out_of_memory_names_a_batch_size_and_the_run_resumes(
     monkeypatch.setattr(BookEngine, "step", flaky_step)
     with pytest.raises(TrainingError, match="batch_size=32"):
         train_run(run)
-    assert run.status()["state"] == "failed" and "batch_size=32" in run.status()["message"]
+    assert run.status().state == "failed" and "batch_size=32" in run.status().message
     assert run.load_checkpoint() is not None
     monkeypatch.setattr(BookEngine, "step", real_step)
     run.update_config(batch_size=32)
     assert train_run(run, resume=True).outcome.epoch_losses[-1] > 0
-    assert run.status()["state"] == "finished"
+    assert run.status().state == "finished"
     with pytest.raises(RunError, match="embed_size cannot change"):
         run.update_config(embed_size=4)

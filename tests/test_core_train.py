@@ -54,12 +54,12 @@ def test_resumed_run_equals_uninterrupted_run(tiny_corpus: Path, mode: str, monk
             stop.set()
 
     summary = train_run(run, [stop_in_epoch_three], stop)
-    assert summary.outcome.stopped and run.status()["state"] == "stopped"
+    assert summary.outcome.stopped and run.status().state == "stopped"
     assert len(summary.outcome.epoch_losses) == 2
     resumed = train_run(Run.open(run.name), resume=True)
     assert not resumed.outcome.stopped and len(resumed.outcome.epoch_losses) == 4
     np.testing.assert_array_equal(run.load_vectors()[0].numpy(), expected)
-    epochs = [m["epoch"] for m in run.metrics() if m["kind"] == "epoch"]
+    epochs = [m.epoch for m in run.metrics() if m.kind == "epoch"]
     assert epochs == [1, 2, 3, 4]
 
 
@@ -72,7 +72,7 @@ def test_events_report_progress(tiny_corpus: Path) -> None:
     assert all(e.tokens_per_s > 0 and e.centers_per_s > 0 and np.isfinite(e.loss) for e in events)
     assert [e.loss for e in epoch_events] == pytest.approx(summary.outcome.epoch_losses)
     status = summary.run.status()
-    assert status["state"] == "finished" and status["epochs_done"] == 2
+    assert status.state == "finished" and status.epochs_done == 2
 
 
 def test_loss_goes_down_and_groups_separate(tiny_corpus: Path) -> None:
@@ -96,7 +96,7 @@ def test_stop_flag_ends_training_quickly(tmp_path: Path) -> None:
     stop.set()
     worker.join(timeout=2)
     assert not worker.is_alive()
-    assert run.status()["state"] == "stopped"
+    assert run.status().state == "stopped"
 
 
 def test_nan_loss_stops_with_a_clear_message(tiny_corpus: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -104,7 +104,7 @@ def test_nan_loss_stops_with_a_clear_message(tiny_corpus: Path, monkeypatch: pyt
     run = Run.create(config(tiny_corpus))
     with pytest.raises(TrainingError, match=r"became nan.*Lower the learning rate"):
         train_run(run)
-    assert run.status()["state"] == "failed" and "nan" in run.status()["message"]
+    assert run.status().state == "failed" and "nan" in run.status().message
 
 
 def test_torch_kernel_of_the_fast_mode_trains(tiny_corpus: Path) -> None:

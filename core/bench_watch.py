@@ -1,0 +1,136 @@
+"""`python -m core bench --watch`: does watching a training in the app slow it down?
+
+PTB with the default settings trains twice, one right after the other: from the command line, then
+from the app in headless Chromium with the Train page open and polling for the whole run. Both are
+training processes of their own; the ratio of their tokens per second says what watching costs.
+It also times the app's Start click to the first loss point the training process writes. Needs Playwright and
+Chromium (`/usr/bin/chromium`); on a shared machine the figures drift, so compare the ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from core.runs import Run, list_runs
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def command_line_run(root: Path, epochs: int, env: dict[str, str]) -> dict[str, Any]:
+    command = [sys.executable, "-m", "core", "train", "--epochs", str(epochs), "--name", "cli", "--run-dir", str(root)]
+    began = time.perf_counter()
+    subprocess.run(command, cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
+    status = Run.open("cli", root).status()
+    return {"tokens_per_s": status.tokens_per_s, "train_s": status.train_seconds, "wall_s": time.perf_counter() - began}
+
+
+def app_run(root: Path, epochs: int, env: dict[str, str], timeout_s: float) -> dict[str, Any]:
+    """Start the run from the Train page and keep the page open, polling, until it finishes."""
+    from playwright.sync_api import expect, sync_playwright
+
+    port = _free_port()
+    server_command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true"]
+    server_command += ["--server.port", str(port)]
+    with tempfile.TemporaryFile() as log:
+        server = subprocess.Popen(server_command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            url = f"http://localhost:{port}"
+            _wait_healthy(url)
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                page = browser.new_page(viewport={"width": 1400, "height": 1700})
+                page.set_default_timeout(120_000)
+                page.goto(f"{url}/train")
+                expect(page.get_by_role("heading", name="Train", exact=True)).to_be_visible(timeout=120_000)
+                field = page.get_by_label("epochs", exact=True)
+                field.fill(str(epochs))
+                field.press("Enter")
+                page.wait_for_timeout(500)
+                clicked = time.time()
+                page.get_by_role("button", name="Start").click()
+                run = _wait_finished(root, timeout_s)
+                browser.close()
+        finally:
+            server.terminate()
+            server.wait(30)
+    status = run.status()
+    first_point_s = run.metrics()[0].time - clicked  # the training process stamps each row with the wall clock
+    return {"tokens_per_s": status.tokens_per_s, "train_s": status.train_seconds, "first_point_s": first_point_s}
+
+
+def _wait_finished(root: Path, timeout_s: float) -> Run:
+    """The app's run (the one that is not the command line's), once it has finished."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for run in list_runs(root):
+            if run.name == "cli":
+                continue
+            status = run.status()
+            if status.state == "finished":
+                return run
+            if status.state in ("failed", "stopped", "interrupted"):
+                raise RuntimeError(f"the app's run ended {status.state}: {status.message}")
+        time.sleep(0.5)
+    raise TimeoutError(f"the app's run did not finish within {timeout_s:.0f} s")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("localhost", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_healthy(url: str, timeout_s: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as reply:
+                if reply.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise TimeoutError("the app did not come up")
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m core bench --watch", description=__doc__)
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--timeout", type=float, default=1800.0, help="seconds the app's run may take")
+    parser.add_argument("--json", type=Path, default=None, help="where to write the results (default: bench-results/)")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder) / "runs"
+        env = {**os.environ, "W2V_RUNS_DIR": str(root)}
+        cli = command_line_run(root, args.epochs, env)
+        app = app_run(root, args.epochs, env, args.timeout)
+    ratio = app["tokens_per_s"] / cli["tokens_per_s"]
+    print(f"PTB, {args.epochs} epochs, default settings, {os.cpu_count()} cores, one after the other:")
+    print(f"  command line: {cli['tokens_per_s']:,.0f} tokens/s ({cli['train_s']:.1f} s of training)")
+    print(f"  app, Train page open and polling: {app['tokens_per_s']:,.0f} tokens/s ({app['train_s']:.1f} s)")
+    print(f"  app / command line: {ratio:.2f}; Start to the first loss point on the page: {app['first_point_s']:.1f} s")
+    report = {"when": time.strftime("%Y-%m-%d %H:%M:%S"), "cli": cli, "app": app, "ratio": ratio}
+    target = args.json or Path("bench-results") / f"watch-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(report, indent=2), encoding="utf-8")
+    print(f"results written to {target}")
+    return 0

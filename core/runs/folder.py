@@ -1,0 +1,437 @@
+"""Runs on disk: one folder per run holding its config, vocabulary, weights, metrics and status.
+
+This module is the only code that knows the file names inside a run folder; everything else asks
+a `Run`. Every file is plain data (JSON, JSON lines, safetensors); nothing is ever unpickled. Writes
+are atomic, so a killed process leaves the previous complete file in place. A run is found by its
+name under the runs folder only, never in the working directory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import threading
+import time
+import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from core.atomic import write_atomic, write_text_atomic
+from core.config import TrainConfig, resumable_fields
+from core.records import Damaged, parse_config, parse_object, parse_status, read_text
+from core.runs import lock, queue
+from core.runs.records import STATES, DamagedRecord, MetricRow, MetricsReader, Status, WatchRow, parse_json, parse_line
+from core.vocab import Vocab
+
+RUNS_ENV = "W2V_RUNS_DIR"
+CONFIG, STATUS, METRICS, VOCAB = "config.json", "status.json", "metrics.jsonl", "vocab.json"
+CHECKPOINT, VECTORS, EVALUATION = "checkpoint.safetensors", "vectors.safetensors", "evaluation.json"
+EVALUATION_TABLES = ("center", "context", "sum")  # each table's report has its own file
+LOCK, STOP, LOG, WATCH = "train.lock", "stop.request", "launch.log", "watch.json"
+# Folders the runs folder keeps for itself: never run names.
+RESERVED = frozenset({"uploads", "imports", queue.FOLDER})
+_NAME_OK = re.compile(r"[^\w.-]+")  # \w: letters and digits of any script, and `_`
+RESUMABLE_FIELDS = resumable_fields()  # the schema's `resumable` settings (core.config)
+
+
+class RunError(RuntimeError):
+    """A run is missing, unreadable or damaged."""
+
+
+def runs_root(root: str | Path | None = None) -> Path:
+    return Path(root or os.environ.get(RUNS_ENV) or "runs")
+
+
+def sanitize_name(name: str) -> str:
+    """A safe folder name: letters and digits of any script, `.`, `_`, `-`; no leading dot, no path parts, at most
+    80 characters."""
+    clean = _NAME_OK.sub("-", unicodedata.normalize("NFC", name).replace("\x00", "")).strip(".-")[:80]
+    while len(clean.encode()) > 200:  # file systems allow 255 bytes per name; an upload adds a prefix
+        clean = clean[:-1]
+    if not clean:
+        raise RunError(f"run name {name!r} has no usable characters; use letters, digits, '.', '_' or '-'")
+    return clean
+
+
+def save_upload(name: str, data: bytes, root: str | Path | None = None, folder: str = "uploads") -> tuple[Path, bool]:
+    """Keep an uploaded file (a corpus; `folder="imports"`: vectors) as `<runs root>/<folder>/<hash>-<sanitised name>`.
+
+    The name loses any path parts, so it cannot point outside that folder. Also says whether this
+    call wrote the file (False when the same content under the same name was saved before).
+    """
+    where = runs_root(root) / folder
+    where.mkdir(parents=True, exist_ok=True)
+    path = where / f"{hashlib.sha256(data).hexdigest()[:10]}-{sanitize_name(name)}"
+    if path.exists():
+        return path, False
+    write_atomic(path, lambda tmp: tmp.write_bytes(data))
+    return path, True
+
+
+class Run:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.name = path.name
+
+    # --- creation and lookup -------------------------------------------------------------
+    @classmethod
+    def create(cls, config: TrainConfig, name: str | None = None, root: str | Path | None = None) -> Run:
+        base = runs_root(root)
+        stem = sanitize_name(name or f"{time.strftime('%Y%m%d-%H%M%S')}-{Path(config.corpus).stem}-{config.mode}")
+        _refuse_reserved(stem)
+        base.mkdir(parents=True, exist_ok=True)
+        for n in range(1000):
+            path = base / (stem if n == 0 else f"{stem}-{n}")
+            try:
+                path.mkdir()
+            except FileExistsError:
+                continue
+            run = cls(path)
+            write_text_atomic(path / CONFIG, config.to_json())
+            run.set_status("created")
+            return run
+        raise RunError(f"could not find a free folder name for run {stem!r}")
+
+    @classmethod
+    def open(cls, name: str | Path, root: str | Path | None = None) -> Run:
+        """The run called `name` under the runs folder (a path to a folder directly in it works too)."""
+        base = runs_root(root)
+        given = Path(name)
+        if len(given.parts) > 1 and given.resolve().parent != base.resolve():
+            raise RunError(f"{name} is not a run folder under {base}: give the name of a run there")
+        clean = sanitize_name(given.name)
+        path = base / clean
+        if clean in RESERVED or not (path / CONFIG).is_file():
+            raise RunError(f"no run named {given.name!r} under {base}")
+        return cls(path)
+
+    @property
+    def root(self) -> Path:
+        return self.path.parent
+
+    # --- config, vocabulary ------------------------------------------------------------------
+    def config(self) -> TrainConfig:
+        return self._checked(CONFIG, parse_config(self._read(CONFIG)))
+
+    def update_config(self, **changes: Any) -> TrainConfig:
+        """Change settings of RESUMABLE_FIELDS before a resume; anything else is refused."""
+        fixed = sorted(set(changes) - set(RESUMABLE_FIELDS))
+        if fixed:
+            raise RunError(f"{', '.join(fixed)} cannot change on resume (only {', '.join(RESUMABLE_FIELDS)})")
+        config = TrainConfig.from_dict({**self.config().to_dict(), **changes})
+        write_text_atomic(self.path / CONFIG, config.to_json())
+        return config
+
+    def save_vocab(self, vocab: Vocab) -> None:
+        vocab.save(self.path / VOCAB)
+
+    def vocab(self) -> Vocab:
+        return Vocab.load(self.path / VOCAB)
+
+    # --- who trains it: lock, status, queue, stop requests ----------------------------------
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the run's training lock, or refuse at once naming the run and its holder."""
+        try:
+            with lock.hold(self.path / LOCK):
+                yield
+        except lock.LockHeld as exc:
+            who = f"process {exc.pid}" if exc.pid else "another process"
+            raise RunError(f"run {self.name} is being trained by {who}; wait for it to end or stop it") from None
+
+    def is_training(self) -> bool:
+        """True while a process holds the run's lock: the only test of "running"."""
+        return lock.is_held(self.path / LOCK)
+
+    def is_queued(self) -> bool:
+        return queue.find(self.root, self.name) is not None
+
+    def leave_queue(self) -> bool:
+        return queue.remove(self.root, self.name)
+
+    def set_status(self, state: str, message: str = "", **figures: Any) -> None:
+        assert state in STATES, state
+        record = Status(state, message, os.getpid(), time.time(), **figures)
+        write_text_atomic(self.path / STATUS, record.to_json())
+
+    def saved_status(self) -> Status:
+        text = self._checked(STATUS, self._read(STATUS))
+        self._checked(STATUS, parse_status(text, STATES))
+        try:
+            return Status.parse(text)
+        except DamagedRecord as exc:
+            raise RunError(f"run {self.name} is damaged: {STATUS}: {str(exc).removeprefix('damaged: ')}") from exc
+
+    def status(self) -> Status:
+        """The saved status, checked against the lock and the queue: a `running` run whose lock nobody
+        holds, or a `queued` one without a place in the queue, reads as `interrupted`."""
+        status = self.saved_status()
+        if self.is_training():
+            starting = status.state in ("created", "queued", "interrupted")
+            return replace(status, state="running", message="starting") if starting else status
+        if status.state == "running":
+            return replace(status, state="interrupted", message="the training process ended unexpectedly")
+        if status.state == "queued" and not self.is_queued():
+            return replace(status, state="interrupted", message="it left the queue without starting")
+        return status
+
+    def request_stop(self) -> None:
+        """Ask the process training this run (any kind: one process or torchrun) to stop after its current step."""
+        (self.path / STOP).touch()
+
+    def clear_stop(self) -> None:
+        (self.path / STOP).unlink(missing_ok=True)
+
+    def stop_flag(self, stop: threading.Event | None = None) -> StopFlag:
+        return StopFlag(self.path / STOP, stop)
+
+    def log_path(self) -> Path:
+        """Where a launched training process writes its output."""
+        return self.path / LOG
+
+    def log_tail(self, lines: int = 5) -> str:
+        path = self.log_path()
+        text = path.read_text(encoding="utf-8", errors="replace") if path.is_file() else ""
+        return " | ".join(text.strip().splitlines()[-lines:])
+
+    # --- metrics and watch words ---------------------------------------------------------------
+    def append_metric(self, row: MetricRow | WatchRow) -> None:
+        with open(self.path / METRICS, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(row.to_dict()) + "\n")
+
+    def has_metrics(self) -> bool:
+        return (self.path / METRICS).is_file()
+
+    def metrics_reader(self) -> MetricsReader:
+        """A reader of this run's metrics that reads only what was appended since its last poll."""
+        return MetricsReader(self.path / METRICS)
+
+    def metrics(self) -> list[MetricRow]:
+        """Every readable loss row (watch rows and damaged lines left out)."""
+        return [row for row in self._metric_lines() if isinstance(row, MetricRow)]
+
+    def _metric_lines(self) -> list[MetricRow | WatchRow]:
+        path = self.path / METRICS
+        if not path.is_file():
+            return []
+        rows = []
+        for line in path.read_bytes().splitlines():
+            try:
+                rows.append(parse_line(line))
+            except DamagedRecord:
+                continue  # e.g. a line cut short by a killed process
+        return rows
+
+    def truncate_metrics(self, epochs_done: int) -> None:
+        """Drop metrics past the last checkpoint, so a resumed run's history has no duplicate epoch."""
+        kept = [r for r in self.metrics() if r.epoch <= epochs_done]
+        write_text_atomic(self.path / METRICS, "".join(json.dumps(r.to_dict()) + "\n" for r in kept))
+
+    def set_watch_words(self, words: list[str]) -> None:
+        """The words whose neighbours the training process reports while it trains."""
+        write_text_atomic(self.path / WATCH, json.dumps({"words": words}))
+
+    def watch_words(self) -> tuple[list[str], float]:
+        """The watch words and when they were set (0 when none were)."""
+        path = self.path / WATCH
+        try:
+            stamp = path.stat().st_mtime
+            words = parse_json(path.read_bytes(), "watch words file")["words"]
+            return [str(w) for w in words], stamp
+        except (OSError, DamagedRecord, KeyError, TypeError):
+            return [], 0.0
+
+    # --- evaluation ----------------------------------------------------------------------------
+    def _evaluation_path(self, table: str) -> Path:
+        if table not in EVALUATION_TABLES:
+            raise RunError(f"unknown table {table!r}; choose one of {', '.join(EVALUATION_TABLES)}")
+        return self.path / (EVALUATION if table == "center" else f"evaluation-{table}.json")
+
+    def save_evaluation(self, report: dict[str, Any], table: str = "center") -> None:
+        write_text_atomic(self._evaluation_path(table), json.dumps(report, indent=1))
+
+    def evaluation_text(self, table: str = "center") -> str | Damaged | None:
+        """The saved report of `table` as text (a `Damaged` reason if unreadable), or None if never evaluated."""
+        path = self._evaluation_path(table)
+        if not path.exists() and not path.is_symlink():
+            return None
+        return read_text(path)
+
+    # --- weights ------------------------------------------------------------------------
+    def save_checkpoint(self, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
+        _save_tensors(self.path / CHECKPOINT, tensors, meta)
+
+    def has_checkpoint(self) -> bool:
+        return (self.path / CHECKPOINT).is_file()
+
+    def epochs_done(self) -> int:
+        """Epochs its last checkpoint holds (0 without one), read from the header alone."""
+        from safetensors import safe_open
+
+        path = self.path / CHECKPOINT
+        if not path.is_file():
+            return 0
+        try:
+            with safe_open(str(path), framework="pt") as fh:
+                losses = json.loads((fh.metadata() or {}).get("meta", "{}")).get("epoch_losses")
+        except (SafetensorError, OSError, ValueError, AttributeError) as exc:
+            raise RunError(f"run {self.name} is damaged: its checkpoint cannot be read ({exc})") from exc
+        if not isinstance(losses, list):
+            raise RunError(f"run {self.name} is damaged: its checkpoint does not say how many epochs it holds")
+        return len(losses)
+
+    def load_checkpoint(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]] | None:
+        if not self.has_checkpoint():
+            return None
+        return _load_tensors(self.path / CHECKPOINT)
+
+    def save_vectors(self, center: torch.Tensor, context: torch.Tensor) -> None:
+        _save_tensors(self.path / VECTORS, {"center": center, "context": context}, {})
+
+    def has_vectors(self) -> bool:
+        return (self.path / VECTORS).is_file()
+
+    def vectors_stamp(self) -> float:
+        """Modification time of the file `load_vectors` reads (0 when none), so a cache sees new weights."""
+        for name in (VECTORS, CHECKPOINT):
+            path = self.path / name
+            if path.is_file():
+                return path.stat().st_mtime
+        return 0.0
+
+    def load_vectors(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Final vectors if the run finished, else those of its last checkpoint."""
+        if self.has_vectors():
+            tensors, _ = _load_tensors(self.path / VECTORS)
+            return tensors["center"], tensors["context"]
+        checkpoint = self.load_checkpoint()
+        if checkpoint is None:
+            raise RunError(f"run {self.name} has no vectors yet: it has not finished an epoch")
+        return checkpoint[0]["center"], checkpoint[0]["context"]
+
+    def delete(self) -> None:
+        """Delete the folder while holding the run's lock, so no training can start on it meanwhile; a run that is
+        a symbolic link loses the link only, never what it points to."""
+        if self.path.is_symlink():
+            self.path.unlink()
+            return
+        if not self.path.is_dir():
+            raise RunError(f"run {self.name} no longer exists: it was deleted")
+        with self.lock():
+            self.leave_queue()
+            shutil.rmtree(self.path)
+
+    def _read(self, name: str) -> str | Damaged:
+        if self.path.is_symlink():
+            return Damaged("the run folder is a symbolic link; runs must be real folders under the runs folder")
+        return read_text(self.path / name)
+
+    def _checked(self, name: str, value: Any) -> Any:
+        """The value of a tolerant parse, or a RunError naming the run, the file and what is wrong with it."""
+        if isinstance(value, Damaged):
+            raise RunError(f"run {self.name} is damaged: {name}: {value.reason}")
+        return value
+
+
+@contextmanager
+def kept_on_failure(run: Run) -> Iterator[None]:
+    """A resume that fails before it saves a new checkpoint leaves the run's settings, status, metrics and
+    vocabulary byte for byte as they were (a finished run never turns `failed` or loses its figures); the
+    caller reports the error."""
+    kept = {name: _bytes(run.path / name) for name in (CONFIG, STATUS, METRICS, VOCAB)}
+    stamp = _stamp(run.path / CHECKPOINT)
+    try:
+        yield
+    except BaseException:
+        if _stamp(run.path / CHECKPOINT) == stamp:
+            for name, data in kept.items():
+                if data is None:
+                    (run.path / name).unlink(missing_ok=True)
+                elif _bytes(run.path / name) != data:
+                    write_atomic(run.path / name, lambda tmp, data=data: tmp.write_bytes(data))
+        raise
+
+
+def _bytes(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_mtime_ns, stat.st_size
+
+
+class StopFlag(threading.Event):
+    """`stop`, also raised by the run's stop-request file: another process can ask a run to stop."""
+
+    def __init__(self, path: Path, stop: threading.Event | None) -> None:
+        super().__init__()
+        self.stop = stop or threading.Event()
+        self.path = path
+
+    def is_set(self) -> bool:
+        return self.stop.is_set() or self.path.exists()
+
+
+def list_runs(root: str | Path | None = None) -> list[Run]:
+    """Runs under the root, newest first; folders without a config, or that the root keeps for itself, are skipped."""
+    base = runs_root(root)
+    if not base.is_dir():
+        return []
+    runs = [Run(p) for p in base.iterdir() if p.name not in RESERVED and (p / CONFIG).is_file()]
+    return sorted(runs, key=lambda r: (r.path / CONFIG).stat().st_mtime, reverse=True)
+
+
+def _refuse_reserved(name: str) -> None:
+    if name in RESERVED:
+        raise RunError(f"{name!r} is a folder the runs folder keeps for itself; choose another run name")
+
+
+def _save_tensors(path: Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
+    """Safetensors file whose metadata carries a SHA-256 of the tensor bytes, checked on load."""
+    tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
+    header = {"meta": json.dumps(meta), "sha256": _digest(tensors)}
+    write_atomic(path, lambda tmp: save_file(tensors, str(tmp), metadata=header))
+
+
+def _load_tensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    from safetensors import safe_open
+
+    if path.is_symlink() or path.parent.is_symlink():
+        raise RunError(f"{path} is reached through a symbolic link; a run's files must be plain files in its folder")
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            header = fh.metadata() or {}
+        tensors = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise RunError(f"{path} is damaged or truncated ({exc}); it was not loaded") from exc
+    if header.get("sha256") != _digest(tensors):
+        raise RunError(f"{path} fails its checksum: the file is damaged; it was not loaded")
+    meta = parse_object(header.get("meta", "{}"))
+    if isinstance(meta, Damaged):
+        raise RunError(f"{path}: its header's metadata is damaged: {meta.reason}")
+    return tensors, meta
+
+
+def _digest(tensors: dict[str, torch.Tensor]) -> str:
+    digest = hashlib.sha256()
+    for key in sorted(tensors):
+        digest.update(key.encode())
+        digest.update(tensors[key].numpy().tobytes())
+    return digest.hexdigest()

@@ -1,0 +1,253 @@
+"""The app's launcher: every run trains in its own process, started the way the command line starts one.
+
+A start or resume puts the run in the queue (`core.runs.queue`, files in the runs folder, so it
+survives a restart of the app), and the launcher starts queued runs while fewer than `max_jobs`
+train (`$W2V_MAX_JOBS`, default 1: trainings share the cores, so one at a time finishes each
+soonest). A run starts as `python -m core train --resume RUN`, or under torchrun for several
+processes; that process takes the run's lock, leaves the queue, trains and writes status and
+metrics. Everything the launcher knows comes from the runs folder (locks, queue, status), so a
+restarted server, a second server and the command line all see the same runs. Stop is one
+mechanism for every run: a stop request in its folder, which every training process checks.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from core import distributed
+from core.config import TrainConfig
+from core.pipeline import check_corpus
+from core.runs import queue
+from core.runs.folder import Run, RunError, list_runs, runs_root
+from core.runs.records import Status
+
+MAX_JOBS_ENV = "W2V_MAX_JOBS"
+ROOT = Path(__file__).resolve().parents[2]  # the project folder, where `python -m core` works
+PUMP_S = 0.25
+
+
+def max_jobs_from_env() -> int:
+    """How many runs may train at once: `$W2V_MAX_JOBS`, default 1."""
+    raw = os.environ.get(MAX_JOBS_ENV, "1")
+    if not raw.strip().isdigit() or int(raw) < 1:
+        raise ValueError(f"{MAX_JOBS_ENV} must be a whole number of at least 1, got {raw!r}")
+    return int(raw)
+
+
+class Launcher:
+    """Starts, queues, stops and deletes runs of one runs folder; safe to share between sessions and threads.
+
+    A background thread starts queued runs as slots free up; `close` ends it (the training
+    processes go on: they belong to no server).
+    """
+
+    def __init__(
+        self, data_dir: str | Path | None = None, max_jobs: int | None = None, root: str | Path | None = None
+    ) -> None:
+        self.data_dir = data_dir
+        self.max_jobs = max_jobs or max_jobs_from_env()
+        self.root = runs_root(root)
+        # run name -> the process this launcher started for it, and the queue entry it was started from
+        self._children: dict[str, tuple[subprocess.Popen, Path]] = {}
+        # run name -> its status before a Resume queued it, put back if that resume fails before an epoch
+        self._before_resume: dict[str, tuple[Status, int]] = {}
+        self._lock = threading.Lock()
+        self._closed = threading.Event()
+        self._pump_thread = threading.Thread(target=self._pump_loop, name="run-queue", daemon=True)
+        self._pump_thread.start()  # runs queued before a restart start as slots free up
+
+    # --- what the user asks ----------------------------------------------------------------
+    def start(
+        self, cfg: TrainConfig, name: str | None = None, processes: int = 1, watch: list[str] | None = None
+    ) -> Run:
+        """Create a run for `cfg` and queue it; it starts at once when a slot is free.
+
+        The corpus is read first: a corpus or setting that cannot train raises its error (`CorpusError`,
+        `VocabError`, `ConfigError`) before any run folder exists. `processes` > 1 trains data-parallel
+        in that many torchrun processes. `watch`: words whose neighbours the training reports.
+        """
+        distributed.check_processes(processes, cfg.device)
+        check_corpus(cfg, self.data_dir)
+        run = Run.create(cfg, name=name, root=self.root)
+        if watch:
+            run.set_watch_words(watch)
+        self._enqueue(run, processes)
+        return run
+
+    def resume(self, run: Run, processes: int = 1) -> Run:
+        """Queue a stopped, interrupted or failed run to go on from its last finished epoch."""
+        if run.is_training():
+            raise RunError(f"run {run.name} is being trained by another process; stop it there first")
+        if run.is_queued():
+            raise RunError(f"run {run.name} is already waiting in the queue")
+        if run.status().state == "finished":
+            raise RunError(f"run {run.name} has finished; start a new run to train again")
+        cfg = run.config()
+        distributed.check_processes(processes, cfg.device)
+        check_corpus(cfg, self.data_dir)
+        self._before_resume[run.name] = (run.saved_status(), run.epochs_done())
+        self._enqueue(run, processes)
+        return run
+
+    def stop(self, run: Run) -> bool:
+        """Stop a training run after its current step, or take a queued one out; False when it is neither."""
+        if self.cancel(run):
+            return True
+        if not self.is_live(run):
+            return False
+        run.request_stop()
+        return True
+
+    def cancel(self, run: Run) -> bool:
+        """Take a queued run out of the queue, marked `stopped` so Resume can queue it again; False if not queued."""
+        with queue.exclusive(self.root), self._lock:
+            if self._launching(run.name) or not run.leave_queue():
+                return False
+            run.set_status("stopped", "cancelled while queued; Resume queues it again")
+        return True
+
+    def delete(self, run: Run) -> None:
+        """Delete the run's folder; refused while it trains or waits, here or in another process."""
+        self.check_deletable(run)
+        run.delete()  # under the run's lock: a training that starts meanwhile is refused, or refuses this
+
+    def check_deletable(self, run: Run) -> None:
+        """Raise RunError when `delete` would refuse the run, e.g. before asking the user to confirm."""
+        if not run.path.is_dir():
+            raise RunError(f"run {run.name} no longer exists: it was deleted")
+        if self.is_live(run):
+            raise RunError(f"run {run.name} is training: stop it first, then delete it")
+        if run.is_queued():
+            raise RunError(f"run {run.name} is waiting in the queue: stop it first, then delete it")
+
+    # --- what the pages show ---------------------------------------------------------------
+    def is_live(self, run: Run) -> bool:
+        """Training now (its lock is held), or started by this launcher and not yet holding it."""
+        return run.is_training() or self._launching(run.name)
+
+    def is_queued(self, run: Run) -> bool:
+        return run.is_queued() and not self._launching(run.name)
+
+    def live_runs(self) -> list[Run]:
+        """Runs training right now under the runs folder, by whichever process, newest first."""
+        return [run for run in list_runs(self.root) if self.is_live(run)]
+
+    def queued_runs(self) -> list[Run]:
+        """Runs waiting for a free slot, next to start first."""
+        runs = []
+        for entry in queue.entries(self.root):
+            if not self._launching(entry.run):
+                try:
+                    runs.append(Run.open(entry.run, self.root))
+                except RunError:
+                    continue  # deleted meanwhile; the pump drops its entry
+        return runs
+
+    def position(self, run: Run) -> int | None:
+        """1-based place of the run in the queue; None when it is not queued."""
+        names = [queued.name for queued in self.queued_runs()]
+        return names.index(run.name) + 1 if run.name in names else None
+
+    def wait(self, run: Run, timeout: float | None = None) -> bool:
+        """Block until the run neither waits nor trains; True when that happened within `timeout`."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.is_live(run) or run.is_queued():
+            if deadline is not None and time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+        return True
+
+    def close(self) -> None:
+        """Stop starting queued runs from this launcher (runs that train go on)."""
+        self._closed.set()
+        self._pump_thread.join(5)
+
+    # --- the queue's engine ----------------------------------------------------------------
+    def _enqueue(self, run: Run, processes: int) -> None:
+        with queue.exclusive(self.root):
+            queue.push(self.root, run.name, processes)
+            run.set_status("queued", f"waiting for a free training slot ({self.max_jobs} at a time)")
+        self.pump()
+
+    def pump(self) -> None:
+        """Start queued runs while slots are free, and record launched processes that died before training."""
+        with queue.exclusive(self.root), self._lock:
+            self._reap()
+            busy = {run.name for run in list_runs(self.root) if run.is_training()} | set(self._children)
+            for entry in queue.entries(self.root):
+                if len(busy) >= self.max_jobs:
+                    break
+                if entry.run in busy:
+                    continue
+                try:
+                    run = Run.open(entry.run, self.root)
+                except RunError:
+                    entry.path.unlink(missing_ok=True)  # its run was deleted
+                    continue
+                self._children[run.name] = (self._launch(run, entry.processes), entry.path)
+                busy.add(run.name)
+
+    def _pump_loop(self) -> None:
+        while not self._closed.wait(PUMP_S):
+            try:
+                self.pump()
+            except (OSError, RunError):
+                continue  # e.g. the runs folder was removed, or a status file is damaged; try again next tick
+
+    def _launching(self, name: str) -> bool:
+        """Started by this launcher and not yet training: its process lives and it still has its queue entry
+        (the training process leaves the queue once it holds the run's lock)."""
+        child = self._children.get(name)
+        return child is not None and child[0].poll() is None and child[1].exists()
+
+    def _reap(self) -> None:
+        """Forget ended processes; one that failed before training (its entry still queued) or died while
+        training (its run reads as interrupted) marks its run failed, with the end of its output."""
+        for name, (process, entry) in list(self._children.items()):
+            code = process.poll()
+            if code is None:
+                continue
+            del self._children[name]
+            never_started = entry.exists()
+            entry.unlink(missing_ok=True)
+            try:
+                run = Run.open(name, self.root)
+            except RunError:
+                continue
+            before = self._before_resume.pop(name, None)
+            if code == 0 or run.is_training() or not (never_started or run.status().state == "interrupted"):
+                continue
+            if before is not None and _epochs_done(run) == before[1]:  # a resume that saved nothing: as it was
+                kept = before[0]
+                run.set_status(kept.state, f"Resume failed, the run is as it was: {run.log_tail()}", **kept.figures())
+            else:
+                run.set_status("failed", f"the training process ended with code {code}: {run.log_tail()}")
+
+    def _launch(self, run: Run, processes: int) -> subprocess.Popen:
+        """`python -m core train --resume RUN` (under torchrun for several processes), output to the run's log."""
+        run.clear_stop()
+        command = [sys.executable]
+        if processes > 1:
+            command += ["-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}"]
+        command += ["-m", "core", "train", "--resume", run.name, "--run-dir", str(self.root.resolve())]
+        if self.data_dir is not None:
+            command += ["--data-dir", str(self.data_dir)]
+        # The app's server and browser share the cores with this process: OpenMP threads that spin while
+        # idle would lose their time slices to them (see core/__init__.py), so they wait passively.
+        env = {**os.environ, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
+        with open(run.log_path(), "ab") as log:
+            return subprocess.Popen(
+                command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+
+
+def _epochs_done(run: Run) -> int | None:
+    try:
+        return run.epochs_done()
+    except RunError:
+        return None

@@ -1,0 +1,84 @@
+"""The training queue: one small file per waiting run in `<runs root>/queue/`, so it survives a restart.
+
+Entries are named `<nanoseconds>-<run>.json`, so listing them in name order is first in, first out.
+Changes happen under an `flock` on the folder's lock file, which keeps two app servers (or two
+threads) from starting the same entry twice.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.atomic import write_text_atomic
+from core.runs.records import DamagedRecord, parse_json
+
+FOLDER = "queue"
+_LOCK = ".lock"
+
+
+@dataclass(frozen=True)
+class QueueEntry:
+    run: str
+    processes: int
+    path: Path
+
+
+def folder(root: Path) -> Path:
+    return root / FOLDER
+
+
+@contextmanager
+def exclusive(root: Path) -> Iterator[None]:
+    """Hold the queue for a read-then-change; waits for another holder."""
+    where = folder(root)
+    where.mkdir(parents=True, exist_ok=True)
+    fd = os.open(where / _LOCK, os.O_RDWR | os.O_CREAT, 0o666)  # the umask decides, as for every file
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def push(root: Path, run: str, processes: int) -> None:
+    where = folder(root)
+    where.mkdir(parents=True, exist_ok=True)
+    record = json.dumps({"run": run, "processes": processes})
+    write_text_atomic(where / f"{time.time_ns():020d}-{run}.json", record)
+
+
+def entries(root: Path) -> list[QueueEntry]:
+    """Waiting runs, next first; an unreadable entry is dropped (it could never start)."""
+    where = folder(root)
+    if not where.is_dir():
+        return []
+    found = []
+    for path in sorted(where.glob("*.json")):
+        try:
+            data = parse_json(path.read_bytes(), "queue entry")
+            found.append(QueueEntry(str(data["run"]), int(data.get("processes", 1)), path))
+        except FileNotFoundError:
+            continue  # taken meanwhile
+        except (DamagedRecord, KeyError, TypeError, ValueError):
+            path.unlink(missing_ok=True)
+    return found
+
+
+def find(root: Path, run: str) -> QueueEntry | None:
+    return next((entry for entry in entries(root) if entry.run == run), None)
+
+
+def remove(root: Path, run: str) -> bool:
+    """Take the run out of the queue; False when it was not in it."""
+    entry = find(root, run)
+    if entry is None:
+        return False
+    entry.path.unlink(missing_ok=True)
+    return True

@@ -1,0 +1,293 @@
+"""Typed records of a run's files, and the one place that turns their text into records.
+
+Every parser here is tolerant in the same way: it returns the record, or raises `DamagedRecord`
+whose message says what is wrong ("damaged: ..."), never a KeyError or TypeError from deep inside.
+`MetricsReader` follows a growing metrics file, reading only the bytes appended since its last poll.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import threading
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+STATES = ("created", "queued", "running", "finished", "stopped", "failed", "interrupted")
+SMOOTHING = 0.9  # weight of the past in the moving average of the step losses (the chart's line)
+CHART_POINTS = 600  # the most step points a loss chart draws, however long the run
+
+
+class DamagedRecord(ValueError):
+    """A record's text cannot be read; the message starts with "damaged:" and says why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"damaged: {reason}")
+
+
+@dataclass(frozen=True)
+class Status:
+    """What a run's status file says: its state, a message, and the figures of a training that ended."""
+
+    state: str
+    message: str = ""
+    pid: int = -1
+    updated: float = 0.0
+    epochs_done: int | None = None
+    mean_loss: float | None = None
+    final_loss: float | None = None
+    train_seconds: float | None = None
+    tokens_per_s: float | None = None
+    vocab_size: int | None = None
+    device: str | None = None
+
+    def to_json(self) -> str:
+        return json.dumps({k: v for k, v in asdict(self).items() if v is not None})
+
+    def figures(self) -> dict[str, Any]:
+        """The figures of a training that ended (what `Run.set_status` takes besides state and message)."""
+        return {
+            k: v for k, v in asdict(self).items() if v is not None and k not in ("state", "message", "pid", "updated")
+        }
+
+    @classmethod
+    def parse(cls, text: str) -> Status:
+        data = _object(text)
+        state = data.get("state")
+        if state not in STATES:
+            raise DamagedRecord(f"unknown state {state!r}")
+        try:
+            return cls(
+                state=state,
+                message=str(data.get("message", "")),
+                pid=int(data.get("pid", -1)),
+                updated=float(data.get("updated", 0.0)),
+                epochs_done=_maybe(int, data.get("epochs_done")),
+                mean_loss=_maybe(float, data.get("mean_loss")),
+                final_loss=_maybe(float, data.get("final_loss")),
+                train_seconds=_maybe(float, data.get("train_seconds")),
+                tokens_per_s=_maybe(float, data.get("tokens_per_s")),
+                vocab_size=_maybe(int, data.get("vocab_size")),
+                device=_maybe(str, data.get("device")),
+            )
+        except (TypeError, ValueError) as exc:
+            raise DamagedRecord(f"a figure is not a number ({exc})") from exc
+
+
+@dataclass(frozen=True)
+class MetricRow:
+    """One progress point: `step` during an epoch, `epoch` at its end (its loss is the epoch's mean)."""
+
+    kind: Literal["step", "epoch"]
+    epoch: int
+    fraction: float  # of the whole run, 0..1
+    loss: float
+    tokens_per_s: float
+    elapsed_s: float
+    eta_s: float
+    time: float
+    rank_tokens_per_s: tuple[float, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        if self.rank_tokens_per_s:
+            data["rank_tokens_per_s"] = list(self.rank_tokens_per_s)
+        else:
+            del data["rank_tokens_per_s"]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> MetricRow:
+        kind = data.get("kind")
+        if kind not in ("step", "epoch"):
+            raise DamagedRecord(f"unknown metric kind {kind!r}")
+        try:
+            return cls(
+                kind=kind,
+                epoch=int(data["epoch"]),
+                fraction=float(data["fraction"]),
+                loss=float(data["loss"]),
+                tokens_per_s=float(data["tokens_per_s"]),
+                elapsed_s=float(data["elapsed_s"]),
+                eta_s=float(data.get("eta_s", math.inf)),
+                time=float(data.get("time", 0.0)),
+                rank_tokens_per_s=tuple(float(r) for r in data.get("rank_tokens_per_s") or ()),
+            )
+        except KeyError as exc:
+            raise DamagedRecord(f"a metric row lacks {exc}") from exc
+        except (TypeError, ValueError) as exc:
+            raise DamagedRecord(f"a metric value is not a number ({exc})") from exc
+
+
+@dataclass(frozen=True)
+class WatchResult:
+    """Current neighbours of a watched word, or the closest vocabulary words when it is unknown."""
+
+    word: str
+    neighbors: list[tuple[str, float]]
+    suggestions: list[str]
+
+
+@dataclass(frozen=True)
+class WatchRow:
+    """The watch words' neighbours, computed by the training process from its live weights."""
+
+    results: list[WatchResult]
+    time: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": "watch", "time": self.time, "results": [asdict(r) for r in self.results]}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> WatchRow:
+        try:
+            results = [
+                WatchResult(
+                    str(r["word"]),
+                    [(str(w), float(s)) for w, s in r["neighbors"]],
+                    [str(s) for s in r["suggestions"]],
+                )
+                for r in data["results"]
+            ]
+            return cls(results, float(data.get("time", 0.0)))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise DamagedRecord(f"a watch row is malformed ({exc!r})") from exc
+
+
+def parse_line(line: str | bytes) -> MetricRow | WatchRow:
+    """One line of a metrics file as its record."""
+    data = _object(line)
+    return WatchRow.from_dict(data) if data.get("kind") == "watch" else MetricRow.from_dict(data)
+
+
+def parse_json(text: str | bytes, what: str = "record") -> dict[str, Any]:
+    """A JSON object, or DamagedRecord naming `what` was wrong with it."""
+    return _object(text, what)
+
+
+def _object(text: str | bytes, what: str = "record") -> dict[str, Any]:
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise DamagedRecord(f"the {what} is not valid JSON ({exc})") from exc
+    if not isinstance(data, dict):
+        raise DamagedRecord(f"the {what} is not a JSON object")
+    return data
+
+
+def _maybe(kind: type, value: Any) -> Any:
+    return None if value is None else kind(value)
+
+
+@dataclass
+class MetricsReader:
+    """Follows one metrics file: each `poll` reads only the bytes appended since the last one.
+
+    It keeps what the pages draw: step losses with their moving average (computed as rows arrive,
+    so a poll costs the new rows only), epoch rows, the last row and the latest watch row. A file
+    replaced by a shorter one (a resume drops the epochs after its checkpoint) is read afresh.
+    Damaged lines are counted and skipped; a line still being written waits for its newline.
+    """
+
+    path: Path
+    offset: int = 0
+    bytes_read: int = 0
+    damaged: int = 0
+    fractions: list[float] = field(default_factory=list)
+    losses: list[float] = field(default_factory=list)
+    smoothed: list[float] = field(default_factory=list)
+    epochs: list[MetricRow] = field(default_factory=list)
+    last: MetricRow | None = None
+    watch: WatchRow | None = None
+    _inode: int | None = None
+    _average: float = 0.0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def poll(self) -> int:
+        """Read what was appended since the last poll; returns how many rows were added."""
+        with self._lock:
+            try:
+                stat = os.stat(self.path)
+            except FileNotFoundError:
+                if self._inode is not None:
+                    self._reset(None)
+                return 0
+            if stat.st_ino != self._inode or stat.st_size < self.offset:
+                self._reset(stat.st_ino)
+            if stat.st_size == self.offset:
+                return 0
+            with open(self.path, "rb") as fh:
+                fh.seek(self.offset)
+                chunk = fh.read(stat.st_size - self.offset)
+            self.bytes_read += len(chunk)
+            complete = chunk.rfind(b"\n") + 1
+            self.offset += complete
+            return self._take(chunk[:complete].splitlines())
+
+    def _reset(self, inode: int | None) -> None:
+        self.offset = self.damaged = 0
+        self.fractions, self.losses, self.smoothed, self.epochs = [], [], [], []
+        self.last, self.watch, self._average = None, None, 0.0
+        self._inode = inode
+
+    def _take(self, lines: list[bytes]) -> int:
+        """Fold parsed lines in. Step rows, nearly all of a long run, keep two floats each: the full record
+        is built only for the newest row, which is what a page shows besides the curve."""
+        added, newest = 0, None
+        for line in lines:
+            try:
+                data = _object(line)
+                kind = data.get("kind")
+                if kind == "step":
+                    point = (float(data["fraction"]), float(data["loss"]))
+                    newest = data
+                elif kind == "watch":
+                    self.watch = WatchRow.from_dict(data)
+                else:
+                    row = MetricRow.from_dict(data)
+                    self.epochs.append(row)
+                    newest = row
+            except (DamagedRecord, KeyError, TypeError, ValueError):
+                self.damaged += 1
+                continue
+            added += 1
+            if kind == "step":
+                self._add_step(*point)
+        if newest is not None:
+            self._set_last(newest)
+        return added
+
+    def _set_last(self, newest: MetricRow | dict[str, Any]) -> None:
+        try:
+            self.last = newest if isinstance(newest, MetricRow) else MetricRow.from_dict(newest)
+        except DamagedRecord:
+            self.damaged += 1
+
+    def _add_step(self, fraction: float, loss: float) -> None:
+        self.fractions.append(fraction)
+        self.losses.append(loss)
+        self._average = SMOOTHING * self._average + (1 - SMOOTHING) * loss
+        self.smoothed.append(self._average / (1 - SMOOTHING ** len(self.losses)))
+
+    @property
+    def steps(self) -> int:
+        return len(self.losses)
+
+    def chart_points(self, limit: int = CHART_POINTS) -> tuple[list[float], list[float], list[float]]:
+        """At most `limit` step points (fraction, loss, smoothed loss), evenly spaced, the newest always in."""
+        picks = bounded_indices(len(self.losses), limit)
+        return (
+            [self.fractions[i] for i in picks],
+            [self.losses[i] for i in picks],
+            [self.smoothed[i] for i in picks],
+        )
+
+
+def bounded_indices(n: int, limit: int = CHART_POINTS) -> list[int]:
+    """At most `limit` of the indices 0..n-1, evenly spaced, the last one always included."""
+    if n <= limit:
+        return list(range(n))
+    stride = (n - 1) / (limit - 1)
+    return [round(i * stride) for i in range(limit)]

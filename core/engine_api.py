@@ -45,3 +45,24 @@ def stepwise(
     for start, stop in bounds:
         progress = (first + (last - first) * start / per, first + (last - first) * stop / per)
         yield stop - start, step(sample, start, stop, gen, progress), stop - start
+
+
+class StepEngine:
+    """Base of the engines that train one step at a time in the caller's thread, through their `step`."""
+
+    step: Step
+
+    def run(
+        self, sample: EpochSample, bounds: list[tuple[int, int]], span: tuple[float, float], gen: torch.Generator
+    ) -> Iterator[Steps]:
+        return stepwise(self.step, sample, bounds, span, gen)
+
+
+class Stateless:
+    """Plain SGD keeps no state beyond the weights."""
+
+    def state(self) -> dict[str, torch.Tensor]:
+        return {}
+
+    def load_state(self, tensors: dict[str, torch.Tensor]) -> None:
+        del tensors

@@ -7,17 +7,15 @@ written out by hand and scattered with `index_add_` (equal to autograd's, see th
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import torch
 
-from core.engine_api import Steps, stepwise
+from core.engine_api import StepEngine
 from core.loss import center_loss
 from core.model import SkipGram
 from core.sampling import EpochSample, NoiseTable, draw_noise
 
 
-class BookEngine:
+class BookEngine(StepEngine):
     shuffles = True
 
     def __init__(self, model: SkipGram, lr: float, negatives: int, noise: NoiseTable, batch_size: int) -> None:
@@ -32,11 +30,6 @@ class BookEngine:
         self.negatives = negatives
         self.noise = noise
         self.chunk = batch_size
-
-    def run(
-        self, sample: EpochSample, bounds: list[tuple[int, int]], span: tuple[float, float], gen: torch.Generator
-    ) -> Iterator[Steps]:
-        return stepwise(self.step, sample, bounds, span, gen)
 
     def step(
         self, sample: EpochSample, start: int, stop: int, gen: torch.Generator, progress: tuple[float, float]

@@ -8,17 +8,15 @@ On the CPU the same maths runs in compiled worker threads instead (core.engine_f
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import torch
 import torch.nn.functional as F
 
-from core.engine_api import MIN_LR_FRACTION, Steps, stepwise
+from core.engine_api import MIN_LR_FRACTION, Stateless, StepEngine
 from core.model import SkipGram
 from core.sampling import EpochSample, NoiseTable, draw_noise
 
 
-class FastEngine:
+class FastEngine(StepEngine, Stateless):
     shuffles = False  # word2vec streams the corpus in order; a random order gains nothing here
 
     def __init__(self, model: SkipGram, lr: float, negatives: int, noise: NoiseTable, batch_size: int) -> None:
@@ -29,11 +27,6 @@ class FastEngine:
         self.noise = noise
         self.chunk = batch_size
 
-    def run(
-        self, sample: EpochSample, bounds: list[tuple[int, int]], span: tuple[float, float], gen: torch.Generator
-    ) -> Iterator[Steps]:
-        return stepwise(self.step, sample, bounds, span, gen)
-
     def step(
         self, sample: EpochSample, start: int, stop: int, gen: torch.Generator, progress: tuple[float, float]
     ) -> torch.Tensor:
@@ -43,12 +36,6 @@ class FastEngine:
         noise = draw_noise(self.noise, centers, self.negatives, gen)
         lr = self.lr * max(MIN_LR_FRACTION, 1.0 - progress[0])
         return sgd_step(self.v, self.u, centers, contexts, noise, lr)
-
-    def state(self) -> dict[str, torch.Tensor]:
-        return {}
-
-    def load_state(self, tensors: dict[str, torch.Tensor]) -> None:
-        del tensors  # plain SGD keeps no state beyond the weights
 
 
 def sgd_step(

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
-from core.engine_api import MIN_LR_FRACTION, Steps
+from core.engine_api import MIN_LR_FRACTION, Stateless, Steps
 from core.kernel_numba import train_chunk
 from core.model import SkipGram
 from core.sampling import EpochSample, NoiseTable
@@ -24,7 +24,7 @@ REPORT_CENTERS = 16_384  # centers per reported step: the trainer's events and r
 KERNEL_CHUNK = 1_024  # centers per kernel call: about a millisecond, the most a worker holds back at the end
 
 
-class FastCpuEngine:
+class FastCpuEngine(Stateless):
     shuffles = False  # word2vec streams the corpus in order; a random order gains nothing here
     chunk = REPORT_CENTERS
 
@@ -57,12 +57,6 @@ class FastCpuEngine:
                 yield from pool.progress([stop for _, stop in group])
             finally:
                 pool.close()
-
-    def state(self) -> dict[str, torch.Tensor]:
-        return {}
-
-    def load_state(self, tensors: dict[str, torch.Tensor]) -> None:
-        del tensors  # plain SGD keeps no state beyond the weights
 
 
 class _Pool:

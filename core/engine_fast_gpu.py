@@ -9,11 +9,10 @@ update or make the run diverge.
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Iterator
 
 import torch
 
-from core.engine_api import MIN_LR_FRACTION, Steps, stepwise
+from core.engine_api import MIN_LR_FRACTION, Stateless, StepEngine
 from core.model import SkipGram
 from core.sampling import EpochSample, NoiseTable, draw_noise
 
@@ -32,7 +31,7 @@ def default_in_flight(device: torch.device) -> int:
     return IN_FLIGHT_PER_SM * torch.cuda.get_device_properties(device).multi_processor_count
 
 
-class GpuFastEngine:
+class GpuFastEngine(StepEngine, Stateless):
     shuffles = False  # word2vec streams the corpus in order; each program walks its own stretch of it
 
     def __init__(self, model: SkipGram, lr: float, negatives: int, noise: NoiseTable, in_flight: int = 0) -> None:
@@ -47,11 +46,6 @@ class GpuFastEngine:
         self.in_flight = in_flight or default_in_flight(self.v.device)
         self.chunk = GPU_CHUNK
 
-    def run(
-        self, sample: EpochSample, bounds: list[tuple[int, int]], span: tuple[float, float], gen: torch.Generator
-    ) -> Iterator[Steps]:
-        return stepwise(self.step, sample, bounds, span, gen)
-
     def step(
         self, sample: EpochSample, start: int, stop: int, gen: torch.Generator, progress: tuple[float, float]
     ) -> torch.Tensor:
@@ -61,9 +55,3 @@ class GpuFastEngine:
         noise = draw_noise(self.noise, centers, self.negatives, gen)
         lr_from, lr_to = (self.lr * max(MIN_LR_FRACTION, 1.0 - p) for p in progress)
         return self.kernel(self.v, self.u, centers, contexts, noise, lr_from, lr_to, self.in_flight).sum()
-
-    def state(self) -> dict[str, torch.Tensor]:
-        return {}
-
-    def load_state(self, tensors: dict[str, torch.Tensor]) -> None:
-        del tensors  # plain SGD keeps no state beyond the weights

@@ -219,9 +219,9 @@ class Launcher:
                 run = Run.open(name, self.root)
             except RunError:
                 continue
-            before = self._before_resume.pop(name, None)
             if code == 0 or run.is_training() or not (never_started or run.status().state == "interrupted"):
                 continue
+            before = self._before_resume.pop(name, None)
             if before is not None and _epochs_done(run) == before[1]:  # a resume that saved nothing: as it was
                 kept = before[0]
                 run.set_status(kept.state, f"Resume failed, the run is as it was: {run.log_tail()}", **kept.figures())

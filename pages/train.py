@@ -191,10 +191,12 @@ def pick_shown_run(reg: Launcher) -> Run | None:
         return None
 
 
-def show_state(status: Status, run: Run) -> None:
+def show_state(status: Status, reg: Launcher, run: Run) -> None:
     state, message = status.state, status.message
-    if state == "queued":
-        st.info(f"Run {run.name} waits in the queue below; Stop takes it out.")
+    if state == "queued" and reg.is_live(run):
+        st.info("Running: starting the training process…")
+    elif state == "queued":
+        st.info(f"Run {run.name} waits in the queue above; Stop takes it out.")
     elif state == "running":
         st.info(f"Running: {message or 'training'}…")
     elif state == "finished":
@@ -306,7 +308,7 @@ def run_panel(run: Run, reg: Launcher) -> None:
             return
         status = safe_status(run)
         live = active(reg, run, status)
-        show_state(status, run)
+        show_state(status, reg, run)
         try:
             epochs = run.config().epochs
         except (RunError, ConfigError) as exc:

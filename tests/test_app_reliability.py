@@ -207,7 +207,7 @@ def test_a_start_while_another_trains_queues_shows_the_queue_and_can_be_cancelle
     assert state(Run.open("second")) == "stopped"
     assert not any(header.value == "Queue" for header in home.subheader)
 
-    second.run()
+    second.selectbox(key="shown_run").set_value("second").run()
     assert not button(second, "Resume").disabled  # a cancelled run can be queued again
     click(first, "Stop")
     wait_for(lambda: ended(Run.open("first")))
@@ -223,7 +223,7 @@ def test_the_queued_run_starts_when_the_first_ends() -> None:
     run = Run.open("second")
     wait_for(lambda: ended(run))
     assert state(run) == "finished" and state(Run.open("first")) == "stopped"
-    second.run()
+    second.selectbox(key="shown_run").set_value("second").run()  # the page kept the live run on screen
     assert any("Finished 2 epochs" in s.value for s in second.success)
 
 

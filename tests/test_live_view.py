@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import open_app_page, synthetic_text
+from conftest import open_app_page
 
 from core import train
 from core.config import TrainConfig
@@ -131,7 +131,3 @@ def test_a_refused_start_names_the_users_file_and_hides_the_old_result(lee_run: 
     assert not any(s.value.startswith("Finished") for s in at.success), "the old run's result box is gone"
     next(b for b in at.button if b.label == f"Show run {lee_run.name}").click().run()
     assert any(s.value.startswith("Finished") for s in at.success)
-
-
-def test_synthetic_corpus_is_small() -> None:
-    assert len(synthetic_text().split()) < 10_000  # the tests above stay fast

@@ -53,7 +53,7 @@ class FastCpuEngine:
         lr = tuple(self.lr * max(MIN_LR_FRACTION, 1.0 - p) for p in span)
         seed = int(torch.randint(0, 1 << 62, (), generator=gen))
         # Kernel calls no longer than a step, so a tiny corpus's short steps each report their own progress.
-        chunk = max(1, min([KERNEL_CHUNK, *(stop - start for start, stop in bounds[:1])]))
+        chunk = max(1, min(KERNEL_CHUNK, max((stop - start for start, stop in bounds), default=KERNEL_CHUNK)))
         for group in [[b] for b in bounds] if self.lockstep else [bounds]:
             pool = _Pool(self, arrays, sample.max_window, lr, seed, (group[0][0], group[-1][1], chunk))
             try:
@@ -88,7 +88,7 @@ class _Pool:
         self.wanted = stop  # the trainer's thread sleeps until `done` reaches this
         # (done, loss, scored) after each kernel call: workers that ran past several marks while the trainer's
         # thread slept still report each mark's own step (a tiny corpus trains an epoch between two wake-ups)
-        self.totals: list[tuple[int, float, int]] = []
+        self.totals: list[tuple[int, float, int]] = [(start, 0.0, 0)]
         self.error: BaseException | None = None
         self.stopping = threading.Event()
         self.changed = threading.Condition()

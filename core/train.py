@@ -242,7 +242,9 @@ class Trainer:
                 # Reading the loss back syncs a GPU, so it happens only every `log_every` steps there.
                 may_sync = self.device.type == "cpu" or step % self.cfg.log_every == 0
                 position = base + weight * done / max(n, 1)
-                if pending_n and (last or (may_sync and clock.due()) or clock.progressed(position)):
+                # Progress points in a data-parallel run wait for the first sync, which brings every rank's speed.
+                progressed = clock.progressed(position) and (clock.ranks or not self.replicas)
+                if pending_n and (last or (may_sync and clock.due()) or progressed):
                     mean = _checked(float(pending) / pending_n, epoch)
                     total, scored = total + mean * pending_n, scored + pending_n
                     pending.zero_()

@@ -24,6 +24,7 @@ Step = Callable[[EpochSample, int, int, torch.Generator, tuple[float, float]], t
 class Engine(Protocol):
     chunk: int  # centers per step
     shuffles: bool  # visit centers in random order rather than corpus order
+    splittable: bool  # steps may be any size without changing the training (not minibatches)
 
     def run(
         self, sample: EpochSample, bounds: list[tuple[int, int]], span: tuple[float, float], gen: torch.Generator

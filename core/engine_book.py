@@ -17,6 +17,7 @@ from core.sampling import EpochSample, NoiseTable, draw_noise
 
 class BookEngine(StepEngine):
     shuffles = True
+    splittable = False  # a step is one minibatch of the optimiser
 
     def __init__(self, model: SkipGram, lr: float, negatives: int, noise: NoiseTable, batch_size: int) -> None:
         self.model = model

@@ -18,6 +18,7 @@ from core.sampling import EpochSample, NoiseTable, draw_noise
 
 class FastEngine(StepEngine, Stateless):
     shuffles = False  # word2vec streams the corpus in order; a random order gains nothing here
+    splittable = False  # a step is one batch of vectorised updates
 
     def __init__(self, model: SkipGram, lr: float, negatives: int, noise: NoiseTable, batch_size: int) -> None:
         self.v = model.embed_v.weight.data

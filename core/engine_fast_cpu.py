@@ -27,6 +27,7 @@ KERNEL_CHUNK = 1_024  # centers per kernel call: about a millisecond, the most a
 class FastCpuEngine(Stateless):
     shuffles = False  # word2vec streams the corpus in order; a random order gains nothing here
     chunk = REPORT_CENTERS
+    splittable = True  # steps are reporting points only: any size trains the same
 
     def __init__(
         self, model: SkipGram, lr: float, negatives: int, noise: NoiseTable, workers: int, lockstep: bool = False
@@ -51,8 +52,10 @@ class FastCpuEngine(Stateless):
         )
         lr = tuple(self.lr * max(MIN_LR_FRACTION, 1.0 - p) for p in span)
         seed = int(torch.randint(0, 1 << 62, (), generator=gen))
+        # Kernel calls no longer than a step, so a tiny corpus's short steps each report their own progress.
+        chunk = max(1, min(KERNEL_CHUNK, max((stop - start for start, stop in bounds), default=KERNEL_CHUNK)))
         for group in [[b] for b in bounds] if self.lockstep else [bounds]:
-            pool = _Pool(self, arrays, sample.max_window, lr, seed, group[0][0], group[-1][1])
+            pool = _Pool(self, arrays, sample.max_window, lr, seed, (group[0][0], group[-1][1], chunk))
             try:
                 yield from pool.progress([stop for _, stop in group])
             finally:
@@ -60,7 +63,7 @@ class FastCpuEngine(Stateless):
 
 
 class _Pool:
-    """Worker threads training centers start..stop-1 of one sample, and what they have done so far."""
+    """Worker threads training one stretch of a sample's centers, and what they have done so far."""
 
     def __init__(
         self,
@@ -69,13 +72,17 @@ class _Pool:
         max_window: int,
         lr: tuple[float, ...],
         seed: int,
-        start: int,
-        stop: int,
+        span: tuple[int, int, int],
     ) -> None:
+        """`span`: the first and past-the-last center to train, and the centers per kernel call."""
         self.engine, self.arrays, self.max_window, self.lr, self.seed = engine, arrays, max_window, lr, seed
-        self.stretches = Stretches(start, stop, KERNEL_CHUNK, engine.workers)
+        start, stop, chunk = span
+        self.stretches = Stretches(start, stop, chunk, engine.workers)
         self.start, self.done, self.loss, self.scored = start, start, 0.0, 0
         self.wanted = stop  # the trainer's thread sleeps until `done` reaches this
+        # (done, loss, scored) after each kernel call: workers that ran past several marks while the trainer's
+        # thread slept still report each mark's own step (a tiny corpus trains an epoch between two wake-ups)
+        self.totals: list[tuple[int, float, int]] = [(start, 0.0, 0)]
         self.error: BaseException | None = None
         self.stopping = threading.Event()
         self.changed = threading.Condition()
@@ -99,6 +106,7 @@ class _Pool:
                     self.done += stop - first
                     self.loss += loss
                     self.scored += scored
+                    self.totals.append((self.done, self.loss, self.scored))
                     if self.done >= self.wanted:
                         self.changed.notify()
         except BaseException as exc:  # handed to the trainer's thread, which raises it
@@ -109,13 +117,16 @@ class _Pool:
     def progress(self, marks: list[int]) -> Iterator[Steps]:
         """One step per mark: wait until the workers have trained up to it, then report what is new."""
         reported, reported_loss, reported_scored = self.start, 0.0, 0
+        index = 0
         for mark in marks:
             with self.changed:
                 self.wanted = mark
                 self.changed.wait_for(lambda m=mark: self.done >= m or self.error is not None)
                 if self.error is not None:
                     raise self.error
-                done, loss, scored = self.done, self.loss, self.scored
+                while self.totals[index][0] < mark:
+                    index += 1
+                done, loss, scored = self.totals[index]
             yield done - reported, torch.tensor(loss - reported_loss, dtype=torch.float64), scored - reported_scored
             reported, reported_loss, reported_scored = done, loss, scored
 

@@ -33,6 +33,7 @@ def default_in_flight(device: torch.device) -> int:
 
 class GpuFastEngine(StepEngine, Stateless):
     shuffles = False  # word2vec streams the corpus in order; each program walks its own stretch of it
+    splittable = True  # steps are launches only: any size trains the same per-center SGD
 
     def __init__(self, model: SkipGram, lr: float, negatives: int, noise: NoiseTable, in_flight: int = 0) -> None:
         from core.kernel_triton import sgd_centers  # Triton is needed on this path only

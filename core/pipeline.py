@@ -198,7 +198,7 @@ def _train_replica(
     trainer = Trainer(run.config(), data, [], stop, None, world)
     checkpoint = run.load_checkpoint() if resume else None
     if checkpoint is not None:
-        trainer.restore(checkpoint[0], checkpoint[1]["epoch_losses"])
+        trainer.restore(checkpoint[0], checkpoint[1]["epoch_losses"], _seconds(checkpoint[1]))
     prepare_seconds = time.perf_counter() - began
     outcome = trainer.train()
     return RunSummary(run, outcome, prepare_seconds, data.raw_tokens, len(data.vocab), str(data.device))
@@ -214,8 +214,14 @@ def _restore(run: Run, trainer: Trainer, data: Prepared) -> None:
     if run.vocab().idx_to_token != data.vocab.idx_to_token:
         raise RunError(f"run {run.name}: the corpus no longer gives the vocabulary it was trained on")
     tensors, meta = checkpoint
-    trainer.restore(tensors, meta["epoch_losses"])
+    trainer.restore(tensors, meta["epoch_losses"], _seconds(meta))
     run.truncate_metrics(len(meta["epoch_losses"]))
+
+
+def _seconds(meta: dict) -> float:
+    """The training seconds behind a checkpoint (0 for one written before they were recorded)."""
+    seconds = meta.get("train_seconds", 0.0)
+    return float(seconds) if isinstance(seconds, int | float) and seconds >= 0 else 0.0
 
 
 def _finish(run: Run, trainer: Trainer, summary: RunSummary) -> None:
@@ -224,7 +230,7 @@ def _finish(run: Run, trainer: Trainer, summary: RunSummary) -> None:
         "epochs_done": len(outcome.epoch_losses),
         "mean_loss": summary.mean_loss,
         "final_loss": outcome.epoch_losses[-1] if outcome.epoch_losses else None,
-        "train_seconds": outcome.train_seconds,
+        "train_seconds": outcome.total_seconds,  # the run's time: resumed parts count too
         "tokens_per_s": summary.raw_tokens * outcome.epochs_run / max(outcome.train_seconds, 1e-9),
         "vocab_size": summary.vocab_size,
         "device": summary.device,
@@ -236,9 +242,10 @@ def _finish(run: Run, trainer: Trainer, summary: RunSummary) -> None:
     run.set_status("finished", "", **figures)
 
 
-def _checkpointer(run: Run) -> Callable[[int, dict[str, torch.Tensor], list[float]], None]:
-    def save(epochs_done: int, tensors: dict[str, torch.Tensor], epoch_losses: list[float]) -> None:
-        run.save_checkpoint(tensors, {"epochs_done": epochs_done, "epoch_losses": epoch_losses})
+def _checkpointer(run: Run) -> Callable[[int, dict[str, torch.Tensor], list[float], float], None]:
+    def save(epochs_done: int, tensors: dict[str, torch.Tensor], epoch_losses: list[float], seconds: float) -> None:
+        meta = {"epochs_done": epochs_done, "epoch_losses": epoch_losses, "train_seconds": seconds}
+        run.save_checkpoint(tensors, meta)
 
     return save
 

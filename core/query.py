@@ -139,6 +139,125 @@ def watch_words(embeddings: Embeddings, words: list[str], k: int = 5) -> list[Wa
     return results
 
 
+# Function words a watch list skips: their neighbours say little about what the vectors learned.
+STOP_WORDS = frozenset(
+    [
+        "a",
+        "about",
+        "after",
+        "all",
+        "also",
+        "an",
+        "and",
+        "any",
+        "are",
+        "as",
+        "at",
+        "be",
+        "been",
+        "before",
+        "but",
+        "by",
+        "can",
+        "could",
+        "did",
+        "do",
+        "does",
+        "for",
+        "from",
+        "had",
+        "has",
+        "have",
+        "he",
+        "her",
+        "his",
+        "i",
+        "if",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "just",
+        "may",
+        "me",
+        "more",
+        "most",
+        "mr",
+        "mrs",
+        "ms",
+        "my",
+        "n't",
+        "new",
+        "no",
+        "not",
+        "now",
+        "of",
+        "on",
+        "one",
+        "only",
+        "or",
+        "other",
+        "our",
+        "out",
+        "over",
+        "said",
+        "says",
+        "she",
+        "so",
+        "some",
+        "than",
+        "that",
+        "the",
+        "their",
+        "them",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "those",
+        "to",
+        "two",
+        "up",
+        "us",
+        "was",
+        "we",
+        "were",
+        "what",
+        "when",
+        "where",
+        "which",
+        "who",
+        "will",
+        "with",
+        "would",
+        "year",
+        "years",
+        "you",
+        "your",
+        "'s",
+    ]
+)
+
+
+def default_watch_words(tokens: list[str], preferred: list[str]) -> list[str]:
+    """`preferred` with each word the vocabulary lacks replaced by one of its most frequent content words.
+
+    `tokens` is the vocabulary, most frequent first (as `Vocab` orders it); a content word is made of
+    letters and digits, not digits alone, at least three of them, and is no stop word. With the app's
+    defaults (chip, bank, monday) absent from a small corpus, the watch list still shows words it knows.
+    """
+    known = set(tokens)
+    kept = [w for w in preferred if w in known]
+    spares = (t for t in tokens if _content(t) and t not in kept)
+    return [w if w in known else next(spares, w) for w in preferred]
+
+
+def _content(token: str) -> bool:
+    return token.isalnum() and not token.isdigit() and len(token) >= 3 and token not in STOP_WORDS
+
+
 def parse_words(text: str) -> list[str]:
     """Words from a comma- or space-separated list, in order, without repeats."""
     return list(dict.fromkeys(w for w in text.replace(",", " ").split() if w))

@@ -29,6 +29,7 @@ from core.store import Store
 from core.vocab import Vocab
 
 EVENT_INTERVAL_S = 0.2
+MIN_LOSS_POINTS = 50  # step events a run reports at least, however small: one each 1/100 of its centers
 DIVERGED_LOSS = 50.0
 SEGMENT_TOKENS = 1 << 24  # tokens per segment: bounds the memory of one epoch's sample
 RANK_SEED_STRIDE = 1 << 32  # ranks draw from different streams: rank r uses seed + r * stride
@@ -117,7 +118,11 @@ class Prepared:
 
 @dataclass
 class Outcome:
-    """How `Trainer.train` ended; `epoch_losses` covers every epoch done, resumed ones included."""
+    """How `Trainer.train` ended; `epoch_losses` covers every epoch done, resumed ones included.
+
+    `train_seconds` is this session's training time; `total_seconds` adds the time behind the
+    checkpoint it resumed from, so a run stopped and resumed counts both parts.
+    """
 
     stopped: bool
     epoch_losses: list[float]
@@ -125,6 +130,7 @@ class Outcome:
     centers: int
     epochs_run: int
     steps: int = 0
+    total_seconds: float = 0.0
 
 
 class Trainer:
@@ -134,7 +140,7 @@ class Trainer:
         data: Prepared,
         callbacks: Sequence[Callback] = (),
         stop: threading.Event | None = None,
-        checkpoint: Callable[[int, dict[str, torch.Tensor], list[float]], None] | None = None,
+        checkpoint: Callable[[int, dict[str, torch.Tensor], list[float], float], None] | None = None,
         world: World | None = None,
     ) -> None:
         self.cfg = cfg
@@ -151,6 +157,7 @@ class Trainer:
         noise = NoiseTable(data.vocab.counts).to(self.device)
         self.engine = make_engine(cfg, self.model, noise, threads, lockstep=self.world.size > 1)
         self.epoch_losses: list[float] = []
+        self.seconds_before = 0.0  # training time behind the restored checkpoint
         self.replicas = self._replicas()
         self.agreed_stop = False
 
@@ -163,13 +170,14 @@ class Trainer:
             return replicas
         return Replicas(self.world, [self.model.embed_v.weight.data, self.model.embed_u.weight.data])
 
-    def restore(self, tensors: dict[str, torch.Tensor], epoch_losses: list[float]) -> None:
-        """Continue from a checkpoint written after `len(epoch_losses)` epochs."""
+    def restore(self, tensors: dict[str, torch.Tensor], epoch_losses: list[float], seconds: float = 0.0) -> None:
+        """Continue from a checkpoint written after `len(epoch_losses)` epochs and `seconds` of training."""
         with torch.no_grad():
             self.model.embed_v.weight.copy_(tensors["center"])
             self.model.embed_u.weight.copy_(tensors["context"])
         self.engine.load_state({k: v.to(self.device) for k, v in tensors.items()})
         self.epoch_losses = list(epoch_losses)
+        self.seconds_before = seconds
 
     def state(self) -> dict[str, torch.Tensor]:
         return {"center": self.model.embed_v.weight, "context": self.model.embed_u.weight, **self.engine.state()}
@@ -177,21 +185,19 @@ class Trainer:
     def train(self) -> Outcome:
         start_epoch = len(self.epoch_losses)
         shard = sum(stop - start for start, stop in self.data.shards(self.world.size)[self.world.rank])
-        clock = _Clock(self.cfg.epochs, shard)
+        clock = _Clock(self.cfg.epochs, shard, self.seconds_before, start_epoch)
         if self.replicas:
             self.replicas.reset()
         for epoch in range(start_epoch, self.cfg.epochs):
             loss = self._epoch(epoch, clock, shard)
             if loss is None:
-                done = epoch - start_epoch
-                return Outcome(True, self.epoch_losses, clock.elapsed(), clock.centers, done, clock.steps)
+                return clock.outcome(True, self.epoch_losses, epoch - start_epoch)
             self.epoch_losses.append(loss)
-            if self.checkpoint:
-                self.checkpoint(epoch + 1, self.state(), self.epoch_losses)
-            self._emit(clock.event("epoch", epoch, epoch + 1.0, loss))
-        return Outcome(
-            False, self.epoch_losses, clock.elapsed(), clock.centers, self.cfg.epochs - start_epoch, clock.steps
-        )
+            event = clock.event("epoch", epoch, epoch + 1.0, loss)
+            if self.checkpoint:  # a resume starts its clock where this epoch's row ends, so no row goes back
+                self.checkpoint(epoch + 1, self.state(), self.epoch_losses, event.elapsed_s)
+            self._emit(event)
+        return clock.outcome(False, self.epoch_losses, self.cfg.epochs - start_epoch)
 
     def _epoch(self, epoch: int, clock: _Clock, shard: int) -> float | None:
         """Train one epoch on this rank's segments; the mean book loss over all ranks, or None if stopped."""
@@ -222,7 +228,7 @@ class Trainer:
             sample.shuffle(gen)
         n, (base, weight) = len(sample), placed
         span = (base / self.cfg.epochs, (base + weight) / self.cfg.epochs)
-        bounds = self._bounds(n)
+        bounds = self._bounds(n, math.ceil(n * self.cfg.epochs / max(weight, 1e-9)))
         total, scored, done = 0.0, 0, 0
         pending, pending_n = torch.zeros((), device=self.device), 0
         with closing(self.engine.run(sample, bounds, span, gen)) as steps, self._out_of_memory():
@@ -235,19 +241,28 @@ class Trainer:
                     self.agreed_stop, clock.ranks = self.replicas.sync(self.stop.is_set(), clock.rate())
                 # Reading the loss back syncs a GPU, so it happens only every `log_every` steps there.
                 may_sync = self.device.type == "cpu" or step % self.cfg.log_every == 0
-                if pending_n and (last or (may_sync and clock.due())):
+                position = base + weight * done / max(n, 1)
+                # Progress points in a data-parallel run wait for the first sync, which brings every rank's speed.
+                progressed = clock.progressed(position) and (clock.ranks or not self.replicas)
+                if pending_n and (last or (may_sync and clock.due()) or progressed):
                     mean = _checked(float(pending) / pending_n, epoch)
                     total, scored = total + mean * pending_n, scored + pending_n
                     pending.zero_()
                     pending_n = 0
-                    self._emit(clock.event("step", epoch, base + weight * done / max(n, 1), mean))
+                    self._emit(clock.event("step", epoch, position, mean))
                 if not last and self._stopping():
                     return None
         return total, scored
 
-    def _bounds(self, n: int) -> list[tuple[int, int]]:
-        """Each step's centers. Ranks agree on a step count and split their own samples evenly into it."""
+    def _bounds(self, n: int, run_centers: int) -> list[tuple[int, int]]:
+        """Each step's centers. Ranks agree on a step count and split their own samples evenly into it.
+
+        An engine whose steps are only reporting points (`splittable`) takes steps of at most 1/100
+        of the run's `run_centers`, so a tiny corpus still draws MIN_LOSS_POINTS loss points.
+        """
         chunk = self.engine.chunk
+        if self.engine.splittable:
+            chunk = max(1, min(chunk, run_centers // (2 * MIN_LOSS_POINTS)))
         if not self.replicas:
             return [(start, min(start + chunk, n)) for start in range(0, n, chunk)]
         steps = self.replicas.agree_steps(math.ceil(n / chunk))
@@ -301,13 +316,16 @@ def _checked(loss: float, epoch: int) -> float:
 
 
 class _Clock:
-    """Throughput and ETA for the epochs this session trains."""
+    """Throughput and ETA for the epochs this session trains; elapsed time counts `before` too (the time
+    behind a resumed checkpoint), so a run's elapsed seconds go on across Stop and Resume."""
 
-    def __init__(self, epochs: int, raw_tokens: int) -> None:
+    def __init__(self, epochs: int, raw_tokens: int, before: float = 0.0, position: float = 0.0) -> None:
         self.epochs = epochs
         self.raw_tokens = raw_tokens
+        self.before = before
         self.begin = time.perf_counter()
         self.last_event = self.begin
+        self.last_position = position  # epochs done at the last event
         self.centers = 0
         self.steps = 0
         self.epochs_done = 0.0
@@ -319,7 +337,18 @@ class _Clock:
         self.epochs_done += epoch_fraction
 
     def elapsed(self) -> float:
+        """This session's seconds."""
         return time.perf_counter() - self.begin
+
+    def total(self) -> float:
+        """The run's seconds: those before the resume and this session's."""
+        return self.before + self.elapsed()
+
+    def outcome(self, stopped: bool, epoch_losses: list[float], epochs_run: int) -> Outcome:
+        elapsed = self.elapsed()
+        return Outcome(
+            stopped, epoch_losses, elapsed, self.centers, epochs_run, self.steps, total_seconds=self.before + elapsed
+        )
 
     def rate(self) -> float:
         """Raw tokens per second of this process."""
@@ -328,8 +357,13 @@ class _Clock:
     def due(self) -> bool:
         return time.perf_counter() - self.last_event >= EVENT_INTERVAL_S
 
+    def progressed(self, position: float) -> bool:
+        """The run has gone 1/(2 * MIN_LOSS_POINTS) further since the last event (`position` in epochs)."""
+        return (position - self.last_position) * 2 * MIN_LOSS_POINTS >= self.epochs * (1 - 1e-9)
+
     def event(self, kind: Literal["step", "epoch"], epoch: int, position: float, loss: float) -> TrainEvent:
         self.last_event = time.perf_counter()
+        self.last_position = position
         elapsed = max(self.elapsed(), 1e-9)
         remaining = self.epochs - position
         rate = self.epochs_done / elapsed
@@ -341,7 +375,7 @@ class _Clock:
             loss=loss,
             tokens_per_s=sum(self.ranks) if self.ranks else self.epochs_done * self.raw_tokens / elapsed,
             centers_per_s=self.centers / elapsed,
-            elapsed_s=elapsed,
+            elapsed_s=self.before + elapsed,
             eta_s=remaining / rate if rate > 0 else float("inf"),
             rank_tokens_per_s=tuple(self.ranks),
         )

@@ -2,11 +2,32 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from core.runs import list_runs, runs_root
 from pages.common import launcher, require_app, runs_table
 from pages.jobs_view import delete_view, queue_positions, queue_view, show_delete_message
+
+# How each figure of the run table reads; a figure a run lacks (not finished, not evaluated) reads "–".
+FORMATS = {
+    "queue": "{:.0f}",
+    "epochs": "{:.0f}",
+    "epochs_done": "{:.0f}",
+    "mean_loss": "{:.4f}",
+    "tokens_per_s": "{:,.0f}",
+    "WS353": "{:.3f}",
+    "SimLex": "{:.3f}",
+    "analogy": "{:.1%}",
+}
+
+
+def readable(table: pd.DataFrame) -> pd.DataFrame:
+    """The run table as text, a dash where a run has no figure: never a raw `None` or an empty cell."""
+    for column, form in FORMATS.items():
+        table[column] = [form.format(v) if pd.notna(v) else "–" for v in table[column]]
+    return table.astype(object).where(table.notna(), "–").replace("", "–")
+
 
 require_app("home")
 st.title("Word2Vec Studio")
@@ -25,20 +46,20 @@ if runs:
     table.insert(1, "live", table["run"].isin(live))
     table.insert(2, "queue", table["run"].map(queue_positions(reg)))
     st.dataframe(
-        table,
+        readable(table),
         hide_index=True,
         width="stretch",
         column_config={
             "live": st.column_config.CheckboxColumn(
                 "live", help="training right now (in this app or from the command line)"
             ),
-            "queue": st.column_config.NumberColumn("queue", help="place in the training queue"),
-            "epochs_done": st.column_config.NumberColumn("epochs done"),
-            "mean_loss": st.column_config.NumberColumn("mean loss", format="%.4f"),
-            "tokens_per_s": st.column_config.NumberColumn("tokens/s", format="%.0f"),
-            "WS353": st.column_config.NumberColumn("WS353", format="%.3f", help="WordSim353 Spearman (Evaluate)"),
-            "SimLex": st.column_config.NumberColumn("SimLex", format="%.3f", help="SimLex999 Spearman (Evaluate)"),
-            "analogy": st.column_config.NumberColumn("analogy", format="percent", help="Google analogies, 3CosAdd"),
+            "queue": st.column_config.TextColumn("queue", help="place in the training queue"),
+            "epochs_done": st.column_config.TextColumn("epochs done"),
+            "mean_loss": st.column_config.TextColumn("mean loss"),
+            "tokens_per_s": st.column_config.TextColumn("tokens/s"),
+            "WS353": st.column_config.TextColumn("WS353", help="WordSim353 Spearman (Evaluate)"),
+            "SimLex": st.column_config.TextColumn("SimLex", help="SimLex999 Spearman (Evaluate)"),
+            "analogy": st.column_config.TextColumn("analogy", help="Google analogies, 3CosAdd"),
         },
     )
     st.caption(f"{len(runs)} run(s) under `{runs_root().resolve()}`")

@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from core.config import ConfigError, TrainConfig
-from core.query import parse_words, watch_words
+from core.query import default_watch_words, parse_words, watch_words
 from core.runs import MetricsReader, Run, RunError, Status, WatchResult, list_runs, save_upload
 from core.runs.launcher import Launcher
 from pages.charts import loss_figure
@@ -31,6 +31,8 @@ from pages.train_form import (
 )
 
 POLL_S = 1.0  # a poll reads only new rows; less often leaves the cores to the training process
+REFUSED = "start_refused"  # a Start was refused: the shown run's result box steps aside until the user picks a run
+WATCH_AUTO = "watch_auto"  # the watch words this page chose for the shown run, replaced when another run shows
 
 
 def buttons(reg: Launcher, shown: Run | None) -> None:
@@ -73,11 +75,24 @@ def start() -> None:
     except (ConfigError, RunError, ValueError, OSError) as exc:
         if upload is not None and fresh:
             upload.unlink(missing_ok=True)
-        st.session_state["train_error"] = f"Nothing was started. {disk_or_message(exc)}"
+        st.session_state["train_error"] = f"Nothing was started. {user_message(exc, upload)}"
+        st.session_state[REFUSED] = True
         note_field_error(exc)
         return
-    note_queued(run)
-    show(run)
+    reg = launcher()
+    live = reg.live_runs()
+    show(live[0] if live and reg.position(run) is not None else run)  # a queued run waits in the queue list
+
+
+def user_message(exc: Exception, upload: Path | None = None) -> str:
+    """The error as a sentence for a person: capitalised, naming an upload by the file name the user gave,
+    never by where the server saved it (`<runs>/uploads/<hash>-image.txt` reads `image.txt`)."""
+    text = exc.sentence() if isinstance(exc, ConfigError) else disk_or_message(exc)
+    given = st.session_state["upload"].name if upload is not None else ""
+    if upload is not None:
+        for where in (str(upload.resolve()), str(upload), upload.name):
+            text = text.replace(where, given)
+    return text if given and text.startswith(given) else text[:1].upper() + text[1:]
 
 
 def processes() -> int:
@@ -100,18 +115,9 @@ def current_watch_words() -> list[str]:
     return parse_words(st.session_state.get("watch_words", WATCH_DEFAULT))
 
 
-def note_queued(run: Run) -> None:
-    """Say so when the launcher queued the run instead of starting it."""
-    position = launcher().position(run)
-    if position is not None:
-        st.session_state["train_notice"] = (
-            f"Queued {run.name} at position {position}: it starts when the training before it ends."
-        )
-
-
 def clear_messages() -> None:
     st.session_state.pop("train_error", None)
-    st.session_state.pop("train_notice", None)
+    st.session_state.pop(REFUSED, None)
     clear_field_error()
 
 
@@ -136,9 +142,7 @@ def resume() -> None:
     try:
         launcher().resume(run, processes=processes())
     except (ConfigError, RunError, ValueError, OSError) as exc:
-        st.session_state["train_error"] = disk_or_message(exc)
-        return
-    note_queued(run)
+        st.session_state["train_error"] = user_message(exc)
 
 
 def resumable(reg: Launcher, run: Run | None) -> bool:
@@ -178,7 +182,7 @@ def pick_shown_run(reg: Launcher) -> Run | None:
         live = [r.name for r in reg.live_runs()]
         remembered = st.session_state.get(CURRENT_RUN)
         st.session_state["shown_run"] = remembered if remembered in names else (live or names)[0]
-    name = st.selectbox("Showing run", names, key="shown_run")
+    name = st.selectbox("Showing run", names, key="shown_run", on_change=clear_messages)
     st.session_state[CURRENT_RUN] = name
     try:
         return Run.open(name)
@@ -189,10 +193,10 @@ def pick_shown_run(reg: Launcher) -> Run | None:
 
 def show_state(status: Status, reg: Launcher, run: Run) -> None:
     state, message = status.state, status.message
-    if state == "queued":
-        position = reg.position(run)
-        where = f"position {position} of {len(reg.queued_runs())}" if position else "starting"
-        st.info(f"Queued ({where}): it starts when a training ends. Stop takes it out of the queue.")
+    if state == "queued" and reg.is_live(run):
+        st.info("Running: starting the training process…")
+    elif state == "queued":
+        st.info(f"Run {run.name} waits in the queue above; Stop takes it out.")
     elif state == "running":
         st.info(f"Running: {message or 'training'}…")
     elif state == "finished":
@@ -268,6 +272,26 @@ def show_watch(run: Run, reader: MetricsReader, words: list[str], live: bool) ->
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
 
 
+def follow_run_watch_words(run: Run | None) -> None:
+    """Watch words the user has not typed follow the shown run: the defaults its vocabulary lacks give way
+    to its own frequent content words (a small corpus has no "chip"). Called before the box is drawn."""
+    auto = st.session_state.get(WATCH_AUTO, WATCH_DEFAULT)
+    if run is None or st.session_state.get("watch_words") not in (WATCH_DEFAULT, auto):
+        return
+    try:
+        tokens = run_vocabulary(str(run.path))
+    except (RunError, OSError, ValueError):
+        tokens = []  # no vocabulary yet (a queued run): the defaults stay
+    words = ", ".join(default_watch_words(tokens, parse_words(WATCH_DEFAULT))) if tokens else WATCH_DEFAULT
+    st.session_state["watch_words"] = st.session_state[WATCH_AUTO] = words
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def run_vocabulary(path: str) -> list[str]:
+    """A run's vocabulary, most frequent first; it never changes once written (an error is not cached)."""
+    return Run(Path(path)).vocab().idx_to_token
+
+
 def active(reg: Launcher, run: Run, status: Status) -> bool:
     """Training or waiting to train, started here or by any other process: the page keeps polling."""
     return reg.is_live(run) or reg.is_queued(run) or status.state in ("running", "queued")
@@ -313,12 +337,13 @@ shown = pick_shown_run(reg)
 buttons(reg, shown)
 if "train_error" in st.session_state:
     st.error(literal(st.session_state["train_error"]))
-if notice := st.session_state.pop("train_notice", None):
-    st.info(notice)
 queue_view(reg)
+follow_run_watch_words(shown)
 st.text_input("Watch words (comma separated)", key="watch_words")
 keep_settings()
 if shown is None:
     st.info("No runs yet: choose a corpus and press Start.")
+elif st.session_state.get(REFUSED) and not active(reg, shown, safe_status(shown)):
+    st.button(f"Show run {shown.name}", on_click=clear_messages, help="the refused start changed no run")
 else:
     run_panel(shown, reg)

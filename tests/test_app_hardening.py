@@ -90,7 +90,7 @@ def test_every_page_renders_with_a_damaged_run_of_each_kind(damaged_beside_good:
             assert home.loc[name, "state"] == "damaged" and reason in home.loc[name, "message"], name
     assert home.loc["linked", "state"] == "damaged" and "symbolic link" in home.loc["linked", "message"]
     assert home.loc["good-a", "state"] == home.loc["good-b", "state"] == "finished"
-    assert home.loc["good-a", "WS353"] == home.loc["good-a", "WS353"]  # a number, not NaN
+    assert home.loc["good-a", "WS353"] == "–"  # evaluated, but its vocabulary holds no WordSim353 pair: not NaN
 
     train = open_app_page("pages/train.py")
     for name in train.selectbox(key="shown_run").options:

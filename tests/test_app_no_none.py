@@ -8,7 +8,8 @@ import pytest
 from conftest import ROOT
 from streamlit.testing.v1 import AppTest
 
-PAGES = (  # pages/home.py is left to the run-lifecycle work (issue 13): its run table still shows None
+PAGES = (
+    "pages/home.py",
     "pages/train.py",
     "pages/neighbours.py",
     "pages/projection.py",

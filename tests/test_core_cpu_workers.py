@@ -97,7 +97,7 @@ def test_a_stalled_worker_does_not_hold_back_the_others(tiny_corpus: Path, monke
     outcome = small_trainer(tiny_corpus, workers=3).train()
     assert not outcome.stopped and len(schedules) == 1  # one epoch, one segment: the workers met once
     firsts = [first for name, first in trained if first >= 0]
-    chunks = -(-(schedules[0].stop - schedules[0].start) // 64)
+    chunks = -(-(schedules[0].stop - schedules[0].start) // schedules[0].chunk)  # 64, or a tiny run's step
     assert len(firsts) == len(set(firsts)) == chunks  # every chunk once, worker 0's stretch included
     assert [name for name, first in trained if first >= 0].count("w2v-worker-0") == 1
     assert schedules[0].taken > 0

@@ -22,6 +22,21 @@ WORD_XY = """(word) => {
   const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
   return [box.left + xa._offset + xa.l2p(d.x[i]), box.top + ya._offset + ya.l2p(d.y[i])];
 }"""
+# The searched word's neighbour whose point lies farthest from every other point, so a click lands on it alone.
+LONELY = """() => {
+  const gd = document.querySelector('.js-plotly-plot'), xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
+  const px = (t, i) => [xa.l2p(t.x[i]), ya.l2p(t.y[i])];
+  const all = gd._fullData.flatMap(t => Array.from(t.x || [], (_, i) => px(t, i)));
+  const focus = gd._fullData.at(-1);
+  let best = null, far = -1;
+  focus.text.forEach((word, i) => {
+    if (i === 0) return;
+    const [x, y] = px(focus, i);
+    const near = Math.min(...all.map(([a, b]) => Math.hypot(a - x, b - y) || Infinity));
+    if (near > far) { far = near; best = word; }
+  });
+  return best;
+}"""
 # Every distinct map title until the finished t-SNE map shows (or 150 s pass).
 TSNE_TITLES = """async () => {
   const seen = [];
@@ -67,11 +82,12 @@ def test_search_click_isolate_and_tsne_frames(ptb_run: str, app_url: str) -> Non
             assert len(words) == 11 and words[0] == "chip"
             page.screenshot(path=str(TOUR / "projection.png"))
 
-            page.mouse.click(*page.evaluate(WORD_XY, words[1]))
-            expect(page.get_by_text(f"Neighbours of {words[1]}")).to_be_visible()
+            lonely = page.evaluate(LONELY)
+            page.mouse.click(*page.evaluate(WORD_XY, lonely))
+            expect(page.get_by_text(f"Neighbours of {lonely}")).to_be_visible()
             page.mouse.click(*page.evaluate(WORD_XY, "chip"))
             expect(page.get_by_text("Neighbours of chip")).to_be_visible()
-            expect(page.get_by_text(f"Neighbours of {words[1]}")).to_have_count(0)
+            expect(page.get_by_text(f"Neighbours of {lonely}")).to_have_count(0)
 
             page.get_by_text("Isolate", exact=True).click()
             expect(page.get_by_text("PCA of 50 words around chip")).to_be_visible()

@@ -75,7 +75,7 @@ def test_start_stop_resume_twenty_times_leaks_nothing(tiny_corpus: Path) -> None
 
     def cycle(resume: bool) -> None:
         stop = threading.Event()
-        train_run(run, [lambda event: stop.set()], stop, resume=resume)
+        train_run(run, [lambda event: stop.set() if event.kind == "epoch" else None], stop, resume=resume)
 
     cycle(False)
     gc.collect()

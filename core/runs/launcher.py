@@ -131,7 +131,7 @@ class Launcher:
         return run.is_training() or self._launching(run.name)
 
     def is_queued(self, run: Run) -> bool:
-        return run.is_queued() and not self._launching(run.name)
+        return run.is_queued() and not self._launching(run.name) and not run.is_training()
 
     def live_runs(self) -> list[Run]:
         """Runs training right now under the runs folder, by whichever process, newest first."""
@@ -143,9 +143,11 @@ class Launcher:
         for entry in queue.entries(self.root):
             if not self._launching(entry.run):
                 try:
-                    runs.append(Run.open(entry.run, self.root))
+                    run = Run.open(entry.run, self.root)
                 except RunError:
                     continue  # deleted meanwhile; the pump drops its entry
+                if not run.is_training():  # its process holds the lock and leaves the queue in a moment
+                    runs.append(run)
         return runs
 
     def position(self, run: Run) -> int | None:

@@ -48,14 +48,14 @@ def app_run(root: Path, epochs: int, env: dict[str, str], timeout_s: float) -> d
     """Start the run from the Train page and keep the page open, polling, until it finishes."""
     from playwright.sync_api import expect, sync_playwright
 
-    port = _free_port()
+    port = free_port()
     server_command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true"]
     server_command += ["--server.port", str(port)]
     with tempfile.TemporaryFile() as log:
         server = subprocess.Popen(server_command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
             url = f"http://localhost:{port}"
-            _wait_healthy(url)
+            wait_healthy(url, server)
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
                 page = browser.new_page(viewport={"width": 1400, "height": 1700})
@@ -94,15 +94,18 @@ def _wait_finished(root: Path, timeout_s: float) -> Run:
     raise TimeoutError(f"the app's run did not finish within {timeout_s:.0f} s")
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("localhost", 0))
         return sock.getsockname()[1]
 
 
-def _wait_healthy(url: str, timeout_s: float = 120.0) -> None:
+def wait_healthy(url: str, server: subprocess.Popen, timeout_s: float = 120.0) -> None:
+    """Wait until the Streamlit server at `url` answers its health check; fail at once if it exits."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"streamlit exited with code {server.returncode}")
         try:
             with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as reply:
                 if reply.status == 200:

@@ -32,11 +32,17 @@ class FastEngine(StepEngine, Stateless):
         self, sample: EpochSample, start: int, stop: int, gen: torch.Generator, progress: tuple[float, float]
     ) -> torch.Tensor:
         """Train on centers start..stop-1; returns the sum of their book losses."""
-        contexts = sample.contexts(start, stop)
-        centers = sample.ids[sample.centers(start, stop)].long()
-        noise = draw_noise(self.noise, centers, self.negatives, gen)
+        centers, contexts, noise = step_inputs(sample, start, stop, self.noise, self.negatives, gen)
         lr = self.lr * max(MIN_LR_FRACTION, 1.0 - progress[0])
         return sgd_step(self.v, self.u, centers, contexts, noise, lr)
+
+
+def step_inputs(
+    sample: EpochSample, start: int, stop: int, table: NoiseTable, negatives: int, gen: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Centers start..stop-1, their contexts (-1 where none) and the noise words each center's contexts share."""
+    centers = sample.ids[sample.centers(start, stop)].long()
+    return centers, sample.contexts(start, stop), draw_noise(table, centers, negatives, gen)
 
 
 def sgd_step(

@@ -78,7 +78,7 @@ class _Pool:
         self.engine, self.arrays, self.max_window, self.lr, self.seed = engine, arrays, max_window, lr, seed
         start, stop, chunk = span
         self.stretches = Stretches(start, stop, chunk, engine.workers)
-        self.start, self.done, self.loss, self.scored = start, start, 0.0, 0
+        self.start = start
         self.wanted = stop  # the trainer's thread sleeps until `done` reaches this
         # (done, loss, scored) after each kernel call: workers that ran past several marks while the trainer's
         # thread slept still report each mark's own step (a tiny corpus trains an epoch between two wake-ups)
@@ -103,11 +103,9 @@ class _Pool:
                     engine.prob, engine.alias, engine.negatives, *self.lr, self.seed + index,
                 )  # fmt: skip
                 with self.changed:
-                    self.done += stop - first
-                    self.loss += loss
-                    self.scored += scored
-                    self.totals.append((self.done, self.loss, self.scored))
-                    if self.done >= self.wanted:
+                    done, total, count = self.totals[-1]
+                    self.totals.append((done + stop - first, total + loss, count + scored))
+                    if done + stop - first >= self.wanted:
                         self.changed.notify()
         except BaseException as exc:  # handed to the trainer's thread, which raises it
             with self.changed:
@@ -121,7 +119,7 @@ class _Pool:
         for mark in marks:
             with self.changed:
                 self.wanted = mark
-                self.changed.wait_for(lambda m=mark: self.done >= m or self.error is not None)
+                self.changed.wait_for(lambda m=mark: self.totals[-1][0] >= m or self.error is not None)
                 if self.error is not None:
                     raise self.error
                 while self.totals[index][0] < mark:

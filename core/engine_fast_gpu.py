@@ -13,8 +13,9 @@ import importlib.util
 import torch
 
 from core.engine_api import MIN_LR_FRACTION, Stateless, StepEngine
+from core.engine_fast import step_inputs
 from core.model import SkipGram
-from core.sampling import EpochSample, NoiseTable, draw_noise
+from core.sampling import EpochSample, NoiseTable
 
 GPU_CHUNK = 1 << 22  # centers per launch; bounds the chunk's (n, 2W) context matrix to about 340 MB
 IN_FLIGHT_PER_SM = 2  # programs (one warp, one center each) per multiprocessor: the concurrency/quality lever
@@ -51,8 +52,6 @@ class GpuFastEngine(StepEngine, Stateless):
         self, sample: EpochSample, start: int, stop: int, gen: torch.Generator, progress: tuple[float, float]
     ) -> torch.Tensor:
         """Train on centers start..stop-1 in one launch; returns the sum of their losses (no host sync)."""
-        contexts = sample.contexts(start, stop)
-        centers = sample.ids[sample.centers(start, stop)].long()
-        noise = draw_noise(self.noise, centers, self.negatives, gen)
+        centers, contexts, noise = step_inputs(sample, start, stop, self.noise, self.negatives, gen)
         lr_from, lr_to = (self.lr * max(MIN_LR_FRACTION, 1.0 - p) for p in progress)
         return self.kernel(self.v, self.u, centers, contexts, noise, lr_from, lr_to, self.in_flight).sum()

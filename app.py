@@ -2,6 +2,8 @@
 
 import streamlit as st
 
+from pages.common import launcher
+
 st.set_page_config(page_title="Word2Vec Studio", page_icon=":material/hub:", layout="wide")
 
 PAGES = [
@@ -19,4 +21,5 @@ deep_link, query = st.session_state.pop("deep_link", (None, {}))
 target = next((page for page in PAGES if page.url_path == deep_link), None)
 if target is not None and target.url_path != navigation.url_path:
     st.switch_page(target, query_params=query)
+launcher().keep_spare()  # a training process gets ready while the user looks around, so Start begins at once
 navigation.run()

@@ -18,6 +18,7 @@ from core.runs.launcher import Launcher
 from pages.charts import loss_figure
 from pages.common import CURRENT_RUN, embeddings, launcher, metrics, queryable, require_app, safe_status
 from pages.jobs_view import queue_view
+from pages.live_chart import loss_svg
 from pages.text import literal
 from pages.train_form import (
     WATCH_DEFAULT,
@@ -82,6 +83,18 @@ def start() -> None:
     reg = launcher()
     live = reg.live_runs()
     show(live[0] if live and reg.position(run) is not None else run)  # a queued run waits in the queue list
+
+
+def check_ahead(reg: Launcher) -> None:
+    """Let the launcher read the chosen corpus now, while the user looks at the form, so that Start need
+    not wait for it (an upload is saved, and read, only when Start is pressed)."""
+    if st.session_state.get("cfg_corpus") == "upload":
+        return
+    try:
+        cfg = TrainConfig.from_dict({**collect_settings(), "corpus": corpus_from_form()})
+    except (ConfigError, ValueError, OSError):
+        return  # Start says what is wrong
+    reg.check_ahead(cfg)
 
 
 def user_message(exc: Exception, upload: Path | None = None) -> str:
@@ -215,7 +228,7 @@ def show_state(status: Status, reg: Launcher, run: Run) -> None:
         st.info("Waiting to start")
 
 
-def show_progress(reader: MetricsReader, epochs: int) -> None:
+def show_progress(reader: MetricsReader, epochs: int, live: bool) -> None:
     last = reader.last
     if last is None:
         st.caption("The loss chart fills in once the first steps are done.")
@@ -227,7 +240,10 @@ def show_progress(reader: MetricsReader, epochs: int) -> None:
     b.metric("Tokens/s", f"{last.tokens_per_s:,.0f}")
     c.metric("Elapsed", f"{last.elapsed_s:.1f} s")
     d.metric("Loss", f"{last.loss:.4f}")
-    st.plotly_chart(loss_figure(reader, epochs), width="stretch")
+    if live:
+        st.image(loss_svg(reader, epochs), width="stretch", alt="loss chart")  # cheap to redraw; see pages.live_chart
+    else:
+        st.plotly_chart(loss_figure(reader, epochs), width="stretch")
     st.caption(f"{reader.steps} loss points logged")
     if last.rank_tokens_per_s:
         show_ranks(list(last.rank_tokens_per_s))
@@ -315,7 +331,7 @@ def run_panel(run: Run, reg: Launcher) -> None:
             st.error(literal(exc))
             return
         reader = metrics(run)
-        show_progress(reader, epochs)
+        show_progress(reader, epochs, live)
         st.subheader("Watch words")
         show_watch(run, reader, current_watch_words(), live)
         if was_live and not live:
@@ -333,6 +349,7 @@ reg = launcher()
 restore_settings()
 with st.expander("Corpus and hyperparameters", expanded=not reg.live_runs()):
     settings_form()
+check_ahead(reg)
 shown = pick_shown_run(reg)
 buttons(reg, shown)
 if "train_error" in st.session_state:

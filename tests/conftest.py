@@ -38,6 +38,9 @@ def isolated_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     runs = tmp_path / "runs"
     monkeypatch.setenv("W2V_RUNS_DIR", str(runs))
     monkeypatch.setenv("W2V_CACHE_DIR", str(tmp_path / "cache"))
+    # A launcher's spare process costs seconds of imports: only the tests about it, and the browser
+    # tests (a real server, as users run it), keep one.
+    monkeypatch.setenv("W2V_SPARE_PROCESS", "0")
     return runs
 
 

@@ -8,6 +8,8 @@ processes; that process takes the run's lock, leaves the queue, trains and write
 metrics. Everything the launcher knows comes from the runs folder (locks, queue, status), so a
 restarted server, a second server and the command line all see the same runs. Stop is one
 mechanism for every run: a stop request in its folder, which every training process checks.
+While nothing trains, the launcher can keep a spare process that has imported what training needs
+(`core.runs.spare`), so that a one-process run starts without that wait.
 """
 
 from __future__ import annotations
@@ -17,18 +19,22 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from core import distributed
 from core.config import TrainConfig
+from core.data import DATA_DIR_ENV
 from core.pipeline import check_corpus
 from core.runs import queue
 from core.runs.folder import Run, RunError, list_runs, runs_root
 from core.runs.records import Status
+from core.runs.spare import Spare, wanted
 
 MAX_JOBS_ENV = "W2V_MAX_JOBS"
 ROOT = Path(__file__).resolve().parents[2]  # the project folder, where `python -m core` works
 PUMP_S = 0.25
+MAX_CHECKS = 32  # corpus checks made ahead that a launcher remembers
 
 
 def max_jobs_from_env() -> int:
@@ -57,6 +63,10 @@ class Launcher:
         # run name -> its status before a Resume queued it, put back if that resume fails before an epoch
         self._before_resume: dict[str, tuple[Status, int]] = {}
         self._lock = threading.Lock()
+        self._spare: Spare | None = None
+        self._checks: dict[tuple, Future[bool]] = {}  # corpus checks made ahead (`check_ahead`), by what they read
+        self._checker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="corpus-check")
+        self._keep_spare = False  # set once a page expects a Start soon (`keep_spare`)
         self._closed = threading.Event()
         self._pump_thread = threading.Thread(target=self._pump_loop, name="run-queue", daemon=True)
         self._pump_thread.start()  # runs queued before a restart start as slots free up
@@ -72,7 +82,7 @@ class Launcher:
         in that many torchrun processes. `watch`: words whose neighbours the training reports.
         """
         distributed.check_processes(processes, cfg.device)
-        check_corpus(cfg, self.data_dir)
+        self._check(cfg)
         run = Run.create(cfg, name=name, root=self.root)
         if watch:
             run.set_watch_words(watch)
@@ -89,7 +99,7 @@ class Launcher:
             raise RunError(f"run {run.name} has finished; start a new run to train again")
         cfg = run.config()
         distributed.check_processes(processes, cfg.device)
-        check_corpus(cfg, self.data_dir)
+        self._check(cfg)
         self._before_resume[run.name] = (run.saved_status(), run.epochs_done())
         self._enqueue(run, processes)
         return run
@@ -164,10 +174,49 @@ class Launcher:
             time.sleep(0.05)
         return True
 
+    def keep_spare(self) -> None:
+        """From now on keep a training process ready while nothing trains, so that the next Start begins
+        at once (`core.runs.spare`); the app asks for it. Off when `$W2V_SPARE_PROCESS` is 0."""
+        if not self._keep_spare and wanted():
+            self._keep_spare = True
+            self.pump()
+
+    def check_ahead(self, cfg: TrainConfig) -> None:
+        """Read and check `cfg`'s corpus in the background now (PTB: about a second), so that a Start with
+        these settings need not; the Train page asks while the user looks at the form."""
+        key = _check_key(cfg, self.data_dir)
+        with self._lock:
+            if key not in self._checks:
+                if len(self._checks) >= MAX_CHECKS:
+                    self._checks.clear()
+                self._checks[key] = self._checker.submit(lambda: check_corpus(cfg, self.data_dir) is not None)
+
+    def _check(self, cfg: TrainConfig) -> None:
+        """Raise the corpus's or a setting's error (see `check_corpus`), unless a check made ahead for the
+        same corpus file and settings passed."""
+        ahead = self._checks.get(_check_key(cfg, self.data_dir))
+        try:
+            if ahead is not None and ahead.result():
+                return
+        except Exception:  # the check below raises it again, with the file as it is now
+            pass
+        check_corpus(cfg, self.data_dir)
+
+    @property
+    def spare_pid(self) -> int | None:
+        """The process id of the spare process waiting for the next run, if one waits."""
+        spare = self._spare
+        return spare.process.pid if spare is not None and spare.alive() else None
+
     def close(self) -> None:
-        """Stop starting queued runs from this launcher (runs that train go on)."""
+        """Stop starting queued runs from this launcher (runs that train go on); end its spare process."""
         self._closed.set()
         self._pump_thread.join(5)
+        self._checker.shutdown(wait=False, cancel_futures=True)
+        with self._lock:
+            if self._spare is not None:
+                self._spare.close()
+                self._spare = None
 
     # --- the queue's engine ----------------------------------------------------------------
     def _enqueue(self, run: Run, processes: int) -> None:
@@ -193,6 +242,8 @@ class Launcher:
                     continue
                 self._children[run.name] = (self._launch(run, entry.processes), entry.path)
                 busy.add(run.name)
+            if not busy:
+                self._ready_spare()
 
     def _pump_loop(self) -> None:
         while not self._closed.wait(PUMP_S):
@@ -206,6 +257,12 @@ class Launcher:
         (the training process leaves the queue once it holds the run's lock)."""
         child = self._children.get(name)
         return child is not None and child[0].poll() is None and child[1].exists()
+
+    def _ready_spare(self) -> None:
+        """Start a spare process when one is wanted and none waits; only while nothing trains, as its
+        imports would take a core from the training."""
+        if self._keep_spare and not self._closed.is_set() and (self._spare is None or not self._spare.alive()):
+            self._spare = Spare(ROOT, _child_env())
 
     def _reap(self) -> None:
         """Forget ended processes; one that failed before training (its entry still queued) or died while
@@ -233,19 +290,45 @@ class Launcher:
     def _launch(self, run: Run, processes: int) -> subprocess.Popen:
         """`python -m core train --resume RUN` (under torchrun for several processes), output to the run's log."""
         run.clear_stop()
+        argv = ["train", "--resume", run.name, "--run-dir", str(self.root.resolve())]
+        if self.data_dir is not None:
+            argv += ["--data-dir", str(self.data_dir)]
+        env = _child_env()
+        if processes == 1 and self._spare is not None:
+            spare, self._spare = self._spare, None
+            process = spare.hand_over(argv, run.log_path(), env)
+            if process is not None:
+                return process
         command = [sys.executable]
         if processes > 1:
             command += ["-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}"]
-        command += ["-m", "core", "train", "--resume", run.name, "--run-dir", str(self.root.resolve())]
-        if self.data_dir is not None:
-            command += ["--data-dir", str(self.data_dir)]
-        # The app's server and browser share the cores with this process: OpenMP threads that spin while
-        # idle would lose their time slices to them (see core/__init__.py), so they wait passively.
-        env = {**os.environ, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
+        command += ["-m", "core", *argv]
         with open(run.log_path(), "ab") as log:
             return subprocess.Popen(
                 command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
             )
+
+
+def _check_key(cfg: TrainConfig, data_dir: str | Path | None) -> tuple:
+    """What a corpus check depends on: the corpus (a file by its size and time of change: PTB is
+    checked by its sha1 when read, Lee ships with gensim) and the settings `check_corpus` looks at."""
+    path = Path(cfg.corpus)
+    stamp = None
+    if cfg.corpus not in ("ptb", "lee"):
+        try:
+            stat = path.stat()
+            stamp = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+        except OSError:
+            stamp = "missing"
+    where = (str(data_dir), os.environ.get(DATA_DIR_ENV))
+    return (cfg.corpus, stamp, where, cfg.lowercase, cfg.min_freq, cfg.negatives, cfg.max_window)
+
+
+def _child_env() -> dict[str, str]:
+    """The environment of a training process. The app's server and browser share the cores with it:
+    OpenMP threads that spin while idle would lose their time slices to them (see core/__init__.py),
+    so they wait passively."""
+    return {**os.environ, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
 
 
 def _epochs_done(run: Run) -> int | None:

@@ -1,0 +1,82 @@
+"""The live loss chart: an SVG image with the same series as the interactive chart, cheap to redraw."""
+
+from __future__ import annotations
+
+import json
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from core.runs import MetricsReader
+from pages.live_chart import loss_svg, nice_ticks
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "expected"),
+    [
+        (0.0, 5.0, [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]),
+        (0.362, 0.61, [0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65]),
+        (0.0, 1000.0, [0.0, 200.0, 400.0, 600.0, 800.0, 1000.0]),
+    ],
+)
+def test_ticks_are_round_and_cover_the_range(low: float, high: float, expected: list[float]) -> None:
+    assert nice_ticks(low, high, 6 if high == 1000 else 5) == pytest.approx(expected)
+
+
+def test_ticks_of_a_flat_series_still_span_something() -> None:
+    ticks = nice_ticks(0.4, 0.4)
+    assert ticks[0] <= 0.4 <= ticks[-1] and ticks[-1] > ticks[0]
+
+
+def reader_with(tmp_path: Path, steps: int, epochs_done: int) -> MetricsReader:
+    rows = [
+        {
+            "kind": "step",
+            "epoch": 1,
+            "fraction": (i + 1) / (steps * 2),
+            "loss": 0.6 - 0.002 * i,
+            "tokens_per_s": 1.0,
+            "elapsed_s": float(i),
+            "eta_s": 1.0,
+            "time": 0.0,
+        }
+        for i in range(steps)
+    ]
+    rows += [
+        {
+            "kind": "epoch",
+            "epoch": e,
+            "fraction": e / 2,
+            "loss": 0.5 - 0.01 * e,
+            "tokens_per_s": 1.0,
+            "elapsed_s": 1.0,
+            "eta_s": 1.0,
+            "time": 0.0,
+        }
+        for e in range(1, epochs_done + 1)
+    ]
+    path = tmp_path / "metrics.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    reader = MetricsReader(path)
+    reader.poll()
+    return reader
+
+
+def test_the_chart_draws_every_point_inside_its_plot_area(tmp_path: Path) -> None:
+    svg = ET.fromstring(loss_svg(reader_with(tmp_path, steps=40, epochs_done=1), epochs=2))
+    paths = [p.get("d") for p in svg.iter(f"{SVG}path")]
+    dots = re.findall(r"M([\d.]+) ([\d.]+)h0", paths[0])
+    assert len(dots) == 40
+    width, height = (float(v) for v in svg.get("viewBox").split()[2:])
+    assert all(0 < float(x) < width and 0 < float(y) < height for x, y in dots)
+    labels = [t.text for t in svg.iter(f"{SVG}text")]
+    assert {"step loss", "smoothed", "epoch mean", "epoch"} <= set(labels)
+    assert "2.0" in labels, "the x axis reaches the run's last epoch"
+
+
+def test_a_run_without_points_gives_an_empty_chart_not_an_error(tmp_path: Path) -> None:
+    ET.fromstring(loss_svg(reader_with(tmp_path, steps=0, epochs_done=0), epochs=5))

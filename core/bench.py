@@ -57,6 +57,12 @@ def parse(argv: list[str]) -> argparse.Namespace:
         help="instead: PTB from the command line, then from the app with the Train page open in headless "
         "Chromium; tokens/s of both (python -m core bench --watch --help)",
     )
+    parser.add_argument(
+        "--maps",
+        action="store_true",
+        help="instead: time PCA, t-SNE and UMAP maps of PTB's 1,000 most frequent words "
+        "(python -m core bench --maps --help)",
+    )
     return parser.parse_args(argv)
 
 
@@ -194,6 +200,10 @@ def main(argv: list[str]) -> int:
         from core.bench_watch import main as watch_main
 
         return watch_main([a for a in argv if a != "--watch"])
+    if "--maps" in argv:
+        from core.bench_maps import main as maps_main
+
+        return maps_main([a for a in argv if a != "--maps"])
     args = parse(argv)
     if args.gpu_check:
         from core.bench_gpu import gpu_check

@@ -104,6 +104,12 @@ def map_rows(embeddings: Embeddings, settings: Settings) -> np.ndarray:
     return np.concatenate([rows, focus[~np.isin(focus, rows)]])
 
 
+def preload_tsne() -> None:
+    """Import openTSNE (0.7-2.4 s here), e.g. in the background when the map page opens, so that the
+    first t-SNE request does not wait for it."""
+    import openTSNE  # noqa: F401
+
+
 def project(vectors: np.ndarray, settings: Settings, progress: Progress | None = None) -> np.ndarray:
     """Coordinates (rows, dims) of the unit-length `vectors` by PCA, t-SNE or UMAP, on `MAP_THREADS` threads."""
     if settings.method not in METHODS:

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core.projection import Settings, cache_key, capped, map_rows, sample_note, word_map
+from core.projection import Settings, cache_key, capped, map_rows, preload_tsne, sample_note, word_map
 from core.query import Embeddings, UnknownWordError
 from pages.charts import map_figure, progress_figure
 from pages.sources import Source, explorer_page
@@ -28,6 +28,14 @@ METHOD_LABELS = {
     "umap": "UMAP (local and global structure; the first map compiles for a while)",
 }
 MAPS_KEPT = 16
+
+
+@st.cache_resource
+def preloading() -> threading.Thread:
+    """Once per server: t-SNE's library imports in the background while the user looks at the first map."""
+    thread = threading.Thread(target=preload_tsne, name="preload-tsne", daemon=True)
+    thread.start()
+    return thread
 
 
 @st.cache_resource
@@ -187,4 +195,5 @@ def draw_map(source: Source, emb: Embeddings) -> None:
 
 
 if chosen := explorer_page("projection", "Projection", "pj_run"):
+    preloading()
     draw_map(*chosen)

@@ -130,7 +130,8 @@ def map_figure(frame: pd.DataFrame, color_by: str, labels: int, query: str | Non
         height=700,
         margin={"l": 0, "r": 0, "t": 40 if title else 10, "b": 0},
         showlegend=color_by == "cluster" or len(focus) > 0,
-        legend={"itemsizing": "constant", "x": 1.0, "xanchor": "right", "bgcolor": "rgba(255,255,255,0.7)"},
+        # Below the plot, never over its points (a legend inside the plot covered words and took their clicks).
+        legend={"itemsizing": "constant", "orientation": "h", "x": 0, "y": -0.05, "yanchor": "top"},
     )
     if three_d:
         fig.update_layout(scene={"aspectmode": "cube", "domain": {"x": [0, 1], "y": [0, 1]}})

@@ -78,6 +78,8 @@ def test_map_labels_never_overlap_and_focus_words_are_always_labelled() -> None:
         for c, first in ((c, frame[frame.cluster == c].nsmallest(3, "rank").index) for c in range(4))
     ]
     assert fig.layout.showlegend
+    legend = fig.layout.legend
+    assert legend.yanchor == "top" and legend.y <= 0, "the legend lies below the plot, over no point"
 
 
 def test_compare_curves_one_per_run_on_epochs_or_seconds() -> None:

@@ -19,7 +19,6 @@ from core.config import ConfigError, TrainConfig
 MAX_RECORD_BYTES = 16 << 20  # config, status and evaluation files are a few KB; past this they are not ours
 MAX_PID = 2**31 - 1  # what os.kill accepts
 STATUS_FIGURES = ("updated", "epochs_done", "mean_loss", "final_loss", "train_seconds", "tokens_per_s", "vocab_size")
-METRIC_NUMBERS = ("fraction", "loss", "tokens_per_s", "elapsed_s")
 
 
 @dataclass(frozen=True)
@@ -101,24 +100,6 @@ def parse_status(text: str | Damaged, states: tuple[str, ...]) -> dict[str, Any]
     if "device" in record and not isinstance(record["device"], str):
         return Damaged("its device is not text")
     return record
-
-
-def parse_metric_line(line: str) -> dict[str, Any] | None:
-    """One metrics row (`step` or `epoch`), or None for a line that is cut short or not a row."""
-    row = parse_object(line)
-    if isinstance(row, Damaged) or row.get("kind") not in ("step", "epoch"):
-        return None
-    if not _whole(row.get("epoch")) or row["epoch"] < 1:
-        return None
-    if not all(_finite(row.get(key)) for key in METRIC_NUMBERS):
-        return None
-    eta = row.get("eta_s")
-    if not (_finite(eta) or eta == math.inf or eta is None):
-        return None
-    ranks = row.get("rank_tokens_per_s")
-    if ranks is not None and not (isinstance(ranks, list) and all(_finite(r) for r in ranks)):
-        return None
-    return row
 
 
 def parse_evaluation(text: str | Damaged, pair_sets: tuple[str, ...]) -> dict[str, Any] | Damaged:

@@ -83,12 +83,13 @@ def test_train_watch_stop_query_and_map(app_url: str) -> None:
                 if (later := logged_points(page)) > first:
                     break
             assert later > first, "the loss chart gains points while training"
-            expect(page.locator(".js-plotly-plot").first).to_be_visible()
+            expect(page.get_by_role("img", name="loss chart")).to_be_visible()  # the live chart, an SVG image
             page.screenshot(path=str(ARTIFACTS / "train-live.png"), full_page=True)
 
             page.get_by_role("button", name="Stop").click()
             expect(page.get_by_text(re.compile("^Stopped:"))).to_be_visible()
             expect(page.get_by_role("button", name="Resume")).to_be_enabled()
+            expect(page.locator(".js-plotly-plot").first).to_be_visible()  # a stopped run's chart is interactive
             page.screenshot(path=str(ARTIFACTS / "train-stopped.png"), full_page=True)
 
             page.get_by_role("link", name="Neighbours").click()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from pathlib import Path
 
@@ -106,3 +108,17 @@ def test_a_corpus_checked_ahead_is_not_read_again_at_start(
     with pytest.raises(Exception, match=r"vocabulary|words|sentence"):
         launcher.start(cfg, name="changed")
     assert reads == [str(tiny_corpus)] * 2
+
+
+def test_a_spare_that_dies_by_itself_is_not_started_again(launcher: Launcher, with_spare: None) -> None:
+    launcher.keep_spare()
+    first = launcher.spare_pid
+    assert first is not None
+    os.kill(first, signal.SIGKILL)  # as if it could not import what training needs
+    wait_for(lambda: ended(first))
+    time.sleep(1.0)  # a few turns of the queue's pump
+    launcher.keep_spare()  # the next page the user opens asks again
+    time.sleep(1.0)
+    assert launcher.spare_pid is None, "no loop of spares that die at once"
+    run = launcher.start(LEE, name="cold-after")
+    assert launcher.wait(run, timeout=120) and run.status().state == "finished"

@@ -66,7 +66,8 @@ class Launcher:
         self._spare: Spare | None = None
         self._checks: dict[tuple, Future[bool]] = {}  # corpus checks made ahead (`check_ahead`), by what they read
         self._checker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="corpus-check")
-        self._keep_spare = False  # set once a page expects a Start soon (`keep_spare`)
+        # None until a page asks for a spare (`keep_spare`); False for good once a spare failed
+        self._keep_spare: bool | None = None
         self._closed = threading.Event()
         self._pump_thread = threading.Thread(target=self._pump_loop, name="run-queue", daemon=True)
         self._pump_thread.start()  # runs queued before a restart start as slots free up
@@ -177,7 +178,7 @@ class Launcher:
     def keep_spare(self) -> None:
         """From now on keep a training process ready while nothing trains, so that the next Start begins
         at once (`core.runs.spare`); the app asks for it. Off when `$W2V_SPARE_PROCESS` is 0."""
-        if not self._keep_spare and wanted():
+        if self._keep_spare is None and wanted():
             self._keep_spare = True
             self.pump()
 
@@ -260,9 +261,15 @@ class Launcher:
 
     def _ready_spare(self) -> None:
         """Start a spare process when one is wanted and none waits; only while nothing trains, as its
-        imports would take a core from the training."""
-        if self._keep_spare and not self._closed.is_set() and (self._spare is None or not self._spare.alive()):
-            self._spare = Spare(ROOT, _child_env())
+        imports would take a core from the training. A spare that ended by itself (it could not import
+        what training needs) or could not start stops the spares: runs then start cold, as before."""
+        if self._spare is not None and not self._spare.alive():
+            self._spare, self._keep_spare = None, False
+        if self._keep_spare and self._spare is None and not self._closed.is_set():
+            try:
+                self._spare = Spare(ROOT, _child_env())
+            except OSError:
+                self._keep_spare = False
 
     def _reap(self) -> None:
         """Forget ended processes; one that failed before training (its entry still queued) or died while

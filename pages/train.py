@@ -33,6 +33,7 @@ from pages.train_form import (
 
 POLL_S = 1.0  # a poll reads only new rows; less often leaves the cores to the training process
 REFUSED = "start_refused"  # a Start was refused: the shown run's result box steps aside until the user picks a run
+WHOLE_PAGE = "train_whole_page"  # a button of the runs area asks for the form to be redrawn too
 WATCH_AUTO = "watch_auto"  # the watch words this page chose for the shown run, replaced when another run shows
 
 
@@ -78,6 +79,7 @@ def start() -> None:
             upload.unlink(missing_ok=True)
         st.session_state["train_error"] = f"Nothing was started. {user_message(exc, upload)}"
         st.session_state[REFUSED] = True
+        st.session_state[WHOLE_PAGE] = True  # the form shows the error under its field
         note_field_error(exc)
         return
     reg = launcher()
@@ -129,8 +131,9 @@ def current_watch_words() -> list[str]:
 
 
 def clear_messages() -> None:
+    if st.session_state.pop(REFUSED, None):
+        st.session_state[WHOLE_PAGE] = True  # the form still shows the refused setting's message
     st.session_state.pop("train_error", None)
-    st.session_state.pop(REFUSED, None)
     clear_field_error()
 
 
@@ -340,6 +343,28 @@ def run_panel(run: Run, reg: Launcher) -> None:
     panel()
 
 
+@st.fragment
+def runs_area(reg: Launcher) -> None:
+    """Everything below the form. A fragment: Start, Stop and Resume redraw this part alone, not the form,
+    which took the browser about two CPU-seconds on two cores right as the run began; a refused Start
+    redraws the whole page, so that the error shows under its field."""
+    if st.session_state.pop(WHOLE_PAGE, False):
+        st.rerun()
+    shown = pick_shown_run(reg)
+    buttons(reg, shown)
+    if "train_error" in st.session_state:
+        st.error(literal(st.session_state["train_error"]))
+    queue_view(reg)
+    follow_run_watch_words(shown)
+    st.text_input("Watch words (comma separated)", key="watch_words")
+    if shown is None:
+        st.info("No runs yet: choose a corpus and press Start.")
+    elif st.session_state.get(REFUSED) and not active(reg, shown, safe_status(shown)):
+        st.button(f"Show run {shown.name}", on_click=clear_messages, help="the refused start changed no run")
+    else:
+        run_panel(shown, reg)
+
+
 require_app("train")
 st.title("Train")
 st.write(
@@ -350,17 +375,5 @@ restore_settings()
 with st.expander("Corpus and hyperparameters", expanded=not reg.live_runs()):
     settings_form()
 check_ahead(reg)
-shown = pick_shown_run(reg)
-buttons(reg, shown)
-if "train_error" in st.session_state:
-    st.error(literal(st.session_state["train_error"]))
-queue_view(reg)
-follow_run_watch_words(shown)
-st.text_input("Watch words (comma separated)", key="watch_words")
 keep_settings()
-if shown is None:
-    st.info("No runs yet: choose a corpus and press Start.")
-elif st.session_state.get(REFUSED) and not active(reg, shown, safe_status(shown)):
-    st.button(f"Show run {shown.name}", on_click=clear_messages, help="the refused start changed no run")
-else:
-    run_panel(shown, reg)
+runs_area(reg)

@@ -39,10 +39,10 @@ def timed(embeddings: Embeddings, settings: Settings) -> dict[str, float]:
 def embeddings_for(args: argparse.Namespace) -> Embeddings:
     if args.run:
         return Embeddings.from_run(Run.open(args.run))
-    os.environ.setdefault("W2V_RUNS_DIR", tempfile.mkdtemp(prefix="bench-maps-"))
-    run = Run.create(TrainConfig(corpus="ptb"), name="bench-maps")
-    train_run(run, data_dir=args.data_dir)
-    return Embeddings.from_run(run)
+    with tempfile.TemporaryDirectory(prefix="bench-maps-") as folder:
+        run = Run.create(TrainConfig(corpus="ptb"), name="bench-maps", root=folder)
+        train_run(run, data_dir=args.data_dir)
+        return Embeddings.from_run(run)
 
 
 def main(argv: list[str]) -> int:

@@ -18,6 +18,7 @@ PTB_URL = "http://d2l-data.s3-accelerate.amazonaws.com/ptb.zip"
 PTB_SHA1 = "319d85e578af0cdc590547f26231e4e31cdf1e42"
 PTB_MEMBER = "ptb/ptb.train.txt"
 DATA_DIR_ENV = "W2V_DATA_DIR"
+BUILT_IN = ("ptb", "lee")  # corpus names that are not file paths
 MAX_TEXT_BYTES = 2 * 1024**3
 
 Sentences = list[list[str]]

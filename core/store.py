@@ -27,7 +27,7 @@ from typing import BinaryIO
 import numpy as np
 
 from core.atomic import remove_stale_temporaries, write_text_atomic
-from core.data import CorpusError, Progress, cache_dir, check_no_nul
+from core.data import BUILT_IN, CorpusError, Progress, cache_dir, check_no_nul
 from core.runs import runs_root
 from core.vocab import UNK, Vocab, VocabError
 
@@ -84,7 +84,7 @@ def wants_store(corpus: str) -> bool:
     threshold), never by what its header claims.
     """
     path = Path(corpus)
-    if corpus in ("ptb", "lee") or not path.is_file():
+    if corpus in BUILT_IN or not path.is_file():
         return False
     stat = path.stat()
     if path.suffix != ".gz" or stat.st_size > STORE_THRESHOLD_BYTES:

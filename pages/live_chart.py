@@ -1,4 +1,4 @@
-"""The loss chart of a run that is training, as inline SVG.
+"""The loss chart of a run that is training, as an SVG image.
 
 The page redraws it every poll. A Plotly redraw builds the whole figure again in the browser: on
 two cores the browser then spent about half a core per redraw each second and the training ran at

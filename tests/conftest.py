@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -42,6 +43,14 @@ def isolated_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     # tests (a real server, as users run it), keep one.
     monkeypatch.setenv("W2V_SPARE_PROCESS", "0")
     return runs
+
+
+def wait_for(condition, timeout: float = 60.0) -> None:
+    """Poll `condition` every 50 ms until it holds; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.05)
 
 
 def settle(launcher) -> None:

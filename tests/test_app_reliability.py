@@ -6,12 +6,11 @@ import gzip
 import subprocess
 import sys
 import threading
-import time
 import tomllib
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, plain, synthetic_text
+from conftest import ROOT, plain, synthetic_text, wait_for
 from streamlit.testing.v1 import AppTest
 
 from core import data
@@ -64,13 +63,6 @@ def uploads() -> list[Path]:
 
 def errors(at: AppTest) -> str:
     return "\n".join(plain(e.value) for e in at.error)
-
-
-def wait_for(condition, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out waiting"
-        time.sleep(0.05)
 
 
 def state(run: Run) -> str:

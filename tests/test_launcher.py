@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 import os
 import threading
-import time
 from pathlib import Path
 
 import pytest
-from conftest import settle
+from conftest import settle, wait_for
 
 from core.config import TrainConfig
 from core.data import CorpusError
@@ -19,14 +18,6 @@ from core.runs.launcher import Launcher
 
 LEE = TrainConfig(corpus="lee", min_freq=5, epochs=3)
 LONG = LEE.replace(epochs=1000)  # trains until stopped
-
-
-def wait_for(condition, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting")
-        time.sleep(0.05)
 
 
 def test_start_trains_in_its_own_process_to_completion(launcher: Launcher) -> None:

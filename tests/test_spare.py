@@ -8,20 +8,13 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import wait_for
 
 from core.config import TrainConfig
 from core.runs.launcher import Launcher
 from core.runs.spare import SPARE_ENV
 
 LEE = TrainConfig(corpus="lee", min_freq=5, epochs=2)
-
-
-def wait_for(condition, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting")
-        time.sleep(0.05)
 
 
 def ended(pid: int) -> bool:

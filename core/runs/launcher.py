@@ -24,7 +24,7 @@ from pathlib import Path
 
 from core import distributed
 from core.config import TrainConfig
-from core.data import DATA_DIR_ENV
+from core.data import BUILT_IN, DATA_DIR_ENV
 from core.pipeline import check_corpus
 from core.runs import queue
 from core.runs.folder import Run, RunError, list_runs, runs_root
@@ -196,12 +196,9 @@ class Launcher:
         """Raise the corpus's or a setting's error (see `check_corpus`), unless a check made ahead for the
         same corpus file and settings passed."""
         ahead = self._checks.get(_check_key(cfg, self.data_dir))
-        try:
-            if ahead is not None and ahead.result():
-                return
-        except Exception:  # the check below raises it again, with the file as it is now
-            pass
-        check_corpus(cfg, self.data_dir)
+        if ahead is not None and ahead.exception() is None and ahead.result():
+            return
+        check_corpus(cfg, self.data_dir)  # a failed check ahead raises here again, with the file as it is now
 
     @property
     def spare_pid(self) -> int | None:
@@ -321,7 +318,7 @@ def _check_key(cfg: TrainConfig, data_dir: str | Path | None) -> tuple:
     checked by its sha1 when read, Lee ships with gensim) and the settings `check_corpus` looks at."""
     path = Path(cfg.corpus)
     stamp = None
-    if cfg.corpus not in ("ptb", "lee"):
+    if cfg.corpus not in BUILT_IN:
         try:
             stat = path.stat()
             stamp = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)

@@ -115,9 +115,13 @@ class Launcher:
         return True
 
     def cancel(self, run: Run) -> bool:
-        """Take a queued run out of the queue, marked `stopped` so Resume can queue it again; False if not queued."""
+        """Take a queued run out of the queue, marked `stopped` so Resume can queue it again; False if not queued.
+
+        A run whose process holds its lock is training even while its queue entry is still there (the
+        process leaves the queue just after taking the lock): it is not cancelled but stopped (`stop`).
+        """
         with queue.exclusive(self.root), self._lock:
-            if self._launching(run.name) or not run.leave_queue():
+            if self._launching(run.name) or run.is_training() or not run.leave_queue():
                 return False
             run.set_status("stopped", "cancelled while queued; Resume queues it again")
         return True

@@ -1,12 +1,13 @@
 """`python -m core bench --watch`: does watching a training in the app slow it down?
 
-PTB with the default settings trains twice, one right after the other: from the command line, then
-from the app in headless Chromium with the Train page open and polling for the whole run. Both are
-training processes of their own; the ratio of their tokens per second says what watching costs.
-It also times the app's Start click (the Train page open for READING_S seconds before it, as a user
-reads the form) to the first loss point: when the training process writes it, and when the page
-shows it. Needs Playwright and Chromium (`/usr/bin/chromium`); on a shared machine the figures drift,
-so compare the ratio.
+PTB with the default settings trains from the command line, then from the app in headless
+Chromium with the Train page open and following the run to its end; each is a training process of
+its own, and the ratio of their tokens per second says what watching costs. The pair runs
+`--repeats` times, one pair right after the other, and the median ratio is the figure: a shared
+machine's speed drifts by 10-20% from one minute to the next. Each app run also times its Start
+click (the Train page open for READING_S seconds before it, as a user reads the form) to the first
+loss point: when the training process writes it, and when the page shows it. Needs Playwright and
+Chromium (`/usr/bin/chromium`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import json
 import os
 import re
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -49,7 +51,7 @@ def command_line_run(root: Path, epochs: int, env: dict[str, str]) -> dict[str, 
 
 
 def app_run(root: Path, epochs: int, env: dict[str, str], timeout_s: float) -> dict[str, Any]:
-    """Start the run from the Train page and keep the page open, polling, until it finishes."""
+    """Start the run from the Train page and keep the page open, following the run, until it finishes."""
     from playwright.sync_api import expect, sync_playwright
 
     port = free_port()
@@ -127,24 +129,33 @@ def wait_healthy(url: str, server: subprocess.Popen, timeout_s: float = 120.0) -
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m core bench --watch", description=__doc__)
     parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=3, help="command-line and app runs, one pair after the other")
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds the app's run may take")
     parser.add_argument("--json", type=Path, default=None, help="where to write the results (default: bench-results/)")
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory() as folder:
-        cli_root, app_root = Path(folder) / "cli", Path(folder) / "app"  # the app's Train page starts empty
-        cli = command_line_run(cli_root, args.epochs, {**os.environ, "W2V_RUNS_DIR": str(cli_root)})
-        app = app_run(app_root, args.epochs, {**os.environ, "W2V_RUNS_DIR": str(app_root)}, args.timeout)
-    ratio = app["tokens_per_s"] / cli["tokens_per_s"]
-    print(f"PTB, {args.epochs} epochs, default settings, {os.cpu_count()} cores, one after the other:")
-    print(f"  command line: {cli['tokens_per_s']:,.0f} tokens/s ({cli['train_s']:.1f} s of training)")
-    print(f"  app, Train page open and polling: {app['tokens_per_s']:,.0f} tokens/s ({app['train_s']:.1f} s)")
-    print(f"  app / command line: {ratio:.2f}")
-    print(
-        f"  Start to the first loss point: written {app['first_point_s']:.1f} s, on the chart {app['on_page_s']:.1f} s"
-    )
-    report = {"when": time.strftime("%Y-%m-%d %H:%M:%S"), "cli": cli, "app": app, "ratio": ratio}
+    pairs = [one_pair(args.epochs, args.timeout) for _ in range(max(1, args.repeats))]
+    ratio = statistics.median(p["ratio"] for p in pairs)
+    print(f"PTB, {args.epochs} epochs, default settings, {os.cpu_count()} cores, command line then app:")
+    for i, pair in enumerate(pairs, 1):
+        cli, app = pair["cli"], pair["app"]
+        print(
+            f"  {i}. command line {cli['tokens_per_s']:,.0f} tokens/s ({cli['train_s']:.1f} s), "
+            f"app {app['tokens_per_s']:,.0f} ({app['train_s']:.1f} s): {pair['ratio']:.2f}; "
+            f"Start to the first loss point written {app['first_point_s']:.1f} s, on the chart {app['on_page_s']:.1f} s"
+        )
+    print(f"  app / command line, median of {len(pairs)}: {ratio:.2f}")
+    report = {"when": time.strftime("%Y-%m-%d %H:%M:%S"), "pairs": pairs, "ratio": ratio}
     target = args.json or Path("bench-results") / f"watch-{time.strftime('%Y%m%d-%H%M%S')}.json"
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(json.dumps(report, indent=2), encoding="utf-8")
     print(f"results written to {target}")
     return 0
+
+
+def one_pair(epochs: int, timeout_s: float) -> dict[str, Any]:
+    """The command-line run, then the app's, each in a runs folder of its own (the app's Train page starts empty)."""
+    with tempfile.TemporaryDirectory() as folder:
+        cli_root, app_root = Path(folder) / "cli", Path(folder) / "app"
+        cli = command_line_run(cli_root, epochs, {**os.environ, "W2V_RUNS_DIR": str(cli_root)})
+        app = app_run(app_root, epochs, {**os.environ, "W2V_RUNS_DIR": str(app_root)}, timeout_s)
+    return {"cli": cli, "app": app, "ratio": app["tokens_per_s"] / cli["tokens_per_s"]}

@@ -12,6 +12,8 @@ from core.projection import vectors_stamp
 from core.query import Embeddings
 from core.runs import MetricsReader, Run, RunError, Status
 from core.runs.launcher import Launcher
+from pages.live_feed import LiveFeed
+from pages.live_panel import PanelFeed, safe_status
 
 FIGURES = ("epochs_done", "mean_loss", "tokens_per_s", "device")
 SCORES = ("WS353", "SimLex", "analogy")
@@ -34,6 +36,25 @@ def require_app(url_path: str) -> None:
 def launcher() -> Launcher:
     """One launcher per server process; what it shows comes from the runs folder, so a restart loses nothing."""
     return Launcher()
+
+
+@st.cache_resource
+def _live_feed() -> tuple[LiveFeed, PanelFeed] | None:
+    panels = PanelFeed(launcher())
+    try:
+        return LiveFeed(panels), panels
+    except OSError:  # no loopback port to listen on: the page polls through Streamlit instead
+        return None
+
+
+def browser_feed() -> tuple[LiveFeed, PanelFeed] | None:
+    """The loopback feed the Train page's live panel polls from the browser, and what it serves; None
+    when the page was not loaded from this machine (the feed listens on its loopback only) or the feed
+    cannot listen. Tests without a browser (`AppTest`) send no Host header, so they get None too."""
+    host = st.context.headers.get("Host") or ""
+    if host.rsplit(":", 1)[0] not in ("localhost", "127.0.0.1", "[::1]"):
+        return None
+    return _live_feed()
 
 
 @st.cache_resource(max_entries=64)
@@ -61,14 +82,6 @@ def embeddings(run: Run) -> Embeddings:
 def queryable(run: Run) -> bool:
     """True when the run has vectors: final ones or those of a finished epoch."""
     return run.has_vectors() or run.has_checkpoint()
-
-
-def safe_status(run: Run) -> Status:
-    """The run's status; a damaged or unreadable one reads as state `damaged` with the reason as its message."""
-    try:
-        return run.status()
-    except RunError as exc:
-        return Status("damaged", str(exc))
 
 
 def runs_table(runs: list[Run]) -> pd.DataFrame:

@@ -21,7 +21,7 @@ COLOURS = {"step loss": "#636efa", "smoothed": "#ef553b", "epoch mean": "#00cc96
 
 def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
     """About `count` round values (steps of 1, 2, 2.5 or 5 times a power of ten) covering low..high."""
-    if high <= low:
+    if high - low <= 1e-9 * max(abs(low), abs(high), 1.0):  # flat, up to rounding (0.6 and 0.6000000000000001)
         high = low + (abs(low) or 1.0) * 0.1
     raw = (high - low) / count
     power = 10 ** math.floor(math.log10(raw))

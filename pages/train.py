@@ -16,9 +16,20 @@ from core.query import default_watch_words, parse_words, watch_words
 from core.runs import MetricsReader, Run, RunError, Status, WatchResult, list_runs, save_upload
 from core.runs.launcher import Launcher
 from pages.charts import loss_figure
-from pages.common import CURRENT_RUN, embeddings, launcher, metrics, queryable, require_app, safe_status
+from pages.common import (
+    CURRENT_RUN,
+    browser_feed,
+    embeddings,
+    launcher,
+    metrics,
+    queryable,
+    require_app,
+    safe_status,
+)
 from pages.jobs_view import queue_view
 from pages.live_chart import loss_svg
+from pages.live_panel import LIVE_STATES, active, state_line
+from pages.live_view import live_panel
 from pages.text import literal
 from pages.train_form import (
     WATCH_DEFAULT,
@@ -209,12 +220,8 @@ def pick_shown_run(reg: Launcher) -> Run | None:
 
 def show_state(status: Status, reg: Launcher, run: Run) -> None:
     state, message = status.state, status.message
-    if state == "queued" and reg.is_live(run):
-        st.info("Running: starting the training process…")
-    elif state == "queued":
-        st.info(f"Run {run.name} waits in the queue above; Stop takes it out.")
-    elif state == "running":
-        st.info(f"Running: {message or 'training'}…")
+    if state in LIVE_STATES:
+        st.info(state_line(status, reg, run))
     elif state == "finished":
         st.success(
             f"Finished {status.epochs_done} epochs in {status.train_seconds or 0:.1f} s; "
@@ -268,8 +275,7 @@ def show_watch(run: Run, reader: MetricsReader, words: list[str], live: bool) ->
     else from the saved vectors."""
     results: list[WatchResult] | None = None
     if live:
-        if run.watch_words()[0] != words:
-            run.set_watch_words(words)  # the training process picks the new words up at its next event
+        pass_watch_words(run, words)
         results = reader.watch.results if reader.watch else None
     elif queryable(run):
         try:
@@ -289,6 +295,11 @@ def show_watch(run: Run, reader: MetricsReader, words: list[str], live: bool) ->
         for r in results
     ]
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+
+
+def pass_watch_words(run: Run, words: list[str]) -> None:
+    if run.watch_words()[0] != words:
+        run.set_watch_words(words)  # the training process picks the new words up at its next event
 
 
 def follow_run_watch_words(run: Run | None) -> None:
@@ -311,22 +322,27 @@ def run_vocabulary(path: str) -> list[str]:
     return Run(Path(path)).vocab().idx_to_token
 
 
-def active(reg: Launcher, run: Run, status: Status) -> bool:
-    """Training or waiting to train, started here or by any other process: the page keeps polling."""
-    return reg.is_live(run) or reg.is_queued(run) or status.state in ("running", "queued")
-
-
 def run_panel(run: Run, reg: Launcher) -> None:
-    """The live part of the page; it polls while the run trains and redraws the whole page when it ends."""
-    was_live = active(reg, run, safe_status(run))
+    """The live part of the page; it follows the run while it trains and redraws the whole page when it ends.
 
-    @st.fragment(run_every=POLL_S if was_live else None)
+    A browser on this machine follows it by itself (`pages.live_view`), which costs the training
+    nothing noticeable; elsewhere this fragment polls, at a cost of about a quarter of a core of the
+    browser's on two cores, as Streamlit's browser side rebuilds the page at every rerun."""
+    was_live = active(reg, run, safe_status(run))
+    feed = browser_feed() if was_live else None
+
+    @st.fragment(run_every=POLL_S if was_live and feed is None else None)
     def panel() -> None:
         if not run.path.is_dir():
             st.warning(f"Run {run.name} no longer exists: it was deleted.")
             return
         status = safe_status(run)
         live = active(reg, run, status)
+        if live and feed is not None:
+            pass_watch_words(run, current_watch_words())
+            server, panels = feed
+            live_panel(server.url(run.name), panels(run.name)["html"], key=f"live_{run.name}")
+            return
         show_state(status, reg, run)
         try:
             epochs = run.config().epochs

@@ -27,9 +27,12 @@ def test_ticks_are_round_and_cover_the_range(low: float, high: float, expected: 
     assert nice_ticks(low, high, 6 if high == 1000 else 5) == pytest.approx(expected)
 
 
-def test_ticks_of_a_flat_series_still_span_something() -> None:
-    ticks = nice_ticks(0.4, 0.4)
-    assert ticks[0] <= 0.4 <= ticks[-1] and ticks[-1] > ticks[0]
+@pytest.mark.parametrize(("low", "high"), [(0.4, 0.4), (0.6, 0.6000000000000001), (0.0, 1e-17)])
+def test_ticks_of_a_flat_series_still_span_something(low: float, high: float) -> None:
+    """A moving average of equal losses differs from them in the last bit: still flat, not a 1e-17 step."""
+    ticks = nice_ticks(low, high)
+    assert ticks[0] <= low <= high <= ticks[-1]
+    assert min(b - a for a, b in zip(ticks, ticks[1:])) > 1e-3
 
 
 def reader_with(tmp_path: Path, steps: int, epochs_done: int) -> MetricsReader:

@@ -1,0 +1,106 @@
+"""The live panel's feed: the browser follows a training run through it, with no Streamlit rerun.
+
+It answers only with its token, on the loopback, with the panel as the training process last wrote
+it (escaped), and says when the run no longer trains or waits.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from core.config import TrainConfig
+from core.runs import MetricRow, Run, WatchResult, WatchRow
+from core.runs.launcher import Launcher
+from pages.live_feed import LiveFeed
+from pages.live_panel import PanelFeed
+
+
+@pytest.fixture
+def feed(launcher: Launcher) -> Iterator[tuple[LiveFeed, PanelFeed]]:
+    panels = PanelFeed(launcher)
+    server = LiveFeed(panels)
+    yield server, panels
+    server.close()
+
+
+def fetch(url: str) -> tuple[int, dict, dict]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as reply:
+            return reply.status, dict(reply.headers), json.loads(reply.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, dict(exc.headers), json.loads(exc.read())
+
+
+def step(fraction: float, loss: float = 0.6) -> MetricRow:
+    return MetricRow("step", 1, fraction, loss, 1234567.0, 2.5, 7.0, time.time())
+
+
+def training_run(tmp_path: Path) -> Run:
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("a b c\n", encoding="utf-8")
+    return Run.create(TrainConfig.from_dict({"corpus": str(corpus), "epochs": 3}), name="live one")
+
+
+def test_the_feed_answers_only_with_its_token_and_on_the_loopback(feed, tmp_path: Path) -> None:
+    server, _ = feed
+    training_run(tmp_path)
+    url = server.url("live one")
+    assert url.startswith(f"http://127.0.0.1:{server.port}/{server.token}/")
+    assert "live%20one" in url
+    code, headers, body = fetch(url)
+    assert code == 200 and set(body) == {"html", "ended"}
+    assert headers["Access-Control-Allow-Origin"] == "*"  # the page is served from Streamlit's port
+    assert headers["Cache-Control"] == "no-store"
+    assert fetch(url.replace(server.token, "guessed"))[0] == 404
+    assert fetch(f"http://127.0.0.1:{server.port}/")[0] == 404
+    code, _, body = fetch(server.url("no such run"))
+    assert code == 404 and "no such run" in body["error"]
+
+
+def test_the_panel_follows_a_training_run_and_says_when_it_ends(feed, tmp_path: Path) -> None:
+    server, _ = feed
+    run = training_run(tmp_path)
+    with run.lock():  # as the training process holds it
+        run.set_status("running", "epoch 1")
+        _, _, body = fetch(server.url(run.name))
+        assert not body["ended"]
+        assert "Running: epoch 1…" in body["html"]
+        assert "The loss chart fills in once the first steps are done." in body["html"]
+        for i in range(1, 11):
+            run.append_metric(step(i / 30))
+        run.append_metric(WatchRow([WatchResult("<b>chip</b>", [("intel", 0.81)], [])], time.time()))
+        _, _, body = fetch(server.url(run.name))
+        html = body["html"]
+        assert "10 loss points logged" in html
+        assert "33% done · ETA 7 s" in html and 'aria-valuenow="33"' in html
+        assert "1 / 3" in html and "1,234,567" in html and "0.6000" in html
+        assert 'alt="loss chart" src="data:image/svg+xml;base64,' in html
+        assert "&lt;b&gt;chip&lt;/b&gt;" in html and "<b>chip" not in html  # words from a corpus are escaped
+        assert "intel 0.81" in html
+        run.append_metric(step(11 / 30))
+        _, _, body = fetch(server.url(run.name))
+        assert "11 loss points logged" in body["html"]
+        run.set_status("finished", "done", epochs_done=3)
+    _, _, body = fetch(server.url(run.name))
+    assert body["ended"]
+
+
+def test_each_poll_reads_only_what_was_appended(feed, tmp_path: Path) -> None:
+    _, panels = feed
+    run = training_run(tmp_path)
+    for i in range(1, 2001):
+        run.append_metric(step(i / 3000))
+    panels(run.name)
+    reader = panels._reader(run)
+    before = reader.bytes_read
+    run.append_metric(step(2001 / 3000))
+    panels(run.name)
+    assert reader.steps == 2001
+    assert reader.bytes_read - before < 400  # one row, not the file again

@@ -1,10 +1,11 @@
 """`python -m core bench --watch`: does watching a training in the app slow it down?
 
-PTB with the default settings trains from the command line, then from the app in headless
+PTB with the default settings trains from the command line and from the app in headless
 Chromium with the Train page open and following the run to its end; each is a training process of
 its own, and the ratio of their tokens per second says what watching costs. The pair runs
-`--repeats` times, one pair right after the other, and the median ratio is the figure: a shared
-machine's speed drifts by 10-20% from one minute to the next. Each app run also times its Start
+`--repeats` times, one pair right after the other, the command line first in every other pair, and
+the median ratio is the figure: a shared machine's speed drifts by 10-30% from one minute to the
+next. Each app run also times its Start
 click (the Train page open for READING_S seconds before it, as a user reads the form) to the first
 loss point: when the training process writes it, and when the page shows it. Needs Playwright and
 Chromium (`/usr/bin/chromium`).
@@ -129,17 +130,17 @@ def wait_healthy(url: str, server: subprocess.Popen, timeout_s: float = 120.0) -
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m core bench --watch", description=__doc__)
     parser.add_argument("--epochs", type=int, default=5)
-    parser.add_argument("--repeats", type=int, default=3, help="command-line and app runs, one pair after the other")
+    parser.add_argument("--repeats", type=int, default=5, help="pairs of runs (command line, app), one after another")
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds the app's run may take")
     parser.add_argument("--json", type=Path, default=None, help="where to write the results (default: bench-results/)")
     args = parser.parse_args(argv)
-    pairs = [one_pair(args.epochs, args.timeout) for _ in range(max(1, args.repeats))]
+    pairs = [one_pair(args.epochs, args.timeout, app_first=i % 2 == 1) for i in range(max(1, args.repeats))]
     ratio = statistics.median(p["ratio"] for p in pairs)
-    print(f"PTB, {args.epochs} epochs, default settings, {os.cpu_count()} cores, command line then app:")
+    print(f"PTB, {args.epochs} epochs, default settings, {os.cpu_count()} cores; pairs of runs, one after another:")
     for i, pair in enumerate(pairs, 1):
         cli, app = pair["cli"], pair["app"]
         print(
-            f"  {i}. command line {cli['tokens_per_s']:,.0f} tokens/s ({cli['train_s']:.1f} s), "
+            f"  {i}. {pair['first']} first: command line {cli['tokens_per_s']:,.0f} tokens/s ({cli['train_s']:.1f} s), "
             f"app {app['tokens_per_s']:,.0f} ({app['train_s']:.1f} s): {pair['ratio']:.2f}; "
             f"Start to the first loss point written {app['first_point_s']:.1f} s, on the chart {app['on_page_s']:.1f} s"
         )
@@ -152,10 +153,17 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-def one_pair(epochs: int, timeout_s: float) -> dict[str, Any]:
-    """The command-line run, then the app's, each in a runs folder of its own (the app's Train page starts empty)."""
+def one_pair(epochs: int, timeout_s: float, app_first: bool) -> dict[str, Any]:
+    """One command-line run and one app run, each in a runs folder of its own (the app's Train page starts
+    empty); which goes first alternates from pair to pair, so a machine slowing down favours neither."""
     with tempfile.TemporaryDirectory() as folder:
         cli_root, app_root = Path(folder) / "cli", Path(folder) / "app"
-        cli = command_line_run(cli_root, epochs, {**os.environ, "W2V_RUNS_DIR": str(cli_root)})
-        app = app_run(app_root, epochs, {**os.environ, "W2V_RUNS_DIR": str(app_root)}, timeout_s)
-    return {"cli": cli, "app": app, "ratio": app["tokens_per_s"] / cli["tokens_per_s"]}
+        order = ("app", "cli") if app_first else ("cli", "app")
+        done = {}
+        for side in order:
+            if side == "cli":
+                done[side] = command_line_run(cli_root, epochs, {**os.environ, "W2V_RUNS_DIR": str(cli_root)})
+            else:
+                done[side] = app_run(app_root, epochs, {**os.environ, "W2V_RUNS_DIR": str(app_root)}, timeout_s)
+    cli, app = done["cli"], done["app"]
+    return {"first": order[0], "cli": cli, "app": app, "ratio": app["tokens_per_s"] / cli["tokens_per_s"]}

@@ -60,7 +60,10 @@ export default function(component) {{
             busy = false;
         }}
     }}
+    // Streamlit calls this again when the page reruns (new data) without always cleaning up first: one poller
+    clearInterval(parentElement.w2vTimer);
     const timer = setInterval(poll, {POLL_MS});
+    parentElement.w2vTimer = timer;
     return () => clearInterval(timer);
 }}
 """

@@ -115,3 +115,59 @@ def test_train_watch_stop_query_and_map(app_url: str) -> None:
             page.screenshot(path=str(ARTIFACTS / "projection.png"), full_page=True)
         finally:
             browser.close()
+
+
+def test_a_live_run_is_followed_without_reruns_and_its_end_shows_by_itself(app_url: str) -> None:
+    """While a run trains, the panel updates from the browser (pages.live_view): Streamlit sends the page
+    nothing and is asked for nothing, which is what made watching cost the training a quarter of a core.
+    A rerun meanwhile (new watch words) keeps one poller, not two. When the run ends, the page shows the
+    finished run without the user doing anything."""
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1700})
+            page.set_default_timeout(60_000)
+            expect.set_options(timeout=60_000)
+            frames, feed = {"in": 0, "out": 0}, []
+
+            def count(socket) -> None:
+                socket.on("framereceived", lambda _: frames.__setitem__("in", frames["in"] + 1))
+                socket.on("framesent", lambda _: frames.__setitem__("out", frames["out"] + 1))
+
+            page.on("websocket", count)
+            page.on("request", lambda request: feed.append(request.url) if "127.0.0.1" in request.url else None)
+            page.goto(f"{app_url}/train")
+            expect(page.get_by_role("heading", name="Train", exact=True)).to_be_visible()
+            page.get_by_text("Lee news corpus").click()
+            for label, value in (("Minimum word count", "5"), ("Epochs", "250")):
+                field = page.get_by_label(label, exact=True)
+                field.fill(value)
+                field.press("Enter")
+            expect(page.get_by_label("Epochs", exact=True)).to_have_value("250")
+            page.get_by_role("button", name="Start").click()
+            expect(page.get_by_text(re.compile(r"\d+ loss points logged"))).to_be_visible()
+            expect(page.get_by_role("progressbar")).to_be_visible()
+            expect(page.get_by_text(re.compile(r"^\d+% done · ETA"))).to_be_visible()
+            page.wait_for_timeout(500)  # the Start's own rerun has settled
+            before, first = dict(frames), logged_points(page)
+            page.wait_for_timeout(2500)
+            expect(page.get_by_text(re.compile(r"^Running"))).to_be_visible()
+            assert frames == before, f"Streamlit reran while the run trained: {before} -> {frames}"
+            assert logged_points(page) > first, "the panel gains points while training"
+
+            words = page.get_by_label("Watch words (comma separated)")
+            words.fill("government")
+            words.press("Enter")
+            expect(page.get_by_role("cell", name="government", exact=True)).to_be_visible()  # the process took them
+            polls = len(feed)
+            page.wait_for_timeout(3000)
+            assert len(feed) - polls <= 4, f"{len(feed) - polls} feed requests in 3 s: a second poller was left"
+
+            expect(page.get_by_text(re.compile(r"^Finished 250 epochs in"))).to_be_visible()
+            expect(page.locator(".js-plotly-plot").first).to_be_visible()  # the finished run's interactive chart
+            expect(page.get_by_role("button", name="Resume")).to_be_disabled()
+            expect(page.get_by_role("button", name="Stop")).to_be_disabled()
+        finally:
+            browser.close()

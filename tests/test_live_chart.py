@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import xml.etree.ElementTree as ET
@@ -32,7 +33,7 @@ def test_ticks_of_a_flat_series_still_span_something(low: float, high: float) ->
     """A moving average of equal losses differs from them in the last bit: still flat, not a 1e-17 step."""
     ticks = nice_ticks(low, high)
     assert ticks[0] <= low <= high <= ticks[-1]
-    assert min(b - a for a, b in zip(ticks, ticks[1:])) > 1e-3
+    assert min(b - a for a, b in itertools.pairwise(ticks)) > 1e-3
 
 
 def reader_with(tmp_path: Path, steps: int, epochs_done: int) -> MetricsReader:

@@ -341,7 +341,12 @@ def run_panel(run: Run, reg: Launcher) -> None:
         if live and feed is not None:
             pass_watch_words(run, current_watch_words())
             server, panels = feed
-            live_panel(server.url(run.name), panels(run.name)["html"], key=f"live_{run.name}")
+            try:
+                html = panels(run.name)["html"]
+            except LookupError as exc:  # deleted just now
+                st.warning(literal(exc))
+                return
+            live_panel(server.url(run.name), html, key=f"live_{run.name}")
             return
         show_state(status, reg, run)
         try:

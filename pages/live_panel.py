@@ -14,6 +14,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from core.config import ConfigError
 from core.runs import MetricsReader, Run, RunError, Status
 from core.runs.launcher import Launcher
 from pages.live_chart import loss_svg
@@ -124,7 +125,7 @@ class PanelFeed:
         reader.poll()
         try:
             html = panel_html(run, reader, status, self.reg)
-        except RunError as exc:
+        except (RunError, ConfigError) as exc:  # a damaged config
             html = f'<p class="error">{escape(str(exc))}</p>'
         return {"html": html, "ended": not active(self.reg, run, status)}
 

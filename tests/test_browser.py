@@ -50,6 +50,13 @@ def logged_points(page) -> int:
     return int(text.split()[0])
 
 
+def settled(page) -> None:
+    """Wait until the app's script run, if one was asked for, has ended: a loaded machine otherwise
+    has the next keystrokes meet a form that is being redrawn."""
+    page.wait_for_timeout(200)
+    page.wait_for_selector('[data-test-script-state="notRunning"]')
+
+
 def test_train_watch_stop_query_and_map(app_url: str) -> None:
     from playwright.sync_api import expect, sync_playwright
 
@@ -141,10 +148,12 @@ def test_a_live_run_is_followed_without_reruns_and_its_end_shows_by_itself(app_u
             page.goto(f"{app_url}/train")
             expect(page.get_by_role("heading", name="Train", exact=True)).to_be_visible()
             page.get_by_text("Lee news corpus").click()
+            settled(page)
             for label, value in (("Minimum word count", "5"), ("Epochs", "250")):
                 field = page.get_by_label(label, exact=True)
                 field.fill(value)
                 field.press("Enter")
+                settled(page)
             expect(page.get_by_label("Epochs", exact=True)).to_have_value("250")
             page.get_by_role("button", name="Start").click()
             expect(page.get_by_text(re.compile(r"\d+ loss points logged"))).to_be_visible()

@@ -24,6 +24,8 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -51,9 +53,26 @@ def command_line_run(root: Path, epochs: int, env: dict[str, str]) -> dict[str, 
     return {"tokens_per_s": status.tokens_per_s, "train_s": status.train_seconds, "wall_s": time.perf_counter() - began}
 
 
+@contextmanager
+def chromium_page(height: int = 1700, timeout_s: float = 120.0) -> Iterator[Any]:
+    """A 1400-px-wide page in headless Chromium (`CHROMIUM_ARGS`), closed afterwards; Playwright's actions
+    and assertions wait up to `timeout_s` (a cold app start takes longer than their defaults)."""
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": height})
+            page.set_default_timeout(timeout_s * 1000)
+            expect.set_options(timeout=timeout_s * 1000)
+            yield page
+        finally:
+            browser.close()
+
+
 def app_run(root: Path, epochs: int, env: dict[str, str], timeout_s: float) -> dict[str, Any]:
     """Start the run from the Train page and keep the page open, following the run, until it finishes."""
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     port = free_port()
     server_command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true"]
@@ -63,12 +82,9 @@ def app_run(root: Path, epochs: int, env: dict[str, str], timeout_s: float) -> d
         try:
             url = f"http://localhost:{port}"
             wait_healthy(url, server)
-            with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-                page = browser.new_page(viewport={"width": 1400, "height": 1700})
-                page.set_default_timeout(120_000)
+            with chromium_page() as page:
                 page.goto(f"{url}/train")
-                expect(page.get_by_role("heading", name="Train", exact=True)).to_be_visible(timeout=120_000)
+                expect(page.get_by_role("heading", name="Train", exact=True)).to_be_visible()
                 field = page.get_by_label("Epochs", exact=True)
                 field.fill(str(epochs))
                 field.press("Enter")
@@ -78,7 +94,6 @@ def app_run(root: Path, epochs: int, env: dict[str, str], timeout_s: float) -> d
                 page.get_by_text(re.compile(r"\d+ loss points? logged")).wait_for()
                 on_page_s = time.time() - clicked
                 run = _wait_finished(root, timeout_s)
-                browser.close()
         finally:
             server.terminate()
             server.wait(30)
@@ -158,12 +173,11 @@ def one_pair(epochs: int, timeout_s: float, app_first: bool) -> dict[str, Any]:
     empty); which goes first alternates from pair to pair, so a machine slowing down favours neither."""
     with tempfile.TemporaryDirectory() as folder:
         cli_root, app_root = Path(folder) / "cli", Path(folder) / "app"
+        sides = {
+            "cli": lambda: command_line_run(cli_root, epochs, {**os.environ, "W2V_RUNS_DIR": str(cli_root)}),
+            "app": lambda: app_run(app_root, epochs, {**os.environ, "W2V_RUNS_DIR": str(app_root)}, timeout_s),
+        }
         order = ("app", "cli") if app_first else ("cli", "app")
-        done = {}
-        for side in order:
-            if side == "cli":
-                done[side] = command_line_run(cli_root, epochs, {**os.environ, "W2V_RUNS_DIR": str(cli_root)})
-            else:
-                done[side] = app_run(app_root, epochs, {**os.environ, "W2V_RUNS_DIR": str(app_root)}, timeout_s)
+        done = {side: sides[side]() for side in order}
     cli, app = done["cli"], done["app"]
     return {"first": order[0], "cli": cli, "app": app, "ratio": app["tokens_per_s"] / cli["tokens_per_s"]}

@@ -13,7 +13,7 @@ from core.query import Embeddings
 from core.runs import MetricsReader, Run, RunError, Status
 from core.runs.launcher import Launcher
 from pages.live_feed import LiveFeed
-from pages.live_panel import PanelFeed, safe_status
+from pages.live_panel import PanelFeed, Readers, safe_status
 
 FIGURES = ("epochs_done", "mean_loss", "tokens_per_s", "device")
 SCORES = ("WS353", "SimLex", "analogy")
@@ -40,7 +40,7 @@ def launcher() -> Launcher:
 
 @st.cache_resource
 def _live_feed() -> tuple[LiveFeed, PanelFeed] | None:
-    panels = PanelFeed(launcher())
+    panels = PanelFeed(launcher(), _readers())
     try:
         return LiveFeed(panels), panels
     except OSError:  # no loopback port to listen on: the page polls through Streamlit instead
@@ -60,14 +60,15 @@ def browser_feed() -> tuple[LiveFeed, PanelFeed] | None:
     return _live_feed()
 
 
-@st.cache_resource(max_entries=64)
-def _reader(path: str) -> MetricsReader:
-    return Run(Path(path)).metrics_reader()
+@st.cache_resource
+def _readers() -> Readers:
+    return Readers()
 
 
 def metrics(run: Run) -> MetricsReader:
-    """The run's metrics, read up to now: one reader per run and server, so a poll reads only new rows."""
-    reader = _reader(str(run.path.resolve()))
+    """The run's metrics, read up to now: one reader per run and server (the live feed's too), so a poll
+    reads only new rows."""
+    reader = _readers().reader(run)
     reader.poll()
     return reader
 

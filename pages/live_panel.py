@@ -104,16 +104,31 @@ def table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
-class PanelFeed:
-    """`pages.live_feed`'s render function: a run name to its panel and whether it still trains or waits.
+class Readers:
+    """One metrics reader per run folder for the whole server, shared by the page and the feed, so that a
+    poll, whichever asks, reads only the rows appended since the last one."""
 
-    It keeps one metrics reader per run, so each poll reads only the rows appended since the last.
-    """
-
-    def __init__(self, reg: Launcher) -> None:
-        self.reg = reg
+    def __init__(self, limit: int = 64) -> None:
+        self.limit = limit
         self._readers: dict[Path, MetricsReader] = {}
         self._lock = threading.Lock()
+
+    def reader(self, run: Run) -> MetricsReader:
+        key = run.path.resolve()
+        with self._lock:
+            if key not in self._readers:
+                if len(self._readers) >= self.limit:
+                    self._readers.pop(next(iter(self._readers)))
+                self._readers[key] = run.metrics_reader()
+            return self._readers[key]
+
+
+class PanelFeed:
+    """`pages.live_feed`'s render function: a run name to its panel and whether it still trains or waits."""
+
+    def __init__(self, reg: Launcher, readers: Readers) -> None:
+        self.reg = reg
+        self.readers = readers
 
     def __call__(self, name: str) -> dict[str, Any]:
         try:
@@ -121,18 +136,10 @@ class PanelFeed:
         except RunError as exc:
             raise LookupError(str(exc)) from exc
         status = safe_status(run)
-        reader = self._reader(run)
+        reader = self.readers.reader(run)
         reader.poll()
         try:
             html = panel_html(run, reader, status, self.reg)
         except (RunError, ConfigError) as exc:  # a damaged config
             html = f'<p class="error">{escape(str(exc))}</p>'
         return {"html": html, "ended": not active(self.reg, run, status)}
-
-    def _reader(self, run: Run) -> MetricsReader:
-        with self._lock:
-            if run.path not in self._readers:
-                if len(self._readers) >= 16:
-                    self._readers.pop(next(iter(self._readers)))
-                self._readers[run.path] = run.metrics_reader()
-            return self._readers[run.path]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from core.bench_watch import CHROMIUM, CHROMIUM_ARGS, free_port, wait_healthy
+from core.bench_watch import CHROMIUM, chromium_page, free_port, wait_healthy
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -58,70 +58,63 @@ def settled(page) -> None:
 
 
 def test_train_watch_stop_query_and_map(app_url: str) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1700})
-            page.set_default_timeout(60_000)
-            expect.set_options(timeout=60_000)  # assertions have their own 5 s default; a cold app start takes longer
-            page.goto(f"{app_url}/train")  # a deep link as the server's very first visit still gets app.py's pages
-            expect(page.get_by_role("heading", name="Train", exact=True)).to_be_visible()
-            expect(page.get_by_role("link", name="common")).to_have_count(0)
-            page.get_by_role("link", name="Home").click()
-            expect(page.get_by_role("heading", name="Word2Vec Studio")).to_be_visible()
+    with chromium_page(height=1700, timeout_s=60) as page:
+        page.goto(f"{app_url}/train")  # a deep link as the server's very first visit still gets app.py's pages
+        expect(page.get_by_role("heading", name="Train", exact=True)).to_be_visible()
+        expect(page.get_by_role("link", name="common")).to_have_count(0)
+        page.get_by_role("link", name="Home").click()
+        expect(page.get_by_role("heading", name="Word2Vec Studio")).to_be_visible()
 
-            page.get_by_role("link", name="Train").click()
-            page.get_by_text("Lee news corpus").click()
-            for label, value in (("Minimum word count", "5"), ("Epochs", "300")):
-                field = page.get_by_label(label, exact=True)
-                field.fill(value)
-                field.press("Enter")
-            expect(page.get_by_label("Epochs", exact=True)).to_have_value("300")
-            page.get_by_role("button", name="Start").click()
+        page.get_by_role("link", name="Train").click()
+        page.get_by_text("Lee news corpus").click()
+        for label, value in (("Minimum word count", "5"), ("Epochs", "300")):
+            field = page.get_by_label(label, exact=True)
+            field.fill(value)
+            field.press("Enter")
+        expect(page.get_by_label("Epochs", exact=True)).to_have_value("300")
+        page.get_by_role("button", name="Start").click()
 
-            points = page.get_by_text(re.compile(r"\d+ loss points logged"))
-            expect(points).to_be_visible()
-            first = later = logged_points(page)
-            for _ in range(40):  # the page polls once a second; a loaded machine may pause the training process
-                page.wait_for_timeout(500)
-                if (later := logged_points(page)) > first:
-                    break
-            assert later > first, "the loss chart gains points while training"
-            expect(page.get_by_role("img", name="loss chart")).to_be_visible()  # the live chart, an SVG image
-            page.screenshot(path=str(ARTIFACTS / "train-live.png"), full_page=True)
+        points = page.get_by_text(re.compile(r"\d+ loss points logged"))
+        expect(points).to_be_visible()
+        first = later = logged_points(page)
+        for _ in range(40):  # the page polls once a second; a loaded machine may pause the training process
+            page.wait_for_timeout(500)
+            if (later := logged_points(page)) > first:
+                break
+        assert later > first, "the loss chart gains points while training"
+        expect(page.get_by_role("img", name="loss chart")).to_be_visible()  # the live chart, an SVG image
+        page.screenshot(path=str(ARTIFACTS / "train-live.png"), full_page=True)
 
-            page.get_by_role("button", name="Stop").click()
-            expect(page.get_by_text(re.compile("^Stopped:"))).to_be_visible()
-            expect(page.get_by_role("button", name="Resume")).to_be_enabled()
-            expect(page.locator(".js-plotly-plot").first).to_be_visible()  # a stopped run's chart is interactive
-            page.screenshot(path=str(ARTIFACTS / "train-stopped.png"), full_page=True)
+        page.get_by_role("button", name="Stop").click()
+        expect(page.get_by_text(re.compile("^Stopped:"))).to_be_visible()
+        expect(page.get_by_role("button", name="Resume")).to_be_enabled()
+        expect(page.locator(".js-plotly-plot").first).to_be_visible()  # a stopped run's chart is interactive
+        page.screenshot(path=str(ARTIFACTS / "train-stopped.png"), full_page=True)
 
-            page.get_by_role("link", name="Neighbours").click()
-            expect(page.get_by_text(re.compile("Nearest to"))).to_be_visible()
-            page.get_by_role("combobox", name="Query word").click()
-            page.keyboard.type("police")
-            page.keyboard.press("Enter")
-            expect(page.get_by_text("Nearest to “police” (center)")).to_be_visible()
-            page.screenshot(path=str(ARTIFACTS / "neighbours.png"), full_page=True)
-            with page.expect_download() as download:
-                page.get_by_role("button", name="Download vectors").click()
-            assert download.value.suggested_filename.endswith("-center.txt")
-            count, dim = Path(download.value.path()).read_text(encoding="utf-8").splitlines()[0].split()
-            assert int(dim) == 100 and int(count) > 1000  # the word2vec text header of the Lee run's vectors
+        page.get_by_role("link", name="Neighbours").click()
+        expect(page.get_by_text(re.compile("Nearest to"))).to_be_visible()
+        page.get_by_role("combobox", name="Query word").click()
+        page.keyboard.type("police")
+        page.keyboard.press("Enter")
+        expect(page.get_by_text("Nearest to “police” (center)")).to_be_visible()
+        page.screenshot(path=str(ARTIFACTS / "neighbours.png"), full_page=True)
+        with page.expect_download() as download:
+            page.get_by_role("button", name="Download vectors").click()
+        assert download.value.suggested_filename.endswith("-center.txt")
+        count, dim = Path(download.value.path()).read_text(encoding="utf-8").splitlines()[0].split()
+        assert int(dim) == 100 and int(count) > 1000  # the word2vec text header of the Lee run's vectors
 
-            page.get_by_role("link", name="Projection").click()
-            expect(page.locator(".js-plotly-plot").first).to_be_visible()
-            highlight = page.get_by_label("Search a word (it and its neighbours are always on the map)")
-            highlight.fill("police")
-            highlight.press("Enter")
-            expect(page.get_by_text("police and its neighbours", exact=True)).to_be_visible()  # legend entry
-            expect(page.get_by_role("button", name="Download coordinates (CSV)")).to_be_visible()
-            page.screenshot(path=str(ARTIFACTS / "projection.png"), full_page=True)
-        finally:
-            browser.close()
+        page.get_by_role("link", name="Projection").click()
+        expect(page.locator(".js-plotly-plot").first).to_be_visible()
+        highlight = page.get_by_label("Search a word (it and its neighbours are always on the map)")
+        highlight.fill("police")
+        highlight.press("Enter")
+        expect(page.get_by_text("police and its neighbours", exact=True)).to_be_visible()  # legend entry
+        expect(page.get_by_role("button", name="Download coordinates (CSV)")).to_be_visible()
+        page.screenshot(path=str(ARTIFACTS / "projection.png"), full_page=True)
 
 
 def test_a_live_run_is_followed_without_reruns_and_its_end_shows_by_itself(app_url: str) -> None:
@@ -129,54 +122,47 @@ def test_a_live_run_is_followed_without_reruns_and_its_end_shows_by_itself(app_u
     nothing and is asked for nothing, which is what made watching cost the training a quarter of a core.
     A rerun meanwhile (new watch words) keeps one poller, not two. When the run ends, the page shows the
     finished run without the user doing anything."""
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1700})
-            page.set_default_timeout(60_000)
-            expect.set_options(timeout=60_000)
-            frames, feed = {"in": 0, "out": 0}, []
+    with chromium_page(height=1700, timeout_s=60) as page:
+        frames, feed = {"in": 0, "out": 0}, []
 
-            def count(socket) -> None:
-                socket.on("framereceived", lambda _: frames.__setitem__("in", frames["in"] + 1))
-                socket.on("framesent", lambda _: frames.__setitem__("out", frames["out"] + 1))
+        def count(socket) -> None:
+            socket.on("framereceived", lambda _: frames.__setitem__("in", frames["in"] + 1))
+            socket.on("framesent", lambda _: frames.__setitem__("out", frames["out"] + 1))
 
-            page.on("websocket", count)
-            page.on("request", lambda request: feed.append(request.url) if "127.0.0.1" in request.url else None)
-            page.goto(f"{app_url}/train")
-            expect(page.get_by_role("heading", name="Train", exact=True)).to_be_visible()
-            page.get_by_text("Lee news corpus").click()
+        page.on("websocket", count)
+        page.on("request", lambda request: feed.append(request.url) if "127.0.0.1" in request.url else None)
+        page.goto(f"{app_url}/train")
+        expect(page.get_by_role("heading", name="Train", exact=True)).to_be_visible()
+        page.get_by_text("Lee news corpus").click()
+        settled(page)
+        for label, value in (("Minimum word count", "5"), ("Epochs", "250")):
+            field = page.get_by_label(label, exact=True)
+            field.fill(value)
+            field.press("Enter")
             settled(page)
-            for label, value in (("Minimum word count", "5"), ("Epochs", "250")):
-                field = page.get_by_label(label, exact=True)
-                field.fill(value)
-                field.press("Enter")
-                settled(page)
-            expect(page.get_by_label("Epochs", exact=True)).to_have_value("250")
-            page.get_by_role("button", name="Start").click()
-            expect(page.get_by_text(re.compile(r"\d+ loss points logged"))).to_be_visible()
-            expect(page.get_by_role("progressbar")).to_be_visible()
-            expect(page.get_by_text(re.compile(r"^\d+% done · ETA"))).to_be_visible()
-            page.wait_for_timeout(500)  # the Start's own rerun has settled
-            before, first = dict(frames), logged_points(page)
-            page.wait_for_timeout(2500)
-            expect(page.get_by_text(re.compile(r"^Running"))).to_be_visible()
-            assert frames == before, f"Streamlit reran while the run trained: {before} -> {frames}"
-            assert logged_points(page) > first, "the panel gains points while training"
+        expect(page.get_by_label("Epochs", exact=True)).to_have_value("250")
+        page.get_by_role("button", name="Start").click()
+        expect(page.get_by_text(re.compile(r"\d+ loss points logged"))).to_be_visible()
+        expect(page.get_by_role("progressbar")).to_be_visible()
+        expect(page.get_by_text(re.compile(r"^\d+% done · ETA"))).to_be_visible()
+        page.wait_for_timeout(500)  # the Start's own rerun has settled
+        before, first = dict(frames), logged_points(page)
+        page.wait_for_timeout(2500)
+        expect(page.get_by_text(re.compile(r"^Running"))).to_be_visible()
+        assert frames == before, f"Streamlit reran while the run trained: {before} -> {frames}"
+        assert logged_points(page) > first, "the panel gains points while training"
 
-            words = page.get_by_label("Watch words (comma separated)")
-            words.fill("government")
-            words.press("Enter")
-            expect(page.get_by_role("cell", name="government", exact=True)).to_be_visible()  # the process took them
-            polls = len(feed)
-            page.wait_for_timeout(3000)
-            assert len(feed) - polls <= 4, f"{len(feed) - polls} feed requests in 3 s: a second poller was left"
+        words = page.get_by_label("Watch words (comma separated)")
+        words.fill("government")
+        words.press("Enter")
+        expect(page.get_by_role("cell", name="government", exact=True)).to_be_visible()  # the process took them
+        polls = len(feed)
+        page.wait_for_timeout(3000)
+        assert len(feed) - polls <= 4, f"{len(feed) - polls} feed requests in 3 s: a second poller was left"
 
-            expect(page.get_by_text(re.compile(r"^Finished 250 epochs in"))).to_be_visible()
-            expect(page.locator(".js-plotly-plot").first).to_be_visible()  # the finished run's interactive chart
-            expect(page.get_by_role("button", name="Resume")).to_be_disabled()
-            expect(page.get_by_role("button", name="Stop")).to_be_disabled()
-        finally:
-            browser.close()
+        expect(page.get_by_text(re.compile(r"^Finished 250 epochs in"))).to_be_visible()
+        expect(page.locator(".js-plotly-plot").first).to_be_visible()  # the finished run's interactive chart
+        expect(page.get_by_role("button", name="Resume")).to_be_disabled()
+        expect(page.get_by_role("button", name="Stop")).to_be_disabled()

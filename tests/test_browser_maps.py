@@ -10,7 +10,9 @@ import time
 from pathlib import Path
 
 import pytest
-from test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, ROOT, app_url  # noqa: F401 - app_url is a fixture
+from test_browser import ARTIFACTS, ROOT, app_url  # noqa: F401 - app_url is a fixture
+
+from core.bench_watch import chromium_page
 
 pytestmark = pytest.mark.browser
 TOUR = ROOT / "docs" / "tour"
@@ -119,72 +121,58 @@ def ptb_run(isolated_runs: Path, ptb_dir: Path) -> str:
 
 
 def test_search_click_isolate_and_tsne_frames(ptb_run: str, app_url: str) -> None:  # noqa: F811
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     ARTIFACTS.mkdir(exist_ok=True)
     TOUR.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1100})
-            page.set_default_timeout(90_000)
-            expect.set_options(timeout=90_000)
-            page.goto(f"{app_url}/projection")
-            expect(page.get_by_text("PCA of 1,000 words")).to_be_visible()
-            search = page.get_by_label("Search a word (it and its neighbours are always on the map)")
-            search.fill("chip")
-            search.press("Enter")
-            expect(page.get_by_text("PCA of 1,011 words")).to_be_visible()  # chip (rank 2,082) and 10 neighbours added
-            words = page.evaluate(FOCUS_WORDS)
-            assert len(words) == 11 and words[0] == "chip"
-            page.screenshot(path=str(TOUR / "projection.png"))
+    with chromium_page(height=1100, timeout_s=90) as page:
+        page.goto(f"{app_url}/projection")
+        expect(page.get_by_text("PCA of 1,000 words")).to_be_visible()
+        search = page.get_by_label("Search a word (it and its neighbours are always on the map)")
+        search.fill("chip")
+        search.press("Enter")
+        expect(page.get_by_text("PCA of 1,011 words")).to_be_visible()  # chip (rank 2,082) and 10 neighbours added
+        words = page.evaluate(FOCUS_WORDS)
+        assert len(words) == 11 and words[0] == "chip"
+        page.screenshot(path=str(TOUR / "projection.png"))
 
-            lonely = page.evaluate(LONELY)
-            page.evaluate(INTO_VIEW)  # a point below the window's edge cannot be clicked
-            page.wait_for_timeout(300)
-            page.mouse.click(*page.evaluate(WORD_XY, lonely))
-            expect(page.get_by_text(f"Neighbours of {lonely}")).to_be_visible(timeout=20_000)
+        lonely = page.evaluate(LONELY)
+        page.evaluate(INTO_VIEW)  # a point below the window's edge cannot be clicked
+        page.wait_for_timeout(300)
+        page.mouse.click(*page.evaluate(WORD_XY, lonely))
+        expect(page.get_by_text(f"Neighbours of {lonely}")).to_be_visible(timeout=20_000)
 
-            page.get_by_text("Isolate", exact=True).click()
-            expect(page.get_by_text("PCA of 50 words around chip")).to_be_visible()
-            assert len(page.evaluate(FOCUS_WORDS)) == 50
-            page.get_by_text("Isolate", exact=True).click()
-            expect(page.get_by_text("PCA of 1,011 words")).to_be_visible()
+        page.get_by_text("Isolate", exact=True).click()
+        expect(page.get_by_text("PCA of 50 words around chip")).to_be_visible()
+        assert len(page.evaluate(FOCUS_WORDS)) == 50
+        page.get_by_text("Isolate", exact=True).click()
+        expect(page.get_by_text("PCA of 1,011 words")).to_be_visible()
 
-            page.get_by_text("t-SNE (keeps local neighbourhoods").click()
-            titles = page.evaluate(TSNE_TITLES)
-            frames = [t for t in titles if "iteration" in t]
-            assert len(frames) >= 2, titles
-            assert titles[-1] == "t-SNE of 1,011 words", titles
-            page.screenshot(path=str(TOUR / "projection-tsne.png"))
+        page.get_by_text("t-SNE (keeps local neighbourhoods").click()
+        titles = page.evaluate(TSNE_TITLES)
+        frames = [t for t in titles if "iteration" in t]
+        assert len(frames) >= 2, titles
+        assert titles[-1] == "t-SNE of 1,011 words", titles
+        page.screenshot(path=str(TOUR / "projection-tsne.png"))
 
-            server = server_pid(app_url)
-            start_long_tsne(page)
-            page.get_by_text("PCA (instant, linear)").click()  # a new request cancels the running t-SNE
-            expect(page.get_by_text("PCA of 1,011 words")).to_be_visible()
-            assert seconds_until_idle(server) is not None, "the cancelled t-SNE kept the server busy"
-            start_long_tsne(page)
-            page.close()  # a closed tab cancels it too
-            assert seconds_until_idle(server) is not None, "the t-SNE of a closed tab kept the server busy"
-        finally:
-            browser.close()
+        server = server_pid(app_url)
+        start_long_tsne(page)
+        page.get_by_text("PCA (instant, linear)").click()  # a new request cancels the running t-SNE
+        expect(page.get_by_text("PCA of 1,011 words")).to_be_visible()
+        assert seconds_until_idle(server) is not None, "the cancelled t-SNE kept the server busy"
+        start_long_tsne(page)
+        page.close()  # a closed tab cancels it too
+        assert seconds_until_idle(server) is not None, "the t-SNE of a closed tab kept the server busy"
 
 
 def test_tour_screenshots(ptb_run: str, app_url: str) -> None:  # noqa: F811
     """One picture per page for the README's Tour, on a finished PTB run."""
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     TOUR.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.set_default_timeout(90_000)
-            expect.set_options(timeout=90_000)
-            for path, heading in (("", "Word2Vec Studio"), ("train", "Train"), ("neighbours", "Neighbours")):
-                page.goto(f"{app_url}/{path}")
-                expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible()
-                page.wait_for_timeout(1500)  # charts settle
-                page.screenshot(path=str(TOUR / f"{path or 'home'}.png"))
-        finally:
-            browser.close()
+    with chromium_page(height=1000, timeout_s=90) as page:
+        for path, heading in (("", "Word2Vec Studio"), ("train", "Train"), ("neighbours", "Neighbours")):
+            page.goto(f"{app_url}/{path}")
+            expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible()
+            page.wait_for_timeout(1500)  # charts settle
+            page.screenshot(path=str(TOUR / f"{path or 'home'}.png"))

@@ -19,12 +19,12 @@ from core.config import TrainConfig
 from core.runs import MetricRow, Run, WatchResult, WatchRow
 from core.runs.launcher import Launcher
 from pages.live_feed import LiveFeed
-from pages.live_panel import PanelFeed
+from pages.live_panel import PanelFeed, Readers
 
 
 @pytest.fixture
 def feed(launcher: Launcher) -> Iterator[tuple[LiveFeed, PanelFeed]]:
-    panels = PanelFeed(launcher)
+    panels = PanelFeed(launcher, Readers())
     server = LiveFeed(panels)
     yield server, panels
     server.close()
@@ -98,7 +98,7 @@ def test_each_poll_reads_only_what_was_appended(feed, tmp_path: Path) -> None:
     for i in range(1, 2001):
         run.append_metric(step(i / 3000))
     panels(run.name)
-    reader = panels._reader(run)
+    reader = panels.readers.reader(run)
     before = reader.bytes_read
     run.append_metric(step(2001 / 3000))
     panels(run.name)

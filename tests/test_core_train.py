@@ -8,13 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from threadpoolctl import threadpool_info, threadpool_limits
 
-from core import train
+from core import pipeline, train
 from core.config import TrainConfig
 from core.data import read_text_file
 from core.engine_fast import FastEngine
 from core.pipeline import train_run
-from core.query import Embeddings
+from core.query import Embeddings, watch_words
 from core.runs import Run
 from core.sampling import NoiseTable
 from core.train import Prepared, Trainer, TrainEvent, TrainingError
@@ -116,3 +117,23 @@ def test_torch_kernel_of_the_fast_mode_trains(tiny_corpus: Path) -> None:
     trainer.engine = FastEngine(trainer.model, cfg.sgd_lr, cfg.negatives, noise, 16)
     losses = trainer.train().epoch_losses
     assert losses[-1] < losses[0] - 0.05
+
+
+def test_watch_words_are_ranked_on_one_blas_thread(tiny_corpus: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """After a product on several threads, OpenBLAS's idle pool spins for about 0.1 s of a core; in a
+    training process that core is the workers' (the app's runs, which have watch words, lost a fifth)."""
+    threads: list[int] = []
+
+    def ranked(embeddings: Embeddings, words: list[str]) -> list:
+        threads.append(max(pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"))
+        return watch_words(embeddings, words)
+
+    monkeypatch.setattr(pipeline, "watch_words", ranked)
+    run = Run.create(config(tiny_corpus))
+    run.set_watch_words(["cat1"])
+    with threadpool_limits(2, user_api="blas"):  # as on any machine of two cores or more
+        train_run(run)
+    assert threads and set(threads) == {1}
+    reader = run.metrics_reader()
+    reader.poll()
+    assert reader.watch is not None and reader.watch.results[0].word == "cat1"

@@ -12,7 +12,7 @@ from conftest import wait_for
 
 from core.config import TrainConfig
 from core.runs.launcher import Launcher
-from core.runs.spare import SPARE_ENV
+from core.spare import SPARE_ENV
 
 LEE = TrainConfig(corpus="lee", min_freq=5, epochs=2)
 
@@ -115,3 +115,15 @@ def test_a_spare_that_dies_by_itself_is_not_started_again(launcher: Launcher, wi
     assert launcher.spare_pid is None, "no loop of spares that die at once"
     run = launcher.start(LEE, name="cold-after")
     assert launcher.wait(run, timeout=120) and run.status().state == "finished"
+
+
+def test_a_spare_whose_input_closes_ends_at_once_without_finishing_its_imports(with_spare: None) -> None:
+    """A spare left importing after its launcher closed (the server quit) would take a core for seconds."""
+    made = Launcher()
+    made.keep_spare()
+    spare = made.spare_pid
+    assert spare is not None
+    made.close()
+    _, status, usage = os.wait4(spare, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert usage.ru_utime + usage.ru_stime < 0.5, "it went on importing torch and numba (seconds of CPU)"

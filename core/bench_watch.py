@@ -4,10 +4,10 @@ PTB with the default settings trains from the command line and from the app in h
 Chromium with the Train page open and following the run to its end; each is a training process of
 its own, and the ratio of their tokens per second says what watching costs. The pair runs
 `--repeats` times, one pair right after the other, the command line first in every other pair, and
-the median ratio is the figure: a shared machine's speed drifts by 10-30% from one minute to the
-next. Each app run also times its Start
-click (the Train page open for READING_S seconds before it, as a user reads the form) to the first
-loss point: when the training process writes it, and when the page shows it. Needs Playwright and
+the median ratio is the figure, with its quartiles: a shared machine's speed drifts by 10-30% from
+one minute to the next, so single pairs scatter. Each app run also times its Start click (the
+Train page open for READING_S seconds before it, as a user reads the form) to the first loss
+point: when the training process writes it, and when the page shows it. Needs Playwright and
 Chromium (`/usr/bin/chromium`).
 """
 
@@ -145,12 +145,14 @@ def wait_healthy(url: str, server: subprocess.Popen, timeout_s: float = 120.0) -
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m core bench --watch", description=__doc__)
     parser.add_argument("--epochs", type=int, default=5)
-    parser.add_argument("--repeats", type=int, default=5, help="pairs of runs (command line, app), one after another")
+    parser.add_argument("--repeats", type=int, default=9, help="pairs of runs (command line, app), one after another")
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds the app's run may take")
     parser.add_argument("--json", type=Path, default=None, help="where to write the results (default: bench-results/)")
     args = parser.parse_args(argv)
     pairs = [one_pair(args.epochs, args.timeout, app_first=i % 2 == 1) for i in range(max(1, args.repeats))]
-    ratio = statistics.median(p["ratio"] for p in pairs)
+    ratios = [p["ratio"] for p in pairs]
+    ratio = statistics.median(ratios)
+    spread = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else [ratio] * 3
     print(f"PTB, {args.epochs} epochs, default settings, {os.cpu_count()} cores; pairs of runs, one after another:")
     for i, pair in enumerate(pairs, 1):
         cli, app = pair["cli"], pair["app"]
@@ -159,8 +161,8 @@ def main(argv: list[str]) -> int:
             f"app {app['tokens_per_s']:,.0f} ({app['train_s']:.1f} s): {pair['ratio']:.2f}; "
             f"Start to the first loss point written {app['first_point_s']:.1f} s, on the chart {app['on_page_s']:.1f} s"
         )
-    print(f"  app / command line, median of {len(pairs)}: {ratio:.2f}")
-    report = {"when": time.strftime("%Y-%m-%d %H:%M:%S"), "pairs": pairs, "ratio": ratio}
+    print(f"  app / command line, median of {len(pairs)}: {ratio:.2f} (quartiles {spread[0]:.2f}-{spread[2]:.2f})")
+    report = {"when": time.strftime("%Y-%m-%d %H:%M:%S"), "pairs": pairs, "ratio": ratio, "quartiles": spread}
     target = args.json or Path("bench-results") / f"watch-{time.strftime('%Y%m%d-%H%M%S')}.json"
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(json.dumps(report, indent=2), encoding="utf-8")

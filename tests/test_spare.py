@@ -65,12 +65,18 @@ def test_a_spare_started_in_another_environment_is_not_used(
     wait_for(lambda: ended(stale))
 
 
-def test_closing_the_launcher_ends_its_spare(with_spare: None) -> None:
+def closed_spare() -> int:
+    """The process id of the spare process of a launcher that was closed just after starting it."""
     made = Launcher()
     made.keep_spare()
     spare = made.spare_pid
     assert spare is not None
     made.close()
+    return spare
+
+
+def test_closing_the_launcher_ends_its_spare(with_spare: None) -> None:
+    spare = closed_spare()
     wait_for(lambda: ended(spare))
 
 
@@ -119,11 +125,6 @@ def test_a_spare_that_dies_by_itself_is_not_started_again(launcher: Launcher, wi
 
 def test_a_spare_whose_input_closes_ends_at_once_without_finishing_its_imports(with_spare: None) -> None:
     """A spare left importing after its launcher closed (the server quit) would take a core for seconds."""
-    made = Launcher()
-    made.keep_spare()
-    spare = made.spare_pid
-    assert spare is not None
-    made.close()
-    _, status, usage = os.wait4(spare, 0)
+    _, status, usage = os.wait4(closed_spare(), 0)
     assert os.waitstatus_to_exitcode(status) == 0
     assert usage.ru_utime + usage.ru_stime < 0.5, "it went on importing torch and numba (seconds of CPU)"

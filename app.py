@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from pages.common import launcher
+from pages.parts.common import launcher
 
 st.set_page_config(page_title="Word2Vec Studio", page_icon=":material/hub:", layout="wide")
 
@@ -15,7 +15,7 @@ PAGES = [
     st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
 ]
 
-st.session_state["app_ran"] = True  # see pages.common.require_app
+st.session_state["app_ran"] = True  # see pages.parts.common.require_app
 navigation = st.navigation(PAGES)
 deep_link, query = st.session_state.pop("deep_link", (None, {}))
 target = next((page for page in PAGES if page.url_path == deep_link), None)

@@ -14,16 +14,17 @@ from tqdm import tqdm
 
 from core import distributed
 from core.config import SCHEMA, ConfigError, Setting, TrainConfig, settings_table
-from core.data import CorpusError, Sentences
+from core.data.checks import check_corpus
+from core.data.corpora import CorpusError, Sentences
+from core.data.vocab import UNK, VocabError
 from core.device import DeviceError
-from core.evaluate import EvaluationError, Report, full_report, save_evaluation
-from core.export import FORMATS, ExportError, export_vectors
-from core.pipeline import RunSummary, check_corpus, train_run
-from core.query import TABLES, Embeddings, UnknownWordError
+from core.explore.evaluate import EvaluationError, Report, full_report, save_evaluation
+from core.explore.export import FORMATS, ExportError, export_vectors
+from core.explore.vector_files import VectorFileError, read_vectors
+from core.explore.vectors import TABLES, Embeddings, UnknownWordError
+from core.job import RunSummary, train_run
 from core.runs import RESUMABLE_FIELDS, Run, RunError, kept_on_failure
 from core.train import TrainEvent, TrainingError
-from core.vectors_io import VectorFileError, read_vectors
-from core.vocab import UNK, VocabError
 
 USER_ERRORS = (
     ConfigError,

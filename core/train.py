@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import math
 import threading
 import time
@@ -11,27 +10,20 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from typing import Literal
 
-import numpy as np
 import torch
 
 from core.config import TrainConfig
+from core.data.prepared import Prepared, Segment
+from core.data.sampling import NoiseTable, epoch_generator, keep_probabilities, sample_epoch
 from core.device import set_threads
 from core.distributed import GradientMean, Replicas, World
-from core.engine_api import Engine
-from core.engine_book import BookEngine
-from core.engine_book_gpu import GraphBookEngine
-from core.engine_fast import FastEngine
-from core.engine_fast_cpu import FastCpuEngine
-from core.engine_fast_gpu import GpuFastEngine, triton_available
+from core.engines import make_engine
+from core.engines.book import BookEngine
 from core.model import SkipGram
-from core.sampling import NoiseTable, epoch_generator, keep_probabilities, sample_epoch, sentence_index
-from core.store import Store
-from core.vocab import Vocab
 
 EVENT_INTERVAL_S = 0.2
 MIN_LOSS_POINTS = 50  # step events a run reports at least, however small: one each 1/100 of its centers
 DIVERGED_LOSS = 50.0
-SEGMENT_TOKENS = 1 << 24  # tokens per segment: bounds the memory of one epoch's sample
 RANK_SEED_STRIDE = 1 << 32  # ranks draw from different streams: rank r uses seed + r * stride
 
 
@@ -56,64 +48,6 @@ class TrainEvent:
 
 
 Callback = Callable[[TrainEvent], None]
-
-
-@dataclass(frozen=True)
-class Segment:
-    """A slice of the corpus on the training device: whole sentences, training ids."""
-
-    ids: torch.Tensor
-    sentence: torch.Tensor
-    raw_tokens: int
-
-
-@dataclass
-class Prepared:
-    """A corpus encoded for training on one device, handed out in segments of whole sentences.
-
-    `read(start, stop)` gives the training ids of tokens start..stop-1: a slice of an array in
-    memory, or a read from a store on disk, so memory is bounded by a segment, not the corpus.
-    """
-
-    vocab: Vocab
-    offsets: np.ndarray
-    read: Callable[[int, int], np.ndarray]
-    device: torch.device
-
-    @classmethod
-    def build(cls, sentences: list[list[str]], min_freq: int, device: torch.device) -> Prepared:
-        vocab = Vocab.build(sentences, min_freq)
-        ids, offsets = vocab.encode(sentences)
-        return cls(vocab, offsets, lambda start, stop: ids[start:stop], device)
-
-    @classmethod
-    def from_store(cls, store: Store, min_freq: int, device: torch.device) -> Prepared:
-        vocab, lookup = store.vocab(min_freq)
-        return cls(vocab, store.offsets(), lambda start, stop: lookup[store.read(start, stop)], device)
-
-    @property
-    def raw_tokens(self) -> int:
-        return int(self.offsets[-1])
-
-    def shards(self, world: int) -> list[list[tuple[int, int]]]:
-        """Token ranges of each rank's segments: contiguous, cut at sentence ends, near-equal in size.
-
-        Every rank gets the same number of segments (collectives must match across ranks), each
-        of at most about SEGMENT_TOKENS tokens; one process on a small corpus gets one segment.
-        """
-        total = self.raw_tokens
-        per_rank = max(1, math.ceil(total / (world * SEGMENT_TOKENS)))
-        targets = np.arange(world * per_rank + 1, dtype=np.int64) * total // (world * per_rank)
-        cuts = np.asarray(self.offsets[np.searchsorted(self.offsets, targets)], dtype=np.int64).tolist()
-        ranges = list(itertools.pairwise(cuts))
-        return [ranges[r * per_rank : (r + 1) * per_rank] for r in range(world)]
-
-    def segments(self, rank: int = 0, world: int = 1) -> Iterator[Segment]:
-        for start, stop in self.shards(world)[rank]:
-            first, last = np.searchsorted(self.offsets, [start, stop])
-            local = np.asarray(self.offsets[first : last + 1], dtype=np.int64) - start
-            ids = torch.as_tensor(self.read(start, stop)).to(self.device)
-            yield Segment(ids, sentence_index(local, self.device), stop - start)
 
 
 @dataclass
@@ -286,24 +220,6 @@ class Trainer:
     def _emit(self, event: TrainEvent) -> None:
         for callback in self.callbacks:
             callback(event)
-
-
-def make_engine(cfg: TrainConfig, model: SkipGram, noise: NoiseTable, threads: int, lockstep: bool) -> Engine:
-    """`lockstep`: data-parallel replicas merge between steps, so no update may be in flight there."""
-    on_cpu = model.embed_v.weight.device.type == "cpu"
-    if on_cpu:
-        from core.kernel_numba import warm_up
-
-        warm_up(cfg.mode)  # load the compiled kernel now rather than inside the first timed step
-    on_cuda = model.embed_v.weight.device.type == "cuda"
-    if cfg.mode == "book":
-        book = GraphBookEngine if on_cuda else BookEngine
-        return book(model, cfg.lr, cfg.negatives, noise, cfg.batch_size)
-    if on_cpu:
-        return FastCpuEngine(model, cfg.sgd_lr, cfg.negatives, noise, threads, lockstep)
-    if on_cuda and triton_available():
-        return GpuFastEngine(model, cfg.sgd_lr, cfg.negatives, noise)
-    return FastEngine(model, cfg.sgd_lr, cfg.negatives, noise, cfg.batch_size)
 
 
 def _checked(loss: float, epoch: int) -> float:

@@ -8,12 +8,12 @@ import pandas as pd
 import streamlit as st
 
 from core.config import ConfigError
-from core.evaluate import EvaluationError, full_report, save_evaluation
-from core.query import Embeddings, UnknownWordError
+from core.explore.evaluate import EvaluationError, full_report, save_evaluation
+from core.explore.vectors import Embeddings, UnknownWordError
 from core.runs import Run, RunError, list_runs
-from pages.charts import compare_loss_figure
-from pages.common import embeddings, queryable, require_app, scores
-from pages.text import literal
+from pages.parts.charts import compare_loss_figure
+from pages.parts.common import embeddings, queryable, require_app, scores
+from pages.parts.text import literal
 
 COMPARE_WORDS = ("chip", "bank", "monday", "government")
 

@@ -7,13 +7,13 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from core.evaluate import EvaluationError, Report, full_report, load_evaluation, odd_one_out, save_evaluation
-from core.projection import vectors_stamp
-from core.query import Embeddings, UnknownWordError, parse_words
+from core.explore.evaluate import EvaluationError, Report, full_report, load_evaluation, odd_one_out, save_evaluation
+from core.explore.projection import vectors_stamp
+from core.explore.vectors import Embeddings, UnknownWordError, parse_words
 from core.runs import RunError
-from pages.charts import analogy_figure
-from pages.sources import Source, explorer_page
-from pages.text import literal
+from pages.parts.charts import analogy_figure
+from pages.parts.sources import Source, explorer_page
+from pages.parts.text import literal
 
 REPORTS = "evaluation_reports"  # session key: reports of imported files, by vectors key (runs keep theirs on disk)
 

@@ -6,8 +6,8 @@ import pandas as pd
 import streamlit as st
 
 from core.runs import list_runs, runs_root
-from pages.common import launcher, require_app, runs_table
-from pages.jobs_view import delete_view, queue_positions, queue_view, show_delete_message
+from pages.parts.common import launcher, require_app, runs_table
+from pages.parts.jobs import delete_view, queue_positions, queue_view, show_delete_message
 
 # How each figure of the run table reads; a figure a run lacks (not finished, not evaluated) reads "–".
 FORMATS = {

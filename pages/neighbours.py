@@ -5,12 +5,12 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core.export import DOWNLOADS, export_bytes, neighbors_csv
-from core.query import TABLES, Embeddings, UnknownWordError, parse_words
-from core.vocab import UNK
-from pages.charts import similarity_bars
-from pages.sources import Source, explorer_page
-from pages.text import literal
+from core.data.vocab import UNK
+from core.explore.export import DOWNLOADS, export_bytes, neighbors_csv
+from core.explore.vectors import TABLES, Embeddings, UnknownWordError, parse_words
+from pages.parts.charts import similarity_bars
+from pages.parts.sources import Source, explorer_page
+from pages.parts.text import literal
 
 TABLE_HELP = {
     "center": "center vectors v (the book's choice for queries)",

@@ -16,11 +16,11 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core.projection import Settings, cache_key, capped, map_rows, preload_tsne, sample_note, word_map
-from core.query import Embeddings, UnknownWordError
-from pages.charts import map_figure, progress_figure
-from pages.sources import Source, explorer_page
-from pages.text import literal
+from core.explore.projection import Settings, cache_key, capped, map_rows, preload_tsne, sample_note, word_map
+from core.explore.vectors import Embeddings, UnknownWordError
+from pages.parts.charts import map_figure, progress_figure
+from pages.parts.sources import Source, explorer_page
+from pages.parts.text import literal
 
 METHOD_LABELS = {
     "pca": "PCA (instant, linear)",

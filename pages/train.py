@@ -12,11 +12,11 @@ import pandas as pd
 import streamlit as st
 
 from core.config import ConfigError, TrainConfig
-from core.query import default_watch_words, parse_words, watch_words
+from core.explore.vectors import default_watch_words, parse_words, watch_words
 from core.runs import MetricsReader, Run, RunError, Status, WatchResult, list_runs, save_upload
 from core.runs.launcher import Launcher
-from pages.charts import loss_figure
-from pages.common import (
+from pages.parts.charts import loss_figure
+from pages.parts.common import (
     CURRENT_RUN,
     browser_feed,
     embeddings,
@@ -26,12 +26,12 @@ from pages.common import (
     require_app,
     safe_status,
 )
-from pages.jobs_view import queue_view
-from pages.live_chart import loss_svg
-from pages.live_panel import LIVE_STATES, active, state_line
-from pages.live_view import live_panel
-from pages.text import literal
-from pages.train_form import (
+from pages.parts.jobs import queue_view
+from pages.parts.live_chart import loss_svg
+from pages.parts.live_panel import LIVE_STATES, active, state_line
+from pages.parts.live_view import live_panel
+from pages.parts.text import literal
+from pages.parts.train_form import (
     WATCH_DEFAULT,
     clear_field_error,
     collect_settings,
@@ -251,7 +251,9 @@ def show_progress(reader: MetricsReader, epochs: int, live: bool) -> None:
     c.metric("Elapsed", f"{last.elapsed_s:.1f} s")
     d.metric("Loss", f"{last.loss:.4f}")
     if live:
-        st.image(loss_svg(reader, epochs), width="stretch", alt="loss chart")  # cheap to redraw; see pages.live_chart
+        st.image(
+            loss_svg(reader, epochs), width="stretch", alt="loss chart"
+        )  # cheap to redraw; see pages.parts.live_chart
     else:
         st.plotly_chart(loss_figure(reader, epochs), width="stretch")
     st.caption(f"{reader.steps} loss points logged")
@@ -325,7 +327,7 @@ def run_vocabulary(path: str) -> list[str]:
 def run_panel(run: Run, reg: Launcher) -> None:
     """The live part of the page; it follows the run while it trains and redraws the whole page when it ends.
 
-    A browser on this machine follows it by itself (`pages.live_view`), which costs the training
+    A browser on this machine follows it by itself (`pages.parts.live_view`), which costs the training
     nothing noticeable; elsewhere this fragment polls, at a cost of about a quarter of a core of the
     browser's on two cores, as Streamlit's browser side rebuilds the page at every rerun."""
     was_live = active(reg, run, safe_status(run))

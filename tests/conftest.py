@@ -79,7 +79,7 @@ def launcher() -> Iterator[object]:
 def fresh_app_launcher() -> Iterator[None]:
     """App tests share one launcher per process (`st.cache_resource`); each test gets a new one."""
     yield
-    common = sys.modules.get("pages.common")
+    common = sys.modules.get("pages.parts.common")
     if common is None:
         return
     settle(common.launcher())
@@ -110,7 +110,7 @@ def tiny_corpus(tmp_path: Path) -> Path:
 def lee_run(isolated_runs: Path):
     """A finished fast-mode run on gensim's Lee corpus (well under a second of training)."""
     from core.config import TrainConfig
-    from core.pipeline import train_run
+    from core.job import train_run
     from core.runs import Run
 
     run = Run.create(TrainConfig(corpus="lee", min_freq=5, epochs=3), name="lee-test")
@@ -119,7 +119,7 @@ def lee_run(isolated_runs: Path):
 
 
 def plain(markdown: str) -> str:
-    """What a Markdown body shows: its backslash escapes (`pages.text.literal`) removed."""
+    """What a Markdown body shows: its backslash escapes (`pages.parts.text.literal`) removed."""
     return re.sub(r"\\(.)", r"\1", markdown)
 
 

@@ -18,8 +18,9 @@ import torch
 
 from core import distributed
 from core.config import TrainConfig
-from core.data import read_text_file
-from core.train import Prepared, Trainer
+from core.data.corpora import read_text_file
+from core.data.prepared import Prepared
+from core.train import Trainer
 
 
 def digest(trainer: Trainer) -> str:

@@ -6,7 +6,7 @@ import pytest
 from conftest import open_app_page
 
 from core.config import TrainConfig
-from core.pipeline import train_run
+from core.job import train_run
 from core.runs import Run
 
 

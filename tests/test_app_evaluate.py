@@ -5,8 +5,8 @@ from __future__ import annotations
 from conftest import open_app_page
 from streamlit.testing.v1 import AppTest
 
-from core.evaluate import full_report, load_evaluation
-from core.query import Embeddings
+from core.explore.evaluate import full_report, load_evaluation
+from core.explore.vectors import Embeddings
 
 
 def metrics(at: AppTest) -> dict[str, str]:

@@ -16,11 +16,11 @@ from streamlit.testing.v1 import AppTest
 from test_core_hardening import checksums, refuse_writes
 
 from core.config import TrainConfig
-from core.evaluate import full_report, load_evaluation, save_evaluation
-from core.pipeline import train_run
-from core.query import Embeddings
+from core.explore.evaluate import full_report, load_evaluation, save_evaluation
+from core.explore.vectors import Embeddings
+from core.job import train_run
 from core.runs import Run, list_runs, runs_root, save_upload
-from pages.text import literal
+from pages.parts.text import literal
 
 PAGES = ("home", "train", "neighbours", "projection", "evaluate", "compare")
 MARKUP = ("![x](http://127.0.0.1:9/t.png)", "**bold**", ":red[red]", "$x^2$", "[link](http://127.0.0.1:9/)")

@@ -11,7 +11,7 @@ from gensim.models import KeyedVectors
 from streamlit.testing.v1 import AppTest
 
 from core.runs import runs_root
-from pages.sources import FILE_PREFIX, SAMPLE_NAME
+from pages.parts.sources import FILE_PREFIX, SAMPLE_NAME
 
 
 def button(at: AppTest, label_start: str):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from core.query import Embeddings
+from core.explore.vectors import Embeddings
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 

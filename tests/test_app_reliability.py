@@ -13,9 +13,9 @@ import pytest
 from conftest import ROOT, plain, synthetic_text, wait_for
 from streamlit.testing.v1 import AppTest
 
-from core import data
 from core.config import SCHEMA, TrainConfig
-from core.pipeline import train_run
+from core.data import corpora
+from core.job import train_run
 from core.runs import Run, RunError, list_runs, runs_root, save_upload
 
 APP = str(ROOT / "app.py")
@@ -98,7 +98,7 @@ def test_bad_corpus_is_refused_with_its_message_and_leaves_nothing(
     monkeypatch: pytest.MonkeyPatch, name: str, content: bytes, message: str, limit: int | None
 ) -> None:
     if limit is not None:
-        monkeypatch.setattr(data, "MAX_TEXT_BYTES", limit)
+        monkeypatch.setattr(corpora, "MAX_TEXT_BYTES", limit)
     at = upload(page(), name, content)
     click(at, "Start")
     assert "Nothing was started" in errors(at) and message.lower() in errors(at).lower()
@@ -291,7 +291,7 @@ def test_a_second_resume_of_a_run_the_command_line_trains_is_refused(tmp_path: P
         train = page(shown_run="cli")
         assert any("Running" in info.value for info in train.info)
         assert button(train, "Resume").disabled and not button(train, "Stop").disabled
-        common = sys.modules["pages.common"]
+        common = sys.modules["pages.parts.common"]
         with pytest.raises(RunError, match="run cli is being trained by another process"):
             common.launcher().resume(run)  # what a Resume pressed in a tab drawn before the CLI started does
         click(train, "Stop")  # one stop for every kind of run: the command-line process stops too
@@ -306,7 +306,7 @@ def test_after_a_restart_a_queued_run_stays_queued_and_starts_when_the_slot_free
     click(page(**LONG_LEE, run_name="first"), "Start")
     click(page(**SHORT_LEE, run_name="second"), "Start")
     wait_for(Run.open("first").is_training)
-    common = sys.modules["pages.common"]
+    common = sys.modules["pages.parts.common"]
     common.launcher().close()
     common.launcher.clear()  # the server restarts: a new launcher, nothing kept in memory
 

@@ -10,8 +10,8 @@ from conftest import plain
 from streamlit.testing.v1 import AppTest
 
 from core.config import TrainConfig
-from core.data import CorpusError
-from core.pipeline import train_run
+from core.data.corpora import CorpusError
+from core.job import train_run
 from core.runs import Run, Status, list_runs, runs_root
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from test_browser import ARTIFACTS, ROOT, app_url  # noqa: F401 - app_url is a fixture
 
-from core.bench_watch import chromium_page
+from core.bench.watch import chromium_page
 
 pytestmark = pytest.mark.browser
 TOUR = ROOT / "docs" / "tour"

@@ -10,7 +10,7 @@ import pandas as pd
 
 from core.runs import MetricRow, MetricsReader
 from core.runs.records import CHART_POINTS
-from pages.charts import (
+from pages.parts.charts import (
     LABEL_PX,
     MAP_PX,
     analogy_figure,

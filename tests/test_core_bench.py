@@ -15,7 +15,10 @@ import pytest
 import torch
 from conftest import ROOT
 
-from core import bench, bench_load, bench_systems
+from core import bench
+from core.bench import load as bench_load
+from core.bench import side_by_side
+from core.bench import systems as bench_systems
 
 
 def test_scale_and_stream_checks_run_end_to_end(tmp_path: Path) -> None:
@@ -42,14 +45,14 @@ def test_rows_per_process_count_and_speed_ratio(monkeypatch: pytest.MonkeyPatch)
         calls.append((system, processes))
         return fake_run({"fast": 3e6, "gensim": 1.5e6}[system] / processes)
 
-    monkeypatch.setattr(bench, "measure", measure)
-    args = bench.parse(["--systems", "fast", "gensim", "--processes", "1", "2", "--seeds", "0", "1"])
-    rows = bench.summarise(bench.measure_all(args))
+    monkeypatch.setattr(side_by_side, "measure", measure)
+    args = side_by_side.parse(["--systems", "fast", "gensim", "--processes", "1", "2", "--seeds", "0", "1"])
+    rows = side_by_side.summarise(side_by_side.measure_all(args))
     assert calls.count(("gensim", 2)) == 0, "gensim has no data-parallel mode"
     assert list(rows) == ["fast", "fast 2proc", "gensim"]
     assert rows["fast"]["x_gensim"] == pytest.approx(2.0)
     assert rows["fast 2proc"]["x_gensim"] == pytest.approx(1.0)
-    assert "fast 2proc" in bench.table(rows)
+    assert "fast 2proc" in side_by_side.table(rows)
 
 
 def test_gpu_rows_stand_beside_our_cpu_kernel_and_the_first_epoch_is_apart(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -59,12 +62,14 @@ def test_gpu_rows_stand_beside_our_cpu_kernel_and_the_first_epoch_is_apart(monke
         calls.append((system, device))
         return fake_run(1e6) | bench_systems.epoch_figures([3.0, 3.5, 4.0], 1_000_000)
 
-    monkeypatch.setattr(bench, "measure", measure)
-    rows = bench.summarise(bench.measure_all(bench.parse(["--systems", "fast", "gensim", "--device", "cuda"])))
+    monkeypatch.setattr(side_by_side, "measure", measure)
+    rows = side_by_side.summarise(
+        side_by_side.measure_all(side_by_side.parse(["--systems", "fast", "gensim", "--device", "cuda"]))
+    )
     assert list(rows) == ["fast", "gensim", "fast cpu"] and ("fast", "cpu") in calls
     assert rows["fast"]["first_epoch_s"] == pytest.approx(3.0)
     assert rows["fast"]["steady_tokens_per_s"] == pytest.approx(2_000_000)
-    assert "1st epoch s" in bench.table(rows)
+    assert "1st epoch s" in side_by_side.table(rows)
 
 
 def test_gpu_check_without_a_gpu_says_so(capsys: pytest.CaptureFixture[str]) -> None:
@@ -75,7 +80,7 @@ def test_gpu_check_without_a_gpu_says_so(capsys: pytest.CaptureFixture[str]) -> 
 
 
 def test_gpu_checklist_fails_a_diverged_batch_size_and_passes_good_figures() -> None:
-    from core import bench_gpu
+    from core.bench import gpu as bench_gpu
 
     good = {"steady_tokens_per_s": 3e7, "wordsim353": 0.33, "simlex999": 0.18, "chip_top10": ["intel"]}
     figures = [{"figure": "ptb_fast", "seed": s, **good} for s in (0, 1, 2)]
@@ -105,7 +110,7 @@ def test_busy_processes_spin_while_measuring_and_end_when_it_fails() -> None:
 
 
 def test_busy_processes_end_when_the_bench_is_killed() -> None:
-    code = "import time\nfrom core.bench_load import busy\n"
+    code = "import time\nfrom core.bench.load import busy\n"
     code += "with busy(1) as pids:\n print(pids[0], flush=True)\n time.sleep(60)"
     parent = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, text=True)
     child = int(parent.stdout.readline())

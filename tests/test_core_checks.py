@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from core import data
 from core.config import ConfigError, TrainConfig
-from core.data import read_text_file, size_text
-from core.pipeline import check_corpus, train_run
+from core.data import corpora
+from core.data.checks import check_corpus
+from core.data.corpora import read_text_file, size_text
+from core.job import train_run
 from core.runs import Run
 from core.runs.launcher import Launcher
 
@@ -41,13 +42,13 @@ def test_a_run_made_without_the_check_fails_with_the_same_message(tmp_path: Path
 
 def test_the_check_never_downloads_ptb(monkeypatch: pytest.MonkeyPatch) -> None:
     """Without an offline copy PTB is fetched by the run, which shows the download's progress."""
-    monkeypatch.delenv(data.DATA_DIR_ENV, raising=False)
+    monkeypatch.delenv(corpora.DATA_DIR_ENV, raising=False)
 
     def no_network(*args: object) -> None:
         raise AssertionError("the check downloaded PTB")
 
-    monkeypatch.setattr(data, "download", no_network)
-    assert data.ptb_needs_download()
+    monkeypatch.setattr(corpora, "download", no_network)
+    assert corpora.ptb_needs_download()
     check_corpus(TrainConfig())
 
 

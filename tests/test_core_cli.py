@@ -14,7 +14,7 @@ from conftest import ROOT, synthetic_text
 from gensim.models import KeyedVectors
 
 from core.cli import main
-from core.query import Embeddings
+from core.explore.vectors import Embeddings
 from core.runs import Run, list_runs
 
 

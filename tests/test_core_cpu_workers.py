@@ -9,13 +9,14 @@ import numpy as np
 import pytest
 import torch
 
-from core import engine_fast_cpu
 from core.config import TrainConfig
-from core.data import read_text_file
-from core.kernel_numba import LOSS_EVERY, chunk_contexts, draw_chunk_noise, sgd_centers, train_chunk
-from core.sampling import NoiseTable, sample_epoch
-from core.stretches import Stretches
-from core.train import Prepared, Trainer
+from core.data.corpora import read_text_file
+from core.data.prepared import Prepared
+from core.data.sampling import NoiseTable, sample_epoch
+from core.engines import fast_cpu
+from core.engines.kernel_numba import LOSS_EVERY, chunk_contexts, draw_chunk_noise, sgd_centers, train_chunk
+from core.engines.stretches import Stretches
+from core.train import Trainer
 
 CPU = torch.device("cpu")
 
@@ -81,7 +82,7 @@ def test_a_stalled_worker_does_not_hold_back_the_others(tiny_corpus: Path, monke
             return claim
 
     trained: list[tuple[str, int]] = []
-    real = engine_fast_cpu.train_chunk
+    real = fast_cpu.train_chunk
 
     def kernel(*args: object) -> float:
         name = threading.current_thread().name
@@ -91,9 +92,9 @@ def test_a_stalled_worker_does_not_hold_back_the_others(tiny_corpus: Path, monke
         trained.append((name, int(args[5])))
         return real(*args)
 
-    monkeypatch.setattr(engine_fast_cpu, "KERNEL_CHUNK", 64)
-    monkeypatch.setattr(engine_fast_cpu, "Stretches", Watched)
-    monkeypatch.setattr(engine_fast_cpu, "train_chunk", kernel)
+    monkeypatch.setattr(fast_cpu, "KERNEL_CHUNK", 64)
+    monkeypatch.setattr(fast_cpu, "Stretches", Watched)
+    monkeypatch.setattr(fast_cpu, "train_chunk", kernel)
     outcome = small_trainer(tiny_corpus, workers=3).train()
     assert not outcome.stopped and len(schedules) == 1  # one epoch, one segment: the workers met once
     firsts = [first for name, first in trained if first >= 0]

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from core import data
-from core.data import CorpusError, load_corpus, ptb_zip, read_text_file
-from core.vocab import UNK, Vocab, VocabError
+from core.data import corpora
+from core.data.corpora import CorpusError, load_corpus, ptb_zip, read_text_file
+from core.data.vocab import UNK, Vocab, VocabError
 
 
 @pytest.mark.ptb
@@ -25,8 +25,8 @@ def test_ptb_vocabulary_has_6719_entries(ptb_dir: Path) -> None:
 
 
 def test_env_dir_is_used_without_network(ptb_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(data.DATA_DIR_ENV, str(ptb_dir))
-    monkeypatch.setattr(data, "download", lambda *a, **k: pytest.fail("must not download"))
+    monkeypatch.setenv(corpora.DATA_DIR_ENV, str(ptb_dir))
+    monkeypatch.setattr(corpora, "download", lambda *a, **k: pytest.fail("must not download"))
     assert ptb_zip() == ptb_dir / "ptb.zip"
 
 
@@ -44,13 +44,13 @@ def test_download_checks_sha1_and_leaves_nothing_on_failure(tmp_path: Path) -> N
         archive.writestr("ptb/ptb.train.txt", "a b c\n")
     dest = tmp_path / "cache" / "ptb.zip"
     seen = []
-    data.download(source.as_uri(), dest, data.sha1_of(source), progress=lambda done, total: seen.append(done))
+    corpora.download(source.as_uri(), dest, corpora.sha1_of(source), progress=lambda done, total: seen.append(done))
     assert dest.read_bytes() == source.read_bytes() and seen[-1] == source.stat().st_size
     dest.unlink()
     with pytest.raises(CorpusError, match="corrupt"):
-        data.download(source.as_uri(), dest, "0" * 40)
+        corpora.download(source.as_uri(), dest, "0" * 40)
     with pytest.raises(CorpusError, match="W2V_DATA_DIR"):
-        data.download((tmp_path / "missing.zip").as_uri(), dest, "0" * 40)
+        corpora.download((tmp_path / "missing.zip").as_uri(), dest, "0" * 40)
     assert list(dest.parent.iterdir()) == []
 
 

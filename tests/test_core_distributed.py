@@ -15,8 +15,8 @@ from conftest import ROOT
 
 from core.cli import main as cli_main
 from core.config import TrainConfig
-from core.evaluate import keyed_vectors, score
-from core.pipeline import train_run
+from core.explore.evaluate import keyed_vectors, score
+from core.job import train_run
 from core.runs import Run
 from core.runs.launcher import Launcher
 

@@ -12,7 +12,7 @@ from gensim.test.utils import datapath
 
 from core.cli import main
 from core.config import TrainConfig
-from core.evaluate import (
+from core.explore.evaluate import (
     AnalogySection,
     EvaluationError,
     Report,
@@ -23,9 +23,9 @@ from core.evaluate import (
     odd_one_out,
     save_evaluation,
 )
-from core.export import export_vectors
-from core.pipeline import train_run
-from core.query import Embeddings
+from core.explore.export import export_vectors
+from core.explore.vectors import Embeddings
+from core.job import train_run
 from core.runs import Run
 
 pytestmark = pytest.mark.filterwarnings("ignore:Call to deprecated `init_sims`:DeprecationWarning")  # gensim's own

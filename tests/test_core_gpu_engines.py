@@ -20,21 +20,22 @@ import pytest
 import torch
 from conftest import ROOT
 
-from core.engine_book import book_gradients
-from core.engine_book_gpu import GraphBookEngine
-from core.kernel_numba import sgd_centers as cpu_kernel
+from core.data.sampling import EpochSample, NoiseTable
+from core.engines.book import book_gradients
+from core.engines.book_cuda import GraphBookEngine
+from core.engines.kernel_numba import sgd_centers as cpu_kernel
 from core.model import SkipGram
-from core.sampling import EpochSample, NoiseTable
 
 
 @pytest.fixture(scope="module")
 def triton_kernel() -> ModuleType:
-    """core.kernel_triton under Triton's interpreter (conftest sets TRITON_INTERPRET before anything loads Triton:
+    """core.engines.kernel_triton under Triton's interpreter (conftest sets TRITON_INTERPRET before anything loads
+    Triton:
     torch itself imports it, and Triton's own functions keep the mode of their first import)."""
     if importlib.util.find_spec("triton") is None:
         pytest.skip("triton is not installed (pip install -r requirements.txt)")
     assert os.environ.get("TRITON_INTERPRET") == "1"
-    return importlib.import_module("core.kernel_triton")
+    return importlib.import_module("core.engines.kernel_triton")
 
 
 def kernel_case(vocab: int = 24, n: int = 12, seed: int = 0) -> tuple[torch.Tensor, ...]:
@@ -76,7 +77,7 @@ def test_each_program_walks_its_own_stretch_on_the_full_schedule(triton_kernel: 
 
 def test_a_short_run_of_the_gpu_engine_lowers_the_loss(triton_kernel: ModuleType) -> None:
     """Two sentences of three words, trained again and again; noise words come from the other 20 words."""
-    from core.engine_fast_gpu import GpuFastEngine
+    from core.engines.fast_triton import GpuFastEngine
 
     torch.manual_seed(0)
     words = torch.tensor([1, 2, 3, 1, 2, 3, 4, 5, 6, 4, 5, 6])
@@ -138,9 +139,9 @@ def test_gpu_summary_names_each_gpu_and_its_memory_in_use(monkeypatch: pytest.Mo
 def test_make_engine_keeps_the_cpu_engines_on_the_cpu() -> None:
     """`auto` on a machine without CUDA: the CPU engines; the GPU engines only on CUDA tensors."""
     from core.config import TrainConfig
-    from core.engine_book import BookEngine
-    from core.engine_fast_cpu import FastCpuEngine
-    from core.train import make_engine
+    from core.engines import make_engine
+    from core.engines.book import BookEngine
+    from core.engines.fast_cpu import FastCpuEngine
 
     noise = NoiseTable(np.ones(20))
     fast = make_engine(TrainConfig(), SkipGram(20, 4), noise, 1, lockstep=False)
@@ -152,7 +153,7 @@ def test_make_engine_keeps_the_cpu_engines_on_the_cpu() -> None:
 def test_the_cpu_path_never_imports_triton() -> None:
     code = (
         "import sys, numpy as np; from core.config import TrainConfig; from core.model import SkipGram; "
-        "from core.sampling import NoiseTable; from core.train import make_engine; import core.pipeline, core.bench; "
+        "from core.data.sampling import NoiseTable; from core.engines import make_engine; import core.job, core.bench; "
         "make_engine(TrainConfig(), SkipGram(9, 4), NoiseTable(np.ones(9)), 1, False); print('triton' in sys.modules)"
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)

@@ -21,18 +21,20 @@ import pytest
 import torch
 from conftest import synthetic_text
 
-from core import atomic, store
+from core import files
 from core.cli import main
 from core.config import TrainConfig
-from core.data import CorpusError, read_text_file
-from core.evaluate import EvaluationError, full_report, load_evaluation, save_evaluation
-from core.pipeline import check_corpus, train_run
-from core.query import Embeddings
+from core.data import store
+from core.data.checks import check_corpus
+from core.data.corpora import CorpusError, read_text_file
+from core.data.sampling import epoch_generator
+from core.data.vocab import Vocab, VocabError
+from core.explore.evaluate import EvaluationError, full_report, load_evaluation, save_evaluation
+from core.explore.vector_files import VectorFileError, read_vectors
+from core.explore.vectors import Embeddings
+from core.job import train_run
 from core.runs import Run, RunError, list_runs, runs_root, sanitize_name
-from core.sampling import epoch_generator
-from core.vectors_io import VectorFileError, read_vectors
-from core.vocab import Vocab, VocabError
-from pages.common import runs_table
+from pages.parts.common import runs_table
 
 WORD = "cat1"
 
@@ -444,7 +446,7 @@ def test_export_again_onto_an_export_of_the_same_format_is_allowed(runs, tmp_pat
 
 def refuse_writes(monkeypatch: pytest.MonkeyPatch, code: int, after: int = 0) -> None:
     """Every atomic write past the first `after` fails with `code` (EROFS: read-only, ENOSPC: disk full)."""
-    real = atomic.os.replace
+    real = files.os.replace
     calls = {"n": 0}
 
     def replace(src: object, dest: object) -> None:
@@ -453,7 +455,7 @@ def refuse_writes(monkeypatch: pytest.MonkeyPatch, code: int, after: int = 0) ->
             raise OSError(code, os.strerror(code), str(dest))
         real(src, dest)
 
-    monkeypatch.setattr(atomic.os, "replace", replace)
+    monkeypatch.setattr(files.os, "replace", replace)
 
 
 @pytest.mark.parametrize("code", [errno.EROFS, errno.ENOSPC, errno.EACCES])

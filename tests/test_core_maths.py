@@ -7,9 +7,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from core.engine_book import book_gradients
-from core.engine_fast import sgd_step
-from core.kernel_numba import book_gradients_cpu, sgd_centers
+from core.engines.book import book_gradients
+from core.engines.fast_torch import sgd_step
+from core.engines.kernel_numba import book_gradients_cpu, sgd_centers
 from core.loss import center_loss
 from core.model import SkipGram
 

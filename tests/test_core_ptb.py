@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from core.cli import main
-from core.query import Embeddings
+from core.explore.vectors import Embeddings
 from core.runs import Run
 
 pytestmark = pytest.mark.ptb

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.query import Embeddings, UnknownWordError
+from core.explore.vectors import Embeddings, UnknownWordError
 
 WORDS = ["<unk>", "king", "queen", "man", "woman", "apple"]
 CENTER = np.array(

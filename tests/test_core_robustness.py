@@ -18,12 +18,12 @@ import pytest
 import torch
 from conftest import ROOT, synthetic_text
 
-from core import data
 from core.config import TrainConfig
-from core.data import CorpusError, read_text_file
-from core.pipeline import train_run
+from core.data import corpora
+from core.data.corpora import CorpusError, read_text_file
+from core.data.vocab import Vocab, VocabError
+from core.job import train_run
 from core.runs import Run, RunError
-from core.vocab import Vocab, VocabError
 
 
 def big_corpus(tmp_path: Path) -> Path:
@@ -112,7 +112,7 @@ def test_single_50_mb_line_loads(tmp_path: Path) -> None:
 def test_gzip_bomb_stops_at_the_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import gzip
 
-    monkeypatch.setattr(data, "MAX_TEXT_BYTES", 1_000_000)
+    monkeypatch.setattr(corpora, "MAX_TEXT_BYTES", 1_000_000)
     path = tmp_path / "bomb.txt.gz"
     path.write_bytes(gzip.compress(b"a " * 5_000_000))
     assert path.stat().st_size < 50_000
@@ -133,7 +133,7 @@ def test_no_unsafe_deserialisation_in_the_code() -> None:
 def test_out_of_memory_names_a_batch_size_and_the_run_resumes(
     tiny_corpus: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from core.engine_book import BookEngine
+    from core.engines.book import BookEngine
     from core.train import TrainingError
 
     cfg = TrainConfig(

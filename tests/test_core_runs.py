@@ -156,7 +156,7 @@ def test_no_module_outside_the_runs_package_spells_a_run_file_name() -> None:
             continue
         text = path.read_text(encoding="utf-8")
         for name in names:
-            # a token store keeps its own vocab.json (core/store.py): a store's file, not a run's
+            # a token store keeps its own vocab.json (core/data/store.py): a store's file, not a run's
             if name == run_folder.VOCAB and path.name == "store.py":
                 continue
             if re.search(rf"(?<![\w.]){re.escape(name)}\b", text):

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from scipy import stats
 
-from core.sampling import (
+from core.data.sampling import (
     NoiseTable,
     _redraw_without_sync,
     draw_noise,

@@ -14,13 +14,15 @@ import pytest
 import torch
 from conftest import ROOT, synthetic_text
 
-from core import bench_stream, store, train
+from core.bench import stream as bench_stream
 from core.config import TrainConfig
-from core.data import CorpusError, read_text_file
-from core.pipeline import train_run
+from core.data import prepared, store
+from core.data.corpora import CorpusError, read_text_file
+from core.data.prepared import Prepared
+from core.data.vocab import Vocab
+from core.job import train_run
 from core.runs import Run
-from core.train import Prepared, Trainer
-from core.vocab import Vocab
+from core.train import Trainer
 
 CPU = torch.device("cpu")
 
@@ -68,7 +70,7 @@ def test_training_from_a_store_equals_training_in_memory(tiny_corpus: Path, tmp_
 def test_shards_cover_the_corpus_once_cut_at_sentence_ends(
     tiny_corpus: Path, monkeypatch: pytest.MonkeyPatch, world: int
 ) -> None:
-    monkeypatch.setattr(train, "SEGMENT_TOKENS", 500)
+    monkeypatch.setattr(prepared, "SEGMENT_TOKENS", 500)
     data = Prepared.build(read_text_file(tiny_corpus), 2, CPU)
     shards = data.shards(world)
     assert len({len(s) for s in shards}) == 1, "every rank must get the same number of segments"
@@ -142,7 +144,7 @@ def test_a_large_text_file_trains_through_a_store(tiny_corpus: Path, monkeypatch
 BUILD_AND_REPORT_PEAK = """
 import json, re, sys
 from pathlib import Path
-from core import store
+from core.data import store
 store.CHUNK_TOKENS, store.READ_BYTES = 1 << 16, 1 << 18
 text = Path(sys.argv[1])
 built = store.build_store(text, text.with_suffix(".store"), lowercase=False)

@@ -10,15 +10,16 @@ import pytest
 import torch
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from core import pipeline, train
+from core import job, train
 from core.config import TrainConfig
-from core.data import read_text_file
-from core.engine_fast import FastEngine
-from core.pipeline import train_run
-from core.query import Embeddings, watch_words
+from core.data.corpora import read_text_file
+from core.data.prepared import Prepared
+from core.data.sampling import NoiseTable
+from core.engines.fast_torch import FastEngine
+from core.explore.vectors import Embeddings, watch_words
+from core.job import train_run
 from core.runs import Run
-from core.sampling import NoiseTable
-from core.train import Prepared, Trainer, TrainEvent, TrainingError
+from core.train import Trainer, TrainEvent, TrainingError
 
 CPU = torch.device("cpu")
 
@@ -101,7 +102,7 @@ def test_stop_flag_ends_training_quickly(tmp_path: Path) -> None:
 
 
 def test_nan_loss_stops_with_a_clear_message(tiny_corpus: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("core.engine_fast_cpu.train_chunk", lambda *a: (float("nan"), 1))
+    monkeypatch.setattr("core.engines.fast_cpu.train_chunk", lambda *a: (float("nan"), 1))
     run = Run.create(config(tiny_corpus))
     with pytest.raises(TrainingError, match=r"became nan.*Lower the learning rate"):
         train_run(run)
@@ -128,7 +129,7 @@ def test_watch_words_are_ranked_on_one_blas_thread(tiny_corpus: Path, monkeypatc
         threads.append(max(pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"))
         return watch_words(embeddings, words)
 
-    monkeypatch.setattr(pipeline, "watch_words", ranked)
+    monkeypatch.setattr(job, "watch_words", ranked)
     run = Run.create(config(tiny_corpus))
     run.set_watch_words(["cat1"])
     with threadpool_limits(2, user_api="blas"):  # as on any machine of two cores or more

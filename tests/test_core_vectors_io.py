@@ -16,10 +16,10 @@ from gensim.models import KeyedVectors
 from gensim.test.utils import datapath
 
 from core.cli import main
-from core.export import export_bytes, export_vectors, neighbors_csv
-from core.query import Embeddings
+from core.explore.export import export_bytes, export_vectors, neighbors_csv
+from core.explore.vector_files import VectorFileError, read_vectors, write_word2vec_binary, write_word2vec_text
+from core.explore.vectors import Embeddings
 from core.runs import Run
-from core.vectors_io import VectorFileError, read_vectors, write_word2vec_binary, write_word2vec_text
 
 
 @pytest.fixture

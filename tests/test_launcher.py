@@ -11,8 +11,8 @@ import pytest
 from conftest import settle, wait_for
 
 from core.config import TrainConfig
-from core.data import CorpusError
-from core.query import parse_words
+from core.data.corpora import CorpusError
+from core.explore.vectors import parse_words
 from core.runs import Run, RunError
 from core.runs.launcher import Launcher
 

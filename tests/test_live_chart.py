@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from core.runs import MetricsReader
-from pages.live_chart import loss_svg, nice_ticks
+from pages.parts.live_chart import loss_svg, nice_ticks
 
 SVG = "{http://www.w3.org/2000/svg}"
 

@@ -14,8 +14,8 @@ from conftest import open_app_page
 
 from core import train
 from core.config import TrainConfig
-from core.pipeline import train_run
-from core.query import STOP_WORDS, default_watch_words, parse_words
+from core.explore.vectors import STOP_WORDS, default_watch_words, parse_words
+from core.job import train_run
 from core.runs import Run
 from core.train import TrainEvent
 

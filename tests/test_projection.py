@@ -7,7 +7,8 @@ import os
 import numpy as np
 import pytest
 
-from core.projection import (
+from core.data.vocab import UNK
+from core.explore.projection import (
     ALWAYS_SHOWN,
     MAP_MAX_WORDS,
     TSNE_MAX_WORDS,
@@ -22,8 +23,7 @@ from core.projection import (
     vectors_stamp,
     word_map,
 )
-from core.query import Embeddings
-from core.vocab import UNK
+from core.explore.vectors import Embeddings
 
 
 def fake_embeddings(words: int = 120, dim: int = 16, seed: int = 0) -> Embeddings:

@@ -12,7 +12,7 @@ from conftest import wait_for
 
 from core.config import TrainConfig
 from core.runs.launcher import Launcher
-from core.spare import SPARE_ENV
+from core.runs.spare import SPARE_ENV
 
 LEE = TrainConfig(corpus="lee", min_freq=5, epochs=2)
 

@@ -20,20 +20,30 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
 
-from core.atomic import write_atomic, write_text_atomic
 from core.config import TrainConfig, resumable_fields
-from core.records import Damaged, parse_config, parse_object, parse_status, read_text
+from core.data.vocab import Vocab
+from core.files import Damaged, parse_object, read_text, runs_root, write_atomic, write_text_atomic
 from core.runs import lock, queue
-from core.runs.records import STATES, DamagedRecord, MetricRow, MetricsReader, Status, WatchRow, parse_json, parse_line
-from core.vocab import Vocab
+from core.runs.records import (
+    STATES,
+    DamagedRecord,
+    MetricRow,
+    MetricsReader,
+    Status,
+    WatchRow,
+    parse_config,
+    parse_json,
+    parse_line,
+    parse_status,
+)
 
-RUNS_ENV = "W2V_RUNS_DIR"
+if TYPE_CHECKING:  # torch is imported where weights are read or written: the spare process imports this module
+    import torch
+
 CONFIG, STATUS, METRICS, VOCAB = "config.json", "status.json", "metrics.jsonl", "vocab.json"
 CHECKPOINT, VECTORS, EVALUATION = "checkpoint.safetensors", "vectors.safetensors", "evaluation.json"
 EVALUATION_TABLES = ("center", "context", "sum")  # each table's report has its own file
@@ -46,10 +56,6 @@ RESUMABLE_FIELDS = resumable_fields()  # the schema's `resumable` settings (core
 
 class RunError(RuntimeError):
     """A run is missing, unreadable or damaged."""
-
-
-def runs_root(root: str | Path | None = None) -> Path:
-    return Path(root or os.environ.get(RUNS_ENV) or "runs")
 
 
 def sanitize_name(name: str) -> str:
@@ -405,6 +411,8 @@ def _refuse_reserved(name: str) -> None:
 
 def _save_tensors(path: Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
     """Safetensors file whose metadata carries a SHA-256 of the tensor bytes, checked on load."""
+    from safetensors.torch import save_file
+
     tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
     header = {"meta": json.dumps(meta), "sha256": _digest(tensors)}
     write_atomic(path, lambda tmp: save_file(tensors, str(tmp), metadata=header))
@@ -412,6 +420,7 @@ def _save_tensors(path: Path, tensors: dict[str, torch.Tensor], meta: dict[str, 
 
 def _load_tensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     from safetensors import safe_open
+    from safetensors.torch import load_file
 
     if path.is_symlink() or path.parent.is_symlink():
         raise RunError(f"{path} is reached through a symbolic link; a run's files must be plain files in its folder")

@@ -9,7 +9,7 @@ metrics. Everything the launcher knows comes from the runs folder (locks, queue,
 restarted server, a second server and the command line all see the same runs. Stop is one
 mechanism for every run: a stop request in its folder, which every training process checks.
 While nothing trains, the launcher can keep a spare process that has imported what training needs
-(`core.spare`), so that a one-process run starts without that wait.
+(`core.runs.spare`), so that a one-process run starts without that wait.
 """
 
 from __future__ import annotations
@@ -24,12 +24,12 @@ from pathlib import Path
 
 from core import distributed
 from core.config import TrainConfig
-from core.data import BUILT_IN, DATA_DIR_ENV
-from core.pipeline import check_corpus
+from core.data.checks import check_corpus
+from core.data.corpora import BUILT_IN, DATA_DIR_ENV
 from core.runs import queue
 from core.runs.folder import Run, RunError, list_runs, runs_root
 from core.runs.records import Status
-from core.spare import Spare, wanted
+from core.runs.spare import Spare, wanted
 
 MAX_JOBS_ENV = "W2V_MAX_JOBS"
 ROOT = Path(__file__).resolve().parents[2]  # the project folder, where `python -m core` works
@@ -181,7 +181,7 @@ class Launcher:
 
     def keep_spare(self) -> None:
         """From now on keep a training process ready while nothing trains, so that the next Start begins
-        at once (`core.spare`); the app asks for it. Off when `$W2V_SPARE_PROCESS` is 0."""
+        at once (`core.runs.spare`); the app asks for it. Off when `$W2V_SPARE_PROCESS` is 0."""
         if self._keep_spare is None and wanted():
             self._keep_spare = True
             self.pump()

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.atomic import write_text_atomic
+from core.files import write_text_atomic
 from core.runs.records import DamagedRecord, parse_json
 
 FOLDER = "queue"

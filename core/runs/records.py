@@ -15,8 +15,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from core.config import ConfigError, TrainConfig
+from core.files import Damaged, parse_object
+
 STATES = ("created", "queued", "running", "finished", "stopped", "failed", "interrupted")
 SMOOTHING = 0.9  # weight of the past in the moving average of the step losses (the chart's line)
+MAX_PID = 2**31 - 1  # what os.kill accepts
+STATUS_FIGURES = ("updated", "epochs_done", "mean_loss", "final_loss", "train_seconds", "tokens_per_s", "vocab_size")
 CHART_POINTS = 600  # the most step points a loss chart draws, however long the run
 
 
@@ -291,3 +296,108 @@ def bounded_indices(n: int, limit: int = CHART_POINTS) -> list[int]:
         return list(range(n))
     stride = (n - 1) / (limit - 1)
     return [round(i * stride) for i in range(limit)]
+
+
+def parse_config(text: str | Damaged) -> TrainConfig | Damaged:
+    """A run's settings; an unknown setting (a newer version's) or an out-of-range value is `Damaged`."""
+    data = parse_object(text)
+    if isinstance(data, Damaged):
+        return data
+    try:
+        return TrainConfig.from_dict(data)
+    except ConfigError as exc:
+        return Damaged(f"setting {exc}")
+    except (TypeError, ValueError, OverflowError) as exc:
+        return Damaged(f"its settings cannot be read ({exc})")
+
+
+def parse_status(text: str | Damaged, states: tuple[str, ...]) -> dict[str, Any] | Damaged:
+    """A status record with a known state, a text message, a usable process id and finite figures.
+
+    Keys this version does not know are kept and ignored, so a newer version's status still reads.
+    """
+    record = parse_object(text)
+    if isinstance(record, Damaged):
+        return record
+    state = record.get("state")
+    if state not in states:
+        return Damaged(f"its state {_short(state)} is not one of {', '.join(states)}")
+    if not isinstance(record.get("message", ""), str):
+        return Damaged("its message is not text")
+    pid = record.get("pid", 0)
+    if not _whole(pid) or not 0 <= pid <= MAX_PID:
+        return Damaged(f"its process id {_short(pid)} is not a whole number between 0 and {MAX_PID}")
+    for key in STATUS_FIGURES:  # NaN is how a run stopped before its first epoch reports its mean loss
+        value = record.get(key)
+        if value is not None and not (_finite(value) or (isinstance(value, float) and not math.isfinite(value))):
+            return Damaged(f"its {key} {_short(value)} is not a number")
+    if "device" in record and not isinstance(record["device"], str):
+        return Damaged("its device is not text")
+    return record
+
+
+def parse_evaluation(text: str | Damaged, pair_sets: tuple[str, ...]) -> dict[str, Any] | Damaged:
+    """An evaluation report's plain data: one result per pair set, analogy sections with whole counts."""
+    data = parse_object(text)
+    if isinstance(data, Damaged):
+        return data
+    pairs, sections = data.get("pairs"), data.get("analogies")
+    if not isinstance(pairs, list) or [p.get("name") if isinstance(p, dict) else None for p in pairs] != list(
+        pair_sets
+    ):
+        return Damaged(f"its word-pair results are not one each of {', '.join(pair_sets)}")
+    for pair in pairs:
+        spearman = pair.get("spearman")
+        if spearman is not None and not _finite(spearman):
+            return Damaged(f"{pair['name']}'s Spearman {_short(spearman)} is not a number")
+        if not (_whole(pair.get("covered")) and _whole(pair.get("total"))):
+            return Damaged(f"{pair['name']}'s pair counts are not whole numbers")
+        oov = pair.get("oov")
+        if oov is not None and not (isinstance(oov, list) and all(_word_pair(p) for p in oov)):
+            return Damaged(f"{pair['name']}'s out-of-vocabulary pairs are not pairs of words")
+    counts = ("questions", "total", "correct_add", "correct_mul")
+    if not isinstance(sections, list) or not all(
+        isinstance(s, dict) and isinstance(s.get("name"), str) and all(_whole(s.get(c)) for c in counts)
+        for s in sections
+    ):
+        return Damaged("its analogy sections are not named sections with whole counts")
+    for key, check in (("source", _text), ("table", _text), ("words", _whole), ("dim", _whole)):
+        if not check(data.get(key)):
+            return Damaged(f"its {key} {_short(data.get(key))} is not valid")
+    if not _finite(data.get("evaluated_at", 0)):
+        return Damaged("its evaluation time is not a number")
+    return data
+
+
+def vectors_match(words: int, rows: int, other_rows: int | None = None) -> Damaged | None:
+    """A vocabulary and its vectors must have one row per word (both tables, when there are two)."""
+    for table, n in (("center", rows), ("context", other_rows)):
+        if n is not None and n != words:
+            return Damaged(f"the vocabulary holds {words} words but the {table} vectors have {n} rows")
+    return None
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _finite(value: Any) -> bool:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int too large for a float
+        return False
+
+
+def _text(value: Any) -> bool:
+    return isinstance(value, str)
+
+
+def _word_pair(value: Any) -> bool:
+    return isinstance(value, list) and len(value) == 2 and all(isinstance(w, str) for w in value)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."

@@ -1,0 +1,69 @@
+"""What the trainer asks of an engine, and the adapter for engines that train in explicit steps.
+
+An engine trains one epoch's sample through `run`, which yields once per step (the trainer's
+`bounds`): how many centers were trained since the last yield, the sum of the losses it scored
+among them and how many it scored (all, or a sample where scoring costs much). The
+trainer reports, checks the stop flag and merges replicas between yields; closing the iterator
+stops the engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Protocol
+
+import torch
+
+from core.data.sampling import EpochSample
+
+MIN_LR_FRACTION = 1e-4  # the fast mode's learning rate decays linearly to this fraction of its start
+Steps = tuple[int, torch.Tensor, int]  # (centers trained, sum of the scored centers' losses, centers scored)
+Step = Callable[[EpochSample, int, int, torch.Generator, tuple[float, float]], torch.Tensor]
+
+
+class Engine(Protocol):
+    chunk: int  # centers per step
+    shuffles: bool  # visit centers in random order rather than corpus order
+    splittable: bool  # steps may be any size without changing the training (not minibatches)
+
+    def run(
+        self, sample: EpochSample, bounds: list[tuple[int, int]], span: tuple[float, float], gen: torch.Generator
+    ) -> Iterator[Steps]:
+        """Train the centers of `bounds`; `span` is where the sample starts and ends in the training (0..1)."""
+        ...
+
+    def state(self) -> dict[str, torch.Tensor]: ...
+
+    def load_state(self, tensors: dict[str, torch.Tensor]) -> None: ...
+
+
+def stepwise(
+    step: Step, sample: EpochSample, bounds: list[tuple[int, int]], span: tuple[float, float], gen: torch.Generator
+) -> Iterator[Steps]:
+    """`run` for an engine whose `step(sample, start, stop, gen, progress)` trains one step in the caller's thread."""
+    first, last = span
+    per = max(len(sample), 1)
+    for start, stop in bounds:
+        progress = (first + (last - first) * start / per, first + (last - first) * stop / per)
+        yield stop - start, step(sample, start, stop, gen, progress), stop - start
+
+
+class StepEngine:
+    """Base of the engines that train one step at a time in the caller's thread, through their `step`."""
+
+    step: Step
+
+    def run(
+        self, sample: EpochSample, bounds: list[tuple[int, int]], span: tuple[float, float], gen: torch.Generator
+    ) -> Iterator[Steps]:
+        return stepwise(self.step, sample, bounds, span, gen)
+
+
+class Stateless:
+    """Plain SGD keeps no state beyond the weights."""
+
+    def state(self) -> dict[str, torch.Tensor]:
+        return {}
+
+    def load_state(self, tensors: dict[str, torch.Tensor]) -> None:
+        del tensors

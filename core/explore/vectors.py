@@ -1,0 +1,263 @@
+"""Questions to trained vectors: cosine neighbours, similarity, analogies, with suggestions for unknown words."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from core.data.vocab import UNK, VocabError
+from core.files import Damaged
+from core.runs import RunError
+from core.runs.records import WatchResult, vectors_match
+
+Table = Literal["center", "context", "sum"]
+TABLES: tuple[Table, ...] = ("center", "context", "sum")
+
+
+class UnknownWordError(KeyError):
+    """A query word is not in the vocabulary; `suggestions` holds the closest ones."""
+
+    def __init__(self, word: str, suggestions: list[str]) -> None:
+        hint = f"; closest: {', '.join(suggestions)}" if suggestions else ""
+        super().__init__(f"{word!r} is not in the vocabulary{hint}")
+        self.word = word
+        self.suggestions = suggestions
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+@dataclass
+class Embeddings:
+    """Word vectors with their words (index 0 may be `<unk>`, which is never a query answer)."""
+
+    words: list[str]
+    center: np.ndarray
+    context: np.ndarray | None = None
+    counts: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        self.index = {w: i for i, w in enumerate(self.words)}
+        self._unit: dict[str, np.ndarray] = {}
+
+    @classmethod
+    def from_run(cls, run) -> Embeddings:
+        """The run's words and vectors; a vocabulary that does not match its vectors row for row is refused."""
+        try:
+            vocab = run.vocab()
+        except VocabError as exc:
+            raise RunError(f"run {run.name} is damaged: {exc}") from exc
+        center, context = run.load_vectors()
+        mismatch = vectors_match(len(vocab), center.shape[0], context.shape[0])
+        if mismatch is None and (center.ndim != 2 or center.shape != context.shape):
+            mismatch = Damaged(f"the vectors have shapes {tuple(center.shape)} and {tuple(context.shape)}")
+        if mismatch is not None:
+            raise RunError(f"run {run.name} is damaged: {mismatch.reason}")
+        return cls(vocab.idx_to_token, center.numpy(), context.numpy(), vocab.counts)
+
+    @property
+    def vocabulary(self) -> list[str]:
+        """The words a user can ask about, most frequent first: all but a leading `<unk>`."""
+        return self.words[self.first_word :]
+
+    @property
+    def first_word(self) -> int:
+        """Row of the first real word: 1 for a trained run (row 0 is `<unk>`), 0 for an imported file."""
+        return 1 if self.words and self.words[0] == UNK else 0
+
+    @property
+    def tables(self) -> tuple[Table, ...]:
+        """The tables these vectors have: an imported file holds center vectors only."""
+        return TABLES if self.context is not None else ("center",)
+
+    def table(self, which: Table = "center") -> np.ndarray:
+        if which == "center":
+            return self.center
+        if self.context is None:
+            raise ValueError("these vectors have no context table; use the center table")
+        return self.context if which == "context" else self.center + self.context
+
+    def unit(self, which: Table = "center") -> np.ndarray:
+        """Rows scaled to unit length (cached), so cosine similarity is a dot product."""
+        if which not in self._unit:
+            table = self.table(which).astype(np.float32)
+            norms = np.linalg.norm(table, axis=1, keepdims=True)
+            self._unit[which] = table / np.maximum(norms, 1e-12)
+        return self._unit[which]
+
+    def lookup(self, word: str) -> int:
+        if word in self.index and word != UNK:
+            return self.index[word]
+        raise UnknownWordError(word, self.suggest(word))
+
+    def suggest(self, word: str, n: int = 5) -> list[str]:
+        """Closest vocabulary words by spelling (case-insensitive first, then edit similarity)."""
+        lowered = [w for w in self.words if w.lower() == word.lower() and w != word]
+        close = difflib.get_close_matches(word, self.words, n=n, cutoff=0.6)
+        return list(dict.fromkeys(lowered + [w for w in close if w != UNK]))[:n]
+
+    def neighbors(self, word: str, k: int = 10, which: Table = "center") -> list[tuple[str, float]]:
+        """Top-k words by cosine similarity, excluding the word itself and `<unk>`."""
+        unit = self.unit(which)
+        return self._top(unit @ unit[self.lookup(word)], k, exclude={self.lookup(word)})
+
+    def similarity(self, a: str, b: str, which: Table = "center") -> float:
+        unit = self.unit(which)
+        return float(unit[self.lookup(a)] @ unit[self.lookup(b)])
+
+    def analogy(self, a: str, b: str, c: str, k: int = 5, which: Table = "center") -> list[tuple[str, float]]:
+        """a : b :: c : ? by 3CosAdd (b - a + c), the question words excluded."""
+        unit = self.unit(which)
+        ia, ib, ic = self.lookup(a), self.lookup(b), self.lookup(c)
+        target = unit[ib] - unit[ia] + unit[ic]
+        target /= max(float(np.linalg.norm(target)), 1e-12)
+        return self._top(unit @ target, k, exclude={ia, ib, ic})
+
+    def _top(self, scores: np.ndarray, k: int, exclude: set[int]) -> list[tuple[str, float]]:
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+            raise ValueError(f"the number of neighbours must be a whole number of at least 1, not {k!r}")
+        scores = scores.copy()
+        for i in exclude | ({self.index[UNK]} if UNK in self.index else set()):
+            scores[i] = -np.inf
+        k = min(k, int(np.isfinite(scores).sum()))
+        top = np.argpartition(-scores, k - 1)[:k] if k else np.array([], dtype=int)
+        top = top[np.argsort(-scores[top])]
+        return [(self.words[i], float(scores[i])) for i in top]
+
+
+def watch_words(embeddings: Embeddings, words: list[str], k: int = 5) -> list[WatchResult]:
+    """Neighbours of each word, or spelling suggestions for a word outside the vocabulary."""
+    results = []
+    for word in words:
+        try:
+            results.append(WatchResult(word, embeddings.neighbors(word, k), []))
+        except UnknownWordError as exc:
+            results.append(WatchResult(word, [], exc.suggestions))
+    return results
+
+
+# Function words a watch list skips: their neighbours say little about what the vectors learned.
+STOP_WORDS = frozenset(
+    [
+        "a",
+        "about",
+        "after",
+        "all",
+        "also",
+        "an",
+        "and",
+        "any",
+        "are",
+        "as",
+        "at",
+        "be",
+        "been",
+        "before",
+        "but",
+        "by",
+        "can",
+        "could",
+        "did",
+        "do",
+        "does",
+        "for",
+        "from",
+        "had",
+        "has",
+        "have",
+        "he",
+        "her",
+        "his",
+        "i",
+        "if",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "just",
+        "may",
+        "me",
+        "more",
+        "most",
+        "mr",
+        "mrs",
+        "ms",
+        "my",
+        "n't",
+        "new",
+        "no",
+        "not",
+        "now",
+        "of",
+        "on",
+        "one",
+        "only",
+        "or",
+        "other",
+        "our",
+        "out",
+        "over",
+        "said",
+        "says",
+        "she",
+        "so",
+        "some",
+        "than",
+        "that",
+        "the",
+        "their",
+        "them",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "those",
+        "to",
+        "two",
+        "up",
+        "us",
+        "was",
+        "we",
+        "were",
+        "what",
+        "when",
+        "where",
+        "which",
+        "who",
+        "will",
+        "with",
+        "would",
+        "year",
+        "years",
+        "you",
+        "your",
+        "'s",
+    ]
+)
+
+
+def default_watch_words(tokens: list[str], preferred: list[str]) -> list[str]:
+    """`preferred` with each word the vocabulary lacks replaced by one of its most frequent content words.
+
+    `tokens` is the vocabulary, most frequent first (as `Vocab` orders it); a content word is made of
+    letters and digits, not digits alone, at least three of them, and is no stop word. With the app's
+    defaults (chip, bank, monday) absent from a small corpus, the watch list still shows words it knows.
+    """
+    known = set(tokens)
+    kept = [w for w in preferred if w in known]
+    spares = (t for t in tokens if _content(t) and t not in kept)
+    return [w if w in known else next(spares, w) for w in preferred]
+
+
+def _content(token: str) -> bool:
+    return token.isalnum() and not token.isdigit() and len(token) >= 3 and token not in STOP_WORDS
+
+
+def parse_words(text: str) -> list[str]:
+    """Words from a comma- or space-separated list, in order, without repeats."""
+    return list(dict.fromkeys(w for w in text.replace(",", " ").split() if w))

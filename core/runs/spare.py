@@ -6,7 +6,8 @@ on its standard input; a run's command line, its log file and the launcher's env
 there as one JSON line, and from then on it is exactly `python -m core <argv>`. It ends without
 training when its input closes (the launcher closed, or the server exited), at once, even in the
 middle of its imports: a spare left importing after its server quit took a core for seconds from
-whatever trained next. So it lives outside `core.runs`, whose package imports torch.
+whatever trained next. The process is `python -m core spare`: `core.__main__` calls `serve` before it
+imports anything heavy, and hands it the loading of the command line, which this module never imports.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import queue
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 SPARE_ENV = "W2V_SPARE_PROCESS"  # "0": start every run cold (the tests do, but for the spare's own)
@@ -34,7 +36,7 @@ class Spare:
     def __init__(self, cwd: Path, env: dict[str, str]) -> None:
         self.env = env
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "core.runs.spare"],
+            [sys.executable, "-m", "core", "spare"],
             cwd=cwd,
             env=env,
             stdin=subprocess.PIPE,
@@ -68,15 +70,12 @@ class Spare:
                 self.process.stdin.close()
 
 
-def serve() -> int:
-    """The spare's side: import and warm up while a thread waits for the one request, then run it as
-    the command line would."""
+def serve(load: Callable[[], Callable[[list[str]], int]]) -> int:
+    """The spare's side: `load` imports and warms up the command line while a thread waits for the one
+    request, which then runs as that command line would."""
     requests: queue.SimpleQueue[str] = queue.SimpleQueue()
     threading.Thread(target=_await_request, args=(requests,), daemon=True).start()
-    from core.cli import main
-    from core.engines.kernel_numba import warm_up
-
-    warm_up("fast")
+    main = load()
     request = json.loads(requests.get())
     os.environ.clear()
     os.environ.update(request["env"])
@@ -93,7 +92,3 @@ def _await_request(requests: queue.SimpleQueue[str]) -> None:
     if not line.strip():
         os._exit(0)
     requests.put(line)
-
-
-if __name__ == "__main__":
-    raise SystemExit(serve())

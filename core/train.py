@@ -16,9 +16,8 @@ from core.config import TrainConfig
 from core.data.prepared import Prepared, Segment
 from core.data.sampling import NoiseTable, epoch_generator, keep_probabilities, sample_epoch
 from core.device import set_threads
-from core.distributed import GradientMean, Replicas, World
+from core.distributed import Replicas, World
 from core.engines import make_engine
-from core.engines.book import BookEngine
 from core.model import SkipGram
 
 EVENT_INTERVAL_S = 0.2
@@ -92,17 +91,10 @@ class Trainer:
         self.engine = make_engine(cfg, self.model, noise, threads, lockstep=self.world.size > 1)
         self.epoch_losses: list[float] = []
         self.seconds_before = 0.0  # training time behind the restored checkpoint
-        self.replicas = self._replicas()
+        self.replicas = Replicas(self.world) if self.world.size > 1 else None
+        if self.replicas:
+            self.engine.replicate(self.replicas)
         self.agreed_stop = False
-
-    def _replicas(self) -> Replicas | None:
-        if self.world.size == 1:
-            return None
-        if isinstance(self.engine, BookEngine):
-            replicas = Replicas(self.world, [])
-            self.engine.optimizer = GradientMean(self.engine.optimizer, replicas)
-            return replicas
-        return Replicas(self.world, [self.model.embed_v.weight.data, self.model.embed_u.weight.data])
 
     def restore(self, tensors: dict[str, torch.Tensor], epoch_losses: list[float], seconds: float = 0.0) -> None:
         """Continue from a checkpoint written after `len(epoch_losses)` epochs and `seconds` of training."""

@@ -208,7 +208,7 @@ def _finish(run: Run, trainer: Trainer, summary: RunSummary) -> None:
     if outcome.stopped:
         run.set_status("stopped", "stopped by the user; resume continues from the last finished epoch", **figures)
         return
-    run.save_vectors(trainer.model.embed_v.weight.data, trainer.model.embed_u.weight.data)
+    run.save_vectors(*trainer.vectors())
     run.set_status("finished", "", **figures)
 
 
@@ -279,7 +279,7 @@ class _Watcher:
         if self.trainer is None or not words or (stamp == self.stamp and now - self.last < self.INTERVAL_S):
             return
         self.last, self.stamp = now, stamp
-        center = self.trainer.model.embed_v.weight.detach().cpu().numpy()
+        center = self.trainer.vectors()[0].cpu().numpy()
         with threadpool_limits(1, user_api="blas"):
             results = watch_words(Embeddings(self.trainer.data.vocab.idx_to_token, center), words)
         self.run.append_metric(WatchRow(results, time.time()))

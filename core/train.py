@@ -105,6 +105,10 @@ class Trainer:
         self.epoch_losses = list(epoch_losses)
         self.seconds_before = seconds
 
+    def vectors(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The live center and context tables, detached: they change while training goes on."""
+        return self.model.embed_v.weight.detach(), self.model.embed_u.weight.detach()
+
     def state(self) -> dict[str, torch.Tensor]:
         return {"center": self.model.embed_v.weight, "context": self.model.embed_u.weight, **self.engine.state()}
 

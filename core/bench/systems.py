@@ -39,7 +39,7 @@ def run_ours(mode: str, seed: int, device: str, epochs: int, data_dir: str | Non
     ends: list[float] = []
     trainer = Trainer(cfg, data, callbacks=[epoch_clock(ends)], world=world)
     outcome = trainer.train()
-    vectors = trainer.model.embed_v.weight.detach().cpu().numpy()
+    vectors = trainer.vectors()[0].cpu().numpy()
     return {
         **epoch_figures(ends, data.raw_tokens),
         "prepare_s": prepare_s,

@@ -23,8 +23,8 @@ from core.explore.export import FORMATS, ExportError, export_vectors
 from core.explore.vector_files import VectorFileError, read_vectors
 from core.explore.vectors import TABLES, Embeddings, UnknownWordError
 from core.job import RunSummary, train_run
-from core.runs import RESUMABLE_FIELDS, Run, RunError, kept_on_failure
-from core.train import TrainEvent, TrainingError
+from core.runs import RESUMABLE_FIELDS, MetricRow, Run, RunError, kept_on_failure
+from core.train import TrainingError
 
 USER_ERRORS = (
     ConfigError,
@@ -216,7 +216,7 @@ def _train(args: argparse.Namespace, world: distributed.World, run: Run, sentenc
     quiet = True if not world.is_main else None
     bar = tqdm(total=cfg.epochs, bar_format=BAR_FORMAT, disable=quiet)
 
-    def show(event: TrainEvent) -> None:
+    def show(event: MetricRow) -> None:
         bar.update(event.fraction * cfg.epochs - bar.n)
         bar.set_postfix(loss=f"{event.loss:.4f}", tok_s=f"{event.tokens_per_s:,.0f}", refresh=False)
 

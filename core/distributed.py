@@ -103,12 +103,15 @@ class Replicas:
     cost a third of the WordSim353 score (docs/scale.md), while the sum matched one process.
     """
 
-    def __init__(self, world: World, tables: list[torch.Tensor]) -> None:
-        """`tables`: the weights to merge at each sync (none when gradients are averaged instead)."""
+    def __init__(self, world: World) -> None:
         self.world = world
-        self.tables = tables
+        self.tables: list[torch.Tensor] = []  # the weights merged at each sync (none where gradients are averaged)
         self.base: list[torch.Tensor] = []
         self.comm_s = 0.0  # seconds spent in collectives (merges, gradient all-reduces): the scale plan's input
+
+    def share(self, *tables: torch.Tensor) -> None:
+        """Merge these weights, changed in place by every rank, at each sync."""
+        self.tables.extend(tables)
 
     def reset(self) -> None:
         """Remember the current tables as the common starting point of the next merge."""

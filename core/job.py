@@ -27,7 +27,7 @@ from core.distributed import World
 from core.explore.vectors import Embeddings, watch_words
 from core.files import remove_stale_temporaries
 from core.runs import MetricRow, Run, RunError, WatchRow, kept_on_failure
-from core.train import Callback, Outcome, Trainer, TrainEvent
+from core.train import Callback, Outcome, Trainer
 
 
 @dataclass(frozen=True)
@@ -139,7 +139,7 @@ def _train_main(
         data = prepare(run, data_dir, downloading, tokenising, world, sentences)
         sentences = None  # the token lists are in `data` now; let them go while training runs
         watcher = _Watcher(run)
-        trainer = Trainer(run.config(), data, [*callbacks, _recorder(run), watcher], stop, _checkpointer(run), world)
+        trainer = Trainer(run.config(), data, [*callbacks, run.append_metric, watcher], stop, _checkpointer(run), world)
         watcher.trainer = trainer
         if resume:
             _restore(run, trainer, data)
@@ -208,7 +208,7 @@ def _finish(run: Run, trainer: Trainer, summary: RunSummary) -> None:
     if outcome.stopped:
         run.set_status("stopped", "stopped by the user; resume continues from the last finished epoch", **figures)
         return
-    run.save_vectors(trainer.model.embed_v.weight.data, trainer.model.embed_u.weight.data)
+    run.save_vectors(*trainer.vectors())
     run.set_status("finished", "", **figures)
 
 
@@ -237,26 +237,6 @@ def _shown_in_status(run: Run, what: str, progress: Progress | None) -> Progress
     return report
 
 
-def _recorder(run: Run) -> Callback:
-    """Append every event to the run's metrics, so any page or process can draw the curve."""
-
-    def record(event: TrainEvent) -> None:
-        row = MetricRow(
-            event.kind,
-            event.epoch,
-            round(event.fraction, 6),
-            event.loss,
-            event.tokens_per_s,
-            event.elapsed_s,
-            event.eta_s,
-            time.time(),
-            tuple(event.rank_tokens_per_s),
-        )
-        run.append_metric(row)
-
-    return record
-
-
 class _Watcher:
     """Writes the watch words' neighbours in the live weights to the metrics, about once a second
     and at once when the words change, so a page shows them by reading alone.
@@ -273,13 +253,13 @@ class _Watcher:
         self.last = 0.0
         self.stamp = 0.0
 
-    def __call__(self, event: TrainEvent) -> None:
+    def __call__(self, row: MetricRow) -> None:
         words, stamp = self.run.watch_words()
         now = time.monotonic()
         if self.trainer is None or not words or (stamp == self.stamp and now - self.last < self.INTERVAL_S):
             return
         self.last, self.stamp = now, stamp
-        center = self.trainer.model.embed_v.weight.detach().cpu().numpy()
+        center = self.trainer.vectors()[0].cpu().numpy()
         with threadpool_limits(1, user_api="blas"):
             results = watch_words(Embeddings(self.trainer.data.vocab.idx_to_token, center), words)
         self.run.append_metric(WatchRow(results, time.time()))

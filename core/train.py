@@ -1,4 +1,4 @@
-"""Training loop: epochs of freshly sampled data, progress events, stop flag, checkpoints, resume."""
+"""Training loop: epochs of freshly sampled data, progress points, stop flag, checkpoints, resume."""
 
 from __future__ import annotations
 
@@ -13,41 +13,25 @@ from typing import Literal
 import torch
 
 from core.config import TrainConfig
-from core.data.prepared import Prepared, Segment
+from core.data.prepared import Prepared
 from core.data.sampling import NoiseTable, epoch_generator, keep_probabilities, sample_epoch
 from core.device import set_threads
-from core.distributed import GradientMean, Replicas, World
+from core.distributed import Replicas, World
 from core.engines import make_engine
-from core.engines.book import BookEngine
 from core.model import SkipGram
+from core.runs.records import MetricRow
 
 EVENT_INTERVAL_S = 0.2
-MIN_LOSS_POINTS = 50  # step events a run reports at least, however small: one each 1/100 of its centers
+MIN_LOSS_POINTS = 50  # step points a run reports at least, however small: one each 1/100 of its centers
 DIVERGED_LOSS = 50.0
 RANK_SEED_STRIDE = 1 << 32  # ranks draw from different streams: rank r uses seed + r * stride
+
+Callback = Callable[[MetricRow], None]
+Checkpoint = Callable[[int, dict[str, torch.Tensor], list[float], float], None]  # (epochs done, state, losses, s)
 
 
 class TrainingError(RuntimeError):
     """Training cannot go on (the loss became NaN or infinite, or diverged)."""
-
-
-@dataclass(frozen=True)
-class TrainEvent:
-    """What a callback receives; `kind` is `step` during an epoch and `epoch` at its end."""
-
-    kind: Literal["step", "epoch"]
-    epoch: int
-    epochs: int
-    fraction: float
-    loss: float
-    tokens_per_s: float
-    centers_per_s: float
-    elapsed_s: float
-    eta_s: float
-    rank_tokens_per_s: tuple[float, ...] = ()  # each rank's speed at the last sync, in data-parallel runs
-
-
-Callback = Callable[[TrainEvent], None]
 
 
 @dataclass
@@ -74,7 +58,7 @@ class Trainer:
         data: Prepared,
         callbacks: Sequence[Callback] = (),
         stop: threading.Event | None = None,
-        checkpoint: Callable[[int, dict[str, torch.Tensor], list[float], float], None] | None = None,
+        checkpoint: Checkpoint | None = None,
         world: World | None = None,
     ) -> None:
         self.cfg = cfg
@@ -92,17 +76,10 @@ class Trainer:
         self.engine = make_engine(cfg, self.model, noise, threads, lockstep=self.world.size > 1)
         self.epoch_losses: list[float] = []
         self.seconds_before = 0.0  # training time behind the restored checkpoint
-        self.replicas = self._replicas()
+        self.replicas = Replicas(self.world) if self.world.size > 1 else None
+        if self.replicas:
+            self.engine.replicate(self.replicas)
         self.agreed_stop = False
-
-    def _replicas(self) -> Replicas | None:
-        if self.world.size == 1:
-            return None
-        if isinstance(self.engine, BookEngine):
-            replicas = Replicas(self.world, [])
-            self.engine.optimizer = GradientMean(self.engine.optimizer, replicas)
-            return replicas
-        return Replicas(self.world, [self.model.embed_v.weight.data, self.model.embed_u.weight.data])
 
     def restore(self, tensors: dict[str, torch.Tensor], epoch_losses: list[float], seconds: float = 0.0) -> None:
         """Continue from a checkpoint written after `len(epoch_losses)` epochs and `seconds` of training."""
@@ -113,80 +90,51 @@ class Trainer:
         self.epoch_losses = list(epoch_losses)
         self.seconds_before = seconds
 
+    def vectors(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The live center and context tables, detached: they change while training goes on."""
+        return self.model.embed_v.weight.detach(), self.model.embed_u.weight.detach()
+
     def state(self) -> dict[str, torch.Tensor]:
         return {"center": self.model.embed_v.weight, "context": self.model.embed_u.weight, **self.engine.state()}
 
     def train(self) -> Outcome:
-        start_epoch = len(self.epoch_losses)
-        shard = sum(stop - start for start, stop in self.data.shards(self.world.size)[self.world.rank])
-        clock = _Clock(self.cfg.epochs, shard, self.seconds_before, start_epoch)
+        progress = Progress(self.cfg.epochs, self._shard_tokens(), self.seconds_before, len(self.epoch_losses))
         if self.replicas:
             self.replicas.reset()
-        for epoch in range(start_epoch, self.cfg.epochs):
-            loss = self._epoch(epoch, clock, shard)
-            if loss is None:
-                return clock.outcome(True, self.epoch_losses, epoch - start_epoch)
-            self.epoch_losses.append(loss)
-            event = clock.event("epoch", epoch, epoch + 1.0, loss)
-            if self.checkpoint:  # a resume starts its clock where this epoch's row ends, so no row goes back
-                self.checkpoint(epoch + 1, self.state(), self.epoch_losses, event.elapsed_s)
-            self._emit(event)
-        return clock.outcome(False, self.epoch_losses, self.cfg.epochs - start_epoch)
+        for epoch in range(len(self.epoch_losses), self.cfg.epochs):
+            gen = epoch_generator(self.cfg.seed + self.world.rank * RANK_SEED_STRIDE, epoch, self.device)
+            progress.start_epoch(epoch)
+            total, scored = 0.0, 0  # the epoch's scored losses
+            for segment in self.data.segments(self.world.rank, self.world.size):
+                if self._stopping():
+                    return progress.outcome(True, self.epoch_losses)
+                sample = sample_epoch(segment.ids, segment.sentence, self.keep, self.cfg.max_window, gen)
+                if self.engine.shuffles:
+                    sample.shuffle(gen)
+                progress.start_segment(segment.raw_tokens, len(sample))
+                bounds = self._bounds(len(sample), progress.run_centers())
+                losses = _Losses(self.device)
+                with closing(self.engine.run(sample, bounds, progress.span(), gen)) as steps, self._out_of_memory():
+                    for step, (centers, loss, count) in enumerate(steps, 1):
+                        progress.add(centers)
+                        losses.add(loss, count)
+                        last = step == len(bounds)
+                        if last or step % self.cfg.sync_every == 0:
+                            self._sync_replicas(progress)
+                        if losses.pending_n and (last or self._point_due(step, progress)):
+                            self._emit(progress.point("step", losses.read(epoch)))
+                        if not last and self._stopping():
+                            return progress.outcome(True, self.epoch_losses)
+                total, scored = total + losses.total, scored + losses.scored
+            self.epoch_losses.append(self._epoch_loss(total, scored, epoch))
+            row = progress.point("epoch", self.epoch_losses[-1])
+            if self.checkpoint:  # a resume starts its clock where this row ends, so no row goes back
+                self.checkpoint(epoch + 1, self.state(), self.epoch_losses, row.elapsed_s)
+            self._emit(row)
+        return progress.outcome(False, self.epoch_losses)
 
-    def _epoch(self, epoch: int, clock: _Clock, shard: int) -> float | None:
-        """Train one epoch on this rank's segments; the mean book loss over all ranks, or None if stopped."""
-        seed = self.cfg.seed + self.world.rank * RANK_SEED_STRIDE
-        gen = epoch_generator(seed, epoch, self.device)
-        total, scored, done = 0.0, 0, 0
-        for segment in self.data.segments(self.world.rank, self.world.size):
-            placed = (epoch + done / max(shard, 1), segment.raw_tokens / max(shard, 1))
-            result = self._segment(segment, placed, epoch, gen, clock)
-            if result is None:
-                return None
-            total, scored, done = total + result[0], scored + result[1], done + segment.raw_tokens
-        if self.replicas:
-            total, scored = self.replicas.total([total, scored])
-        return _checked(total / max(scored, 1), epoch)
-
-    def _segment(
-        self, segment: Segment, placed: tuple[float, float], epoch: int, gen: torch.Generator, clock: _Clock
-    ) -> tuple[float, int] | None:
-        """Train on one segment, which starts `placed[0]` epochs in and spans `placed[1]` of an epoch.
-
-        Returns the sum of the scored centers' losses and their number, or None if the stop flag was raised.
-        """
-        if self._stopping():
-            return None
-        sample = sample_epoch(segment.ids, segment.sentence, self.keep, self.cfg.max_window, gen)
-        if self.engine.shuffles:
-            sample.shuffle(gen)
-        n, (base, weight) = len(sample), placed
-        span = (base / self.cfg.epochs, (base + weight) / self.cfg.epochs)
-        bounds = self._bounds(n, math.ceil(n * self.cfg.epochs / max(weight, 1e-9)))
-        total, scored, done = 0.0, 0, 0
-        pending, pending_n = torch.zeros((), device=self.device), 0
-        with closing(self.engine.run(sample, bounds, span, gen)) as steps, self._out_of_memory():
-            for step, (centers, loss, count) in enumerate(steps, 1):
-                pending += loss
-                pending_n, done = pending_n + count, done + centers
-                clock.add(centers, weight * centers / max(n, 1))
-                last = step == len(bounds)
-                if self.replicas and (last or step % self.cfg.sync_every == 0):
-                    self.agreed_stop, clock.ranks = self.replicas.sync(self.stop.is_set(), clock.rate())
-                # Reading the loss back syncs a GPU, so it happens only every `log_every` steps there.
-                may_sync = self.device.type == "cpu" or step % self.cfg.log_every == 0
-                position = base + weight * done / max(n, 1)
-                # Progress points in a data-parallel run wait for the first sync, which brings every rank's speed.
-                progressed = clock.progressed(position) and (clock.ranks or not self.replicas)
-                if pending_n and (last or (may_sync and clock.due()) or progressed):
-                    mean = _checked(float(pending) / pending_n, epoch)
-                    total, scored = total + mean * pending_n, scored + pending_n
-                    pending.zero_()
-                    pending_n = 0
-                    self._emit(clock.event("step", epoch, position, mean))
-                if not last and self._stopping():
-                    return None
-        return total, scored
+    def _shard_tokens(self) -> int:
+        return sum(stop - start for start, stop in self.data.shards(self.world.size)[self.world.rank])
 
     def _bounds(self, n: int, run_centers: int) -> list[tuple[int, int]]:
         """Each step's centers. Ranks agree on a step count and split their own samples evenly into it.
@@ -202,9 +150,29 @@ class Trainer:
         steps = self.replicas.agree_steps(math.ceil(n / chunk))
         return [(i * n // steps, (i + 1) * n // steps) for i in range(steps)]
 
+    def _sync_replicas(self, progress: Progress) -> None:
+        """Merge the replicas (fast mode); the ranks agree whether to stop and learn each other's speed."""
+        if self.replicas:
+            self.agreed_stop, progress.ranks = self.replicas.sync(self.stop.is_set(), progress.rate())
+
+    def _point_due(self, step: int, progress: Progress) -> bool:
+        """A step point is due each EVENT_INTERVAL_S and each 1/(2 * MIN_LOSS_POINTS) of the run.
+
+        Reading the loss back syncs a GPU, so there the clock counts only every `log_every` steps.
+        Progress points in a data-parallel run wait for the first sync, which brings every rank's speed.
+        """
+        cheap = self.device.type == "cpu" or step % self.cfg.log_every == 0
+        return (cheap and progress.due()) or (progress.progressed() and bool(progress.ranks or not self.replicas))
+
     def _stopping(self) -> bool:
         """Alone, the stop flag; in a group, what the ranks agreed at the last sync (all stop at one step)."""
         return self.agreed_stop if self.replicas else self.stop.is_set()
+
+    def _epoch_loss(self, total: float, scored: int, epoch: int) -> float:
+        """The mean loss of the epoch's scored centers over all ranks."""
+        if self.replicas:
+            total, scored = self.replicas.total([total, scored])
+        return _checked(total / max(scored, 1), epoch)
 
     @contextmanager
     def _out_of_memory(self) -> Iterator[None]:
@@ -217,9 +185,9 @@ class Trainer:
                 f"resume the run with batch_size={smaller} (it continues from its last finished epoch)"
             ) from exc
 
-    def _emit(self, event: TrainEvent) -> None:
+    def _emit(self, row: MetricRow) -> None:
         for callback in self.callbacks:
-            callback(event)
+            callback(row)
 
 
 def _checked(loss: float, epoch: int) -> float:
@@ -231,67 +199,110 @@ def _checked(loss: float, epoch: int) -> float:
     return loss
 
 
-class _Clock:
-    """Throughput and ETA for the epochs this session trains; elapsed time counts `before` too (the time
-    behind a resumed checkpoint), so a run's elapsed seconds go on across Stop and Resume."""
+class _Losses:
+    """A segment's scored losses: those since the last point, summed on the device until read (reading
+    syncs a GPU), and the sum and count of those read."""
 
-    def __init__(self, epochs: int, raw_tokens: int, before: float = 0.0, position: float = 0.0) -> None:
-        self.epochs = epochs
-        self.raw_tokens = raw_tokens
-        self.before = before
-        self.begin = time.perf_counter()
-        self.last_event = self.begin
-        self.last_position = position  # epochs done at the last event
-        self.centers = 0
-        self.steps = 0
-        self.epochs_done = 0.0
+    def __init__(self, device: torch.device) -> None:
+        self.pending = torch.zeros((), device=device)
+        self.pending_n = 0
+        self.total, self.scored = 0.0, 0
+
+    def add(self, loss: torch.Tensor, scored: int) -> None:
+        self.pending += loss
+        self.pending_n += scored
+
+    def read(self, epoch: int) -> float:
+        """The mean loss since the last read, checked; it joins the segment's sum."""
+        mean = _checked(float(self.pending) / self.pending_n, epoch)
+        self.total, self.scored = self.total + mean * self.pending_n, self.scored + self.pending_n
+        self.pending.zero_()
+        self.pending_n = 0
+        return mean
+
+
+class Progress:
+    """Where this rank is in the run (in epochs) and its clock: throughput, ETA, when a point is due.
+
+    Elapsed time counts `before` too (the time behind a resumed checkpoint), so a run's elapsed
+    seconds go on across Stop and Resume; throughput and ETA count this session's training.
+    """
+
+    def __init__(self, epochs: int, shard_tokens: int, before: float, first_epoch: int) -> None:
+        self.epochs, self.shard_tokens, self.before, self.first_epoch = epochs, shard_tokens, before, first_epoch
+        self.begin = self.last_point = time.perf_counter()
+        self.epoch = first_epoch
+        self.position = self.last_position = float(first_epoch)  # epochs of the run done: now, at the last point
+        self.epoch_tokens = 0  # raw tokens of the epoch's segments begun so far
+        self.base = self.weight = 0.0  # where the segment starts in the run and how much of an epoch it is
+        self.segment_centers = self.segment_done = 0
+        self.centers = self.steps = 0
+        self.epochs_done = 0.0  # by this session
         self.ranks: list[float] = []  # every rank's tokens/s at the last sync of a data-parallel run
 
-    def add(self, centers: int, epoch_fraction: float) -> None:
+    def start_epoch(self, epoch: int) -> None:
+        self.epoch, self.epoch_tokens = epoch, 0
+
+    def start_segment(self, raw_tokens: int, centers: int) -> None:
+        """The epoch's next segment: `raw_tokens` of this rank's shard, sampled into `centers` centers."""
+        shard = max(self.shard_tokens, 1)
+        self.base, self.weight = self.epoch + self.epoch_tokens / shard, raw_tokens / shard
+        self.epoch_tokens += raw_tokens
+        self.segment_centers, self.segment_done = centers, 0
+
+    def span(self) -> tuple[float, float]:
+        """Where the segment starts and ends in the run, 0..1: what the learning rate follows."""
+        return self.base / self.epochs, (self.base + self.weight) / self.epochs
+
+    def run_centers(self) -> int:
+        """The run's centers, reckoned from the segment's."""
+        return math.ceil(self.segment_centers * self.epochs / max(self.weight, 1e-9))
+
+    def add(self, centers: int) -> None:
+        """A step trained `centers` more of the segment's centers."""
+        per = max(self.segment_centers, 1)
         self.steps += 1
         self.centers += centers
-        self.epochs_done += epoch_fraction
+        self.epochs_done += self.weight * centers / per
+        self.segment_done += centers
+        self.position = self.base + self.weight * self.segment_done / per
 
     def elapsed(self) -> float:
         """This session's seconds."""
         return time.perf_counter() - self.begin
 
-    def total(self) -> float:
-        """The run's seconds: those before the resume and this session's."""
-        return self.before + self.elapsed()
-
-    def outcome(self, stopped: bool, epoch_losses: list[float], epochs_run: int) -> Outcome:
-        elapsed = self.elapsed()
-        return Outcome(
-            stopped, epoch_losses, elapsed, self.centers, epochs_run, self.steps, total_seconds=self.before + elapsed
-        )
-
     def rate(self) -> float:
         """Raw tokens per second of this process."""
-        return self.epochs_done * self.raw_tokens / max(self.elapsed(), 1e-9)
+        return self.epochs_done * self.shard_tokens / max(self.elapsed(), 1e-9)
 
     def due(self) -> bool:
-        return time.perf_counter() - self.last_event >= EVENT_INTERVAL_S
+        return time.perf_counter() - self.last_point >= EVENT_INTERVAL_S
 
-    def progressed(self, position: float) -> bool:
-        """The run has gone 1/(2 * MIN_LOSS_POINTS) further since the last event (`position` in epochs)."""
-        return (position - self.last_position) * 2 * MIN_LOSS_POINTS >= self.epochs * (1 - 1e-9)
+    def progressed(self) -> bool:
+        """The run has gone 1/(2 * MIN_LOSS_POINTS) further since the last point."""
+        return (self.position - self.last_position) * 2 * MIN_LOSS_POINTS >= self.epochs * (1 - 1e-9)
 
-    def event(self, kind: Literal["step", "epoch"], epoch: int, position: float, loss: float) -> TrainEvent:
-        self.last_event = time.perf_counter()
-        self.last_position = position
-        elapsed = max(self.elapsed(), 1e-9)
-        remaining = self.epochs - position
+    def point(self, kind: Literal["step", "epoch"], loss: float) -> MetricRow:
+        """The progress point here; an `epoch` point stands at the end of the epoch."""
+        if kind == "epoch":
+            self.position = self.epoch + 1.0
+        self.last_point, self.last_position = time.perf_counter(), self.position
+        elapsed = max(self.last_point - self.begin, 1e-9)
         rate = self.epochs_done / elapsed
-        return TrainEvent(
+        return MetricRow(
             kind=kind,
-            epoch=epoch + 1,
-            epochs=self.epochs,
-            fraction=position / self.epochs,
+            epoch=self.epoch + 1,
+            fraction=self.position / self.epochs,
             loss=loss,
-            tokens_per_s=sum(self.ranks) if self.ranks else self.epochs_done * self.raw_tokens / elapsed,
-            centers_per_s=self.centers / elapsed,
+            tokens_per_s=sum(self.ranks) if self.ranks else self.epochs_done * self.shard_tokens / elapsed,
             elapsed_s=self.before + elapsed,
-            eta_s=remaining / rate if rate > 0 else float("inf"),
+            eta_s=(self.epochs - self.position) / rate if rate > 0 else float("inf"),
+            time=time.time(),
             rank_tokens_per_s=tuple(self.ranks),
+            centers_per_s=self.centers / elapsed,
         )
+
+    def outcome(self, stopped: bool, epoch_losses: list[float]) -> Outcome:
+        elapsed = self.elapsed()
+        epochs_run = len(epoch_losses) - self.first_epoch
+        return Outcome(stopped, epoch_losses, elapsed, self.centers, epochs_run, self.steps, self.before + elapsed)

@@ -24,8 +24,7 @@ from core.train import Trainer
 
 
 def digest(trainer: Trainer) -> str:
-    tables = (trainer.model.embed_v.weight.detach(), trainer.model.embed_u.weight.detach())
-    return hashlib.sha256(b"".join(t.cpu().numpy().tobytes() for t in tables)).hexdigest()
+    return hashlib.sha256(b"".join(t.cpu().numpy().tobytes() for t in trainer.vectors())).hexdigest()
 
 
 def record_after(owner: object, name: str, trainer: Trainer, digests: list[str]) -> None:

@@ -18,8 +18,8 @@ from core.data.sampling import NoiseTable
 from core.engines.fast_torch import FastEngine
 from core.explore.vectors import Embeddings, watch_words
 from core.job import train_run
-from core.runs import Run
-from core.train import Trainer, TrainEvent, TrainingError
+from core.runs import MetricRow, Run
+from core.train import Trainer, TrainingError
 
 CPU = torch.device("cpu")
 
@@ -51,7 +51,7 @@ def test_resumed_run_equals_uninterrupted_run(tiny_corpus: Path, mode: str, monk
     run = Run.create(cfg)
     stop = threading.Event()
 
-    def stop_in_epoch_three(event: TrainEvent) -> None:
+    def stop_in_epoch_three(event: MetricRow) -> None:
         if event.epoch == 3 or (event.epoch == 2 and event.kind == "epoch"):
             stop.set()
 
@@ -66,7 +66,7 @@ def test_resumed_run_equals_uninterrupted_run(tiny_corpus: Path, mode: str, monk
 
 
 def test_events_report_progress(tiny_corpus: Path) -> None:
-    events: list[TrainEvent] = []
+    events: list[MetricRow] = []
     summary = train_run(Run.create(config(tiny_corpus, epochs=2)), [events.append])
     epoch_events = [e for e in events if e.kind == "epoch"]
     assert [e.epoch for e in epoch_events] == [1, 2]

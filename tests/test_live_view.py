@@ -16,8 +16,7 @@ from core import train
 from core.config import TrainConfig
 from core.explore.vectors import STOP_WORDS, default_watch_words, parse_words
 from core.job import train_run
-from core.runs import Run
-from core.train import TrainEvent
+from core.runs import MetricRow, Run
 
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89"
 
@@ -27,7 +26,7 @@ def config(corpus: Path, **changes: object) -> TrainConfig:
     return TrainConfig.from_dict({**base, **changes})
 
 
-def slow_steps(event: TrainEvent) -> None:
+def slow_steps(event: MetricRow) -> None:
     """Make each part of the run take measurable time (a tiny corpus trains in milliseconds)."""
     if event.kind == "step":
         time.sleep(0.005)
@@ -39,7 +38,7 @@ def resumed_run(tiny_corpus: Path) -> tuple[Run, float]:
     run = Run.create(config(tiny_corpus), name="resumed")
     stop = threading.Event()
 
-    def stop_after_two(event: TrainEvent) -> None:
+    def stop_after_two(event: MetricRow) -> None:
         if event.kind == "epoch" and event.epoch == 2:
             stop.set()
 

@@ -137,7 +137,7 @@ def train_ptb(data: Any, in_flight: int = 0, **settings: Any) -> dict[str, Any]:
     outcome = trainer.train()
     figures = epoch_figures(ends, data.raw_tokens)
     steady_centers = outcome.centers * (cfg.epochs - 1) / cfg.epochs / max(sum(figures["epoch_s"][1:]), 1e-9)
-    vectors = trainer.model.embed_v.weight.detach().cpu().numpy()
+    vectors = trainer.vectors()[0].cpu().numpy()
     return {
         **figures,
         "steady_centers_per_s": steady_centers,

@@ -22,6 +22,7 @@ from core.config import TrainConfig
 from core.data import store
 from core.data.prepared import Prepared
 from core.device import resolve_device
+from core.runs.records import MetricRow
 from core.train import Trainer
 
 VOCAB_SIZE = 200_000
@@ -107,9 +108,9 @@ def _train(folder: Path, tokens: int, seed: int, device: str, seconds: float) ->
     stop = threading.Event()
     reached: list[float] = []
 
-    def watch(event: Any) -> None:
-        reached.append(event.fraction)
-        if event.elapsed_s >= seconds:
+    def watch(row: MetricRow) -> None:
+        reached.append(row.fraction)
+        if row.elapsed_s >= seconds:
             stop.set()
 
     outcome = Trainer(cfg, data, [watch], stop).train()

@@ -25,7 +25,8 @@ from core.data.corpora import load_corpus
 from core.data.prepared import Prepared
 from core.data.vocab import Vocab
 from core.device import resolve_device
-from core.train import Trainer, TrainEvent
+from core.runs.records import MetricRow
+from core.train import Trainer
 
 
 def run_ours(mode: str, seed: int, device: str, epochs: int, data_dir: str | None) -> dict[str, Any]:
@@ -39,7 +40,7 @@ def run_ours(mode: str, seed: int, device: str, epochs: int, data_dir: str | Non
     ends: list[float] = []
     trainer = Trainer(cfg, data, callbacks=[epoch_clock(ends)], world=world)
     outcome = trainer.train()
-    vectors = trainer.model.embed_v.weight.detach().cpu().numpy()
+    vectors = trainer.vectors()[0].cpu().numpy()
     return {
         **epoch_figures(ends, data.raw_tokens),
         "prepare_s": prepare_s,
@@ -56,9 +57,9 @@ def run_ours(mode: str, seed: int, device: str, epochs: int, data_dir: str | Non
     }
 
 
-def epoch_clock(ends: list[float]) -> Callable[[TrainEvent], None]:
+def epoch_clock(ends: list[float]) -> Callable[[MetricRow], None]:
     """A training callback that appends the elapsed seconds at each epoch's end to `ends`."""
-    return lambda event: ends.append(event.elapsed_s) if event.kind == "epoch" else None
+    return lambda row: ends.append(row.elapsed_s) if row.kind == "epoch" else None
 
 
 def epoch_figures(ends: list[float], raw_tokens_per_epoch: int) -> dict[str, Any]:

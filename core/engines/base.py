@@ -4,7 +4,7 @@ An engine trains one epoch's sample through `run`, which yields once per step (t
 `bounds`): how many centers were trained since the last yield, the sum of the losses it scored
 among them and how many it scored (all, or a sample where scoring costs much). The
 trainer reports, checks the stop flag and merges replicas between yields; closing the iterator
-stops the engine.
+stops the engine. In a data-parallel run the engine joins the ranks' `Replicas` through `replicate`.
 """
 
 from __future__ import annotations
@@ -15,10 +15,21 @@ from typing import Protocol
 import torch
 
 from core.data.sampling import EpochSample
+from core.distributed import Replicas
 
 MIN_LR_FRACTION = 1e-4  # the fast mode's learning rate decays linearly to this fraction of its start
 Steps = tuple[int, torch.Tensor, int]  # (centers trained, sum of the scored centers' losses, centers scored)
 Step = Callable[[EpochSample, int, int, torch.Generator, tuple[float, float]], torch.Tensor]
+
+
+def learning_rate(start: float, progress: float) -> float:
+    """The fast mode's rate at `progress` (0..1) of the run: linear from `start`, never below MIN_LR_FRACTION of it."""
+    return start * max(MIN_LR_FRACTION, 1.0 - progress)
+
+
+def learning_rates(start: float, span: tuple[float, float]) -> tuple[float, float]:
+    """The rates where `span` (a stretch of the run, 0..1) begins and ends."""
+    return learning_rate(start, span[0]), learning_rate(start, span[1])
 
 
 class Engine(Protocol):
@@ -35,6 +46,10 @@ class Engine(Protocol):
     def state(self) -> dict[str, torch.Tensor]: ...
 
     def load_state(self, tensors: dict[str, torch.Tensor]) -> None: ...
+
+    def replicate(self, replicas: Replicas) -> None:
+        """Keep this engine's weights equal to the other ranks' through `replicas` from now on."""
+        ...
 
 
 def stepwise(
@@ -59,8 +74,13 @@ class StepEngine:
         return stepwise(self.step, sample, bounds, span, gen)
 
 
-class Stateless:
-    """Plain SGD keeps no state beyond the weights."""
+class PlainSgd:
+    """Plain SGD keeps no state beyond the weights, and its replicas merge those at each sync."""
+
+    tables: tuple[torch.Tensor, ...]  # the weights it updates in place
+
+    def replicate(self, replicas: Replicas) -> None:
+        replicas.share(*self.tables)
 
     def state(self) -> dict[str, torch.Tensor]:
         return {}

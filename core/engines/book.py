@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 
 from core.data.sampling import EpochSample, NoiseTable, draw_noise
+from core.distributed import GradientMean, Replicas
 from core.engines.base import StepEngine
 from core.loss import center_loss
 from core.model import SkipGram
@@ -55,6 +56,10 @@ class BookEngine(StepEngine):
         arrays = [t.numpy() for t in (*self.params, center, slots, mask, label)]
         grads = [p.grad.numpy() for p in self.params]
         return torch.from_numpy(book_gradients_cpu(*arrays, *grads))
+
+    def replicate(self, replicas: Replicas) -> None:
+        """Average the gradients over the ranks before every Adam step."""
+        self.optimizer = GradientMean(self.optimizer, replicas)
 
     def state(self) -> dict[str, torch.Tensor]:
         tensors = {}

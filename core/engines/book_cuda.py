@@ -15,6 +15,7 @@ from __future__ import annotations
 import torch
 
 from core.data.sampling import EpochSample, NoiseTable
+from core.distributed import Replicas
 from core.engines.book import BookEngine, book_batch, book_gradients
 from core.model import SkipGram
 
@@ -38,6 +39,10 @@ class GraphBookEngine(BookEngine):
         self.cursor = torch.zeros(1, dtype=torch.long, device=device)
         self.total = torch.zeros((), device=device)
         self.graph: torch.cuda.CUDAGraph | None = None
+
+    def replicate(self, replicas: Replicas) -> None:
+        super().replicate(replicas)
+        self.capture = False  # a graph cannot hold the gradients' all-reduce: the body runs eagerly
 
     def step(
         self, sample: EpochSample, start: int, stop: int, gen: torch.Generator, progress: tuple[float, float]
@@ -71,7 +76,7 @@ class GraphBookEngine(BookEngine):
 
     def _replay(self) -> None:
         """Run the body once: by replaying its CUDA graph when capture is possible, else eagerly."""
-        if self.capture and isinstance(self.optimizer, torch.optim.Optimizer):  # not under GradientMean
+        if self.capture:
             if self.graph is None:
                 self.graph = self._captured()
             self.graph.replay()

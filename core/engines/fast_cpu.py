@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from core.data.sampling import EpochSample, NoiseTable
-from core.engines.base import MIN_LR_FRACTION, Stateless, Steps
+from core.engines.base import PlainSgd, Steps, learning_rates
 from core.engines.kernel_numba import train_chunk
 from core.engines.stretches import Stretches
 from core.model import SkipGram
@@ -24,7 +24,7 @@ REPORT_CENTERS = 16_384  # centers per reported step: the trainer's events and r
 KERNEL_CHUNK = 1_024  # centers per kernel call: about a millisecond, the most a worker holds back at the end
 
 
-class FastCpuEngine(Stateless):
+class FastCpuEngine(PlainSgd):
     shuffles = False  # word2vec streams the corpus in order; a random order gains nothing here
     chunk = REPORT_CENTERS
     splittable = True  # steps are reporting points only: any size trains the same
@@ -33,8 +33,8 @@ class FastCpuEngine(Stateless):
         self, model: SkipGram, lr: float, negatives: int, noise: NoiseTable, workers: int, lockstep: bool = False
     ) -> None:
         """`lockstep`: every step ends with all workers idle (replicas merge there); else only segments do."""
-        self.v = model.embed_v.weight.data.numpy()
-        self.u = model.embed_u.weight.data.numpy()
+        self.tables = (model.embed_v.weight.data, model.embed_u.weight.data)
+        self.v, self.u = (table.numpy() for table in self.tables)
         self.lr = lr
         self.negatives = negatives
         self.prob = noise.prob.numpy()
@@ -50,7 +50,7 @@ class FastCpuEngine(Stateless):
             sample.sentence.numpy().astype(np.int64, copy=False),
             sample.window.numpy(),
         )
-        lr = tuple(self.lr * max(MIN_LR_FRACTION, 1.0 - p) for p in span)
+        lr = learning_rates(self.lr, span)
         seed = int(torch.randint(0, 1 << 62, (), generator=gen))
         # Kernel calls no longer than a step, so a tiny corpus's short steps each report their own progress.
         chunk = max(1, min(KERNEL_CHUNK, max((stop - start for start, stop in bounds), default=KERNEL_CHUNK)))

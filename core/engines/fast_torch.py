@@ -12,17 +12,18 @@ import torch
 import torch.nn.functional as F
 
 from core.data.sampling import EpochSample, NoiseTable, draw_noise
-from core.engines.base import MIN_LR_FRACTION, Stateless, StepEngine
+from core.engines.base import PlainSgd, StepEngine, learning_rate
 from core.model import SkipGram
 
 
-class FastEngine(StepEngine, Stateless):
+class FastEngine(StepEngine, PlainSgd):
     shuffles = False  # word2vec streams the corpus in order; a random order gains nothing here
     splittable = False  # a step is one batch of vectorised updates
 
     def __init__(self, model: SkipGram, lr: float, negatives: int, noise: NoiseTable, batch_size: int) -> None:
         self.v = model.embed_v.weight.data
         self.u = model.embed_u.weight.data
+        self.tables = (self.v, self.u)
         self.lr = lr
         self.negatives = negatives
         self.noise = noise
@@ -33,8 +34,7 @@ class FastEngine(StepEngine, Stateless):
     ) -> torch.Tensor:
         """Train on centers start..stop-1; returns the sum of their book losses."""
         centers, contexts, noise = step_inputs(sample, start, stop, self.noise, self.negatives, gen)
-        lr = self.lr * max(MIN_LR_FRACTION, 1.0 - progress[0])
-        return sgd_step(self.v, self.u, centers, contexts, noise, lr)
+        return sgd_step(self.v, self.u, centers, contexts, noise, learning_rate(self.lr, progress[0]))
 
 
 def step_inputs(

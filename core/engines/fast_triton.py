@@ -13,7 +13,7 @@ import importlib.util
 import torch
 
 from core.data.sampling import EpochSample, NoiseTable
-from core.engines.base import MIN_LR_FRACTION, Stateless, StepEngine
+from core.engines.base import PlainSgd, StepEngine, learning_rates
 from core.engines.fast_torch import step_inputs
 from core.model import SkipGram
 
@@ -32,7 +32,7 @@ def default_in_flight(device: torch.device) -> int:
     return IN_FLIGHT_PER_SM * torch.cuda.get_device_properties(device).multi_processor_count
 
 
-class GpuFastEngine(StepEngine, Stateless):
+class GpuFastEngine(StepEngine, PlainSgd):
     shuffles = False  # word2vec streams the corpus in order; each program walks its own stretch of it
     splittable = True  # steps are launches only: any size trains the same per-center SGD
 
@@ -42,6 +42,7 @@ class GpuFastEngine(StepEngine, Stateless):
         self.kernel = sgd_centers
         self.v = model.embed_v.weight.data
         self.u = model.embed_u.weight.data
+        self.tables = (self.v, self.u)
         self.lr = lr
         self.negatives = negatives
         self.noise = noise
@@ -53,5 +54,5 @@ class GpuFastEngine(StepEngine, Stateless):
     ) -> torch.Tensor:
         """Train on centers start..stop-1 in one launch; returns the sum of their losses (no host sync)."""
         centers, contexts, noise = step_inputs(sample, start, stop, self.noise, self.negatives, gen)
-        lr_from, lr_to = (self.lr * max(MIN_LR_FRACTION, 1.0 - p) for p in progress)
+        lr_from, lr_to = learning_rates(self.lr, progress)
         return self.kernel(self.v, self.u, centers, contexts, noise, lr_from, lr_to, self.in_flight).sum()

@@ -57,7 +57,8 @@ def sgd_centers(v, u, centers, contexts, noise, lr_from, lr_to, loss_every=1, fi
     """Update `v` and `u` in place for each center in turn; return each center's mean slot loss.
 
     v, u: (vocab, d) float32; centers: (n,); contexts: (n, 2W) with -1 for no context;
-    noise: (n, K). The learning rate moves linearly from lr_from to lr_to across the n centers.
+    noise: (n, K). The learning rate moves linearly from lr_from to lr_to across the n centers
+    (rates come from core.engines.base.learning_rate).
     The loss is scored for the centers whose place in the sample (`first` + i) is a multiple of
     `loss_every`; the others get -1.
     """
@@ -128,7 +129,8 @@ def train_chunk(v, u, ids, sentence, window, start, stop, max_window, prob, alia
     """Train on centers start..stop-1 of an epoch's sample of n = len(ids) tokens.
 
     The learning rate at center i is lr_from + (lr_to - lr_from) * i / n, so it depends on the
-    center's place in the sample, not on which thread trains it. Returns the sum of the scored
+    center's place in the sample, not on which thread trains it (rates come from
+    core.engines.base.learning_rate, for the sample's first and past-the-last center). Returns the sum of the scored
     centers' mean slot losses (every LOSS_EVERY-th center of the sample) and their number.
     """
     contexts = np.empty((stop - start, 2 * max_window), dtype=np.int64)

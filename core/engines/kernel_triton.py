@@ -98,6 +98,7 @@ def sgd_centers(
     """Update `v` and `u` in place for each center with `workers` programs; each center's mean slot loss.
 
     Shapes and meaning as `core.engines.kernel_numba.sgd_centers`; `workers` is the number of centers in flight.
+    The rates lr_from and lr_to come from core.engines.base.learning_rate.
     """
     n = centers.numel()
     losses = torch.zeros(n, dtype=torch.float32, device=v.device)

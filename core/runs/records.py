@@ -93,10 +93,13 @@ class MetricRow:
     elapsed_s: float
     eta_s: float
     time: float
-    rank_tokens_per_s: tuple[float, ...] = ()
+    rank_tokens_per_s: tuple[float, ...] = ()  # each rank's speed at the last sync, in data-parallel runs
+    centers_per_s: float | None = None  # the trainer's; not kept in the metrics file
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
+        data["fraction"] = round(self.fraction, 6)
+        del data["centers_per_s"]
         if self.rank_tokens_per_s:
             data["rank_tokens_per_s"] = list(self.rank_tokens_per_s)
         else:

@@ -10,8 +10,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from core.runs import MetricRow, MetricsReader, bounded_indices
-
-SMOOTHING = 0.9  # weight of the past in the exponential moving average of the step losses
+from core.runs.records import smoothed
 
 
 def plain(text: str) -> str:
@@ -20,25 +19,16 @@ def plain(text: str) -> str:
     return html.escape(text, quote=False)
 
 
-def smooth(values: list[float], weight: float = SMOOTHING) -> list[float]:
-    """Bias-corrected exponential moving average, so the first points are not pulled towards zero."""
-    out, average = [], 0.0
-    for n, value in enumerate(values, 1):
-        average = weight * average + (1 - weight) * value
-        out.append(average / (1 - weight**n))
-    return out
-
-
 def loss_figure(curve: MetricsReader, epochs: int) -> go.Figure:
     """Step losses as points, their smoothed line, and each epoch's mean loss, against epochs done.
 
     However long the run, at most `CHART_POINTS` step points are drawn (evenly spaced, the newest included).
     """
-    fractions, loss, smoothed = curve.chart_points()
+    fractions, loss, line = curve.chart_points()
     x = [f * epochs for f in fractions]
     fig = go.Figure()
     fig.add_scatter(x=x, y=loss, mode="markers", name="step loss", marker={"size": 4, "opacity": 0.45})
-    fig.add_scatter(x=x, y=smoothed, mode="lines", name="smoothed", line={"width": 2})
+    fig.add_scatter(x=x, y=line, mode="lines", name="smoothed", line={"width": 2})
     fig.add_scatter(
         x=[m.epoch for m in curve.epochs],
         y=[m.loss for m in curve.epochs],
@@ -262,7 +252,7 @@ def compare_loss_figure(curves: dict[str, tuple[list[MetricRow], int]], per: str
         points = [m for m in records if m.kind == kind]
         x = [m.elapsed_s if x_axis == "seconds" else _epochs_done(m, epochs) for m in points]
         loss = [m.loss for m in points]
-        y = loss if kind == "epoch" else smooth(loss)
+        y = loss if kind == "epoch" else smoothed(loss)
         keep = bounded_indices(len(points))
         mode = "lines+markers" if kind == "epoch" else "lines"
         fig.add_scatter(x=[x[i] for i in keep], y=[y[i] for i in keep], mode=mode, name=plain(name))

@@ -15,7 +15,7 @@ from core.config import ConfigError, TrainConfig
 from core.explore.vectors import default_watch_words, parse_words, watch_words
 from core.runs import MetricsReader, Run, RunError, Status, WatchResult, list_runs, save_upload
 from core.runs.launcher import Launcher
-from pages.parts.charts import loss_figure
+from pages.parts.charts import loss_figure, loss_svg
 from pages.parts.common import (
     CURRENT_RUN,
     browser_feed,
@@ -27,7 +27,6 @@ from pages.parts.common import (
     safe_status,
 )
 from pages.parts.jobs import queue_view
-from pages.parts.live_chart import loss_svg
 from pages.parts.live_panel import LIVE_STATES, active, state_line
 from pages.parts.live_view import live_panel
 from pages.parts.text import literal
@@ -251,9 +250,7 @@ def show_progress(reader: MetricsReader, epochs: int, live: bool) -> None:
     c.metric("Elapsed", f"{last.elapsed_s:.1f} s")
     d.metric("Loss", f"{last.loss:.4f}")
     if live:
-        st.image(
-            loss_svg(reader, epochs), width="stretch", alt="loss chart"
-        )  # cheap to redraw; see pages.parts.live_chart
+        st.image(loss_svg(reader, epochs), width="stretch", alt="loss chart")  # cheap to redraw; see pages.parts.charts
     else:
         st.plotly_chart(loss_figure(reader, epochs), width="stretch")
     st.caption(f"{reader.steps} loss points logged")

@@ -17,7 +17,7 @@ from typing import Any
 from core.config import ConfigError
 from core.runs import MetricsReader, Run, RunError, Status
 from core.runs.launcher import Launcher
-from pages.parts.live_chart import loss_svg
+from pages.parts.charts import loss_svg
 
 LIVE_STATES = ("running", "queued")
 

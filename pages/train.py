@@ -27,7 +27,7 @@ from pages.parts.common import (
     safe_status,
 )
 from pages.parts.jobs import queue_view
-from pages.parts.live_panel import LIVE_STATES, active, state_line
+from pages.parts.live import LIVE_STATES, active, state_line
 from pages.parts.live_view import live_panel
 from pages.parts.text import literal
 from pages.parts.train_form import (

@@ -12,8 +12,8 @@ from core.explore.projection import vectors_stamp
 from core.explore.vectors import Embeddings
 from core.runs import MetricsReader, Run, RunError, Status
 from core.runs.launcher import Launcher
+from pages.parts.live import PanelFeed, Readers, safe_status
 from pages.parts.live_feed import LiveFeed
-from pages.parts.live_panel import PanelFeed, Readers, safe_status
 
 FIGURES = ("epochs_done", "mean_loss", "tokens_per_s", "device")
 SCORES = ("WS353", "SimLex", "analogy")

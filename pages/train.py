@@ -13,7 +13,7 @@ import streamlit as st
 
 from core.config import ConfigError, TrainConfig
 from core.explore.vectors import default_watch_words, parse_words, watch_words
-from core.runs import MetricsReader, Run, RunError, Status, WatchResult, list_runs, save_upload
+from core.runs import MetricsReader, Run, RunError, Status, list_runs, save_upload
 from core.runs.launcher import Launcher
 from pages.parts.charts import loss_figure
 from pages.parts.common import (
@@ -27,9 +27,20 @@ from pages.parts.common import (
     safe_status,
 )
 from pages.parts.jobs import queue_view
-from pages.parts.live_chart import loss_svg
-from pages.parts.live_panel import LIVE_STATES, active, state_line
-from pages.parts.live_view import live_panel
+from pages.parts.live import (
+    NO_STEPS_YET,
+    NO_WATCH_YET,
+    RANKS_HEADER,
+    WATCH_HEADER,
+    active,
+    figures,
+    live_panel,
+    points_logged,
+    progress_text,
+    ranks_caption,
+    share_done,
+    watch_rows,
+)
 from pages.parts.text import literal
 from pages.parts.train_form import (
     WATCH_DEFAULT,
@@ -218,11 +229,10 @@ def pick_shown_run(reg: Launcher) -> Run | None:
         return None
 
 
-def show_state(status: Status, reg: Launcher, run: Run) -> None:
+def show_state(status: Status) -> None:
+    """The state of a run that no longer trains or waits (the live panel says it while it does)."""
     state, message = status.state, status.message
-    if state in LIVE_STATES:
-        st.info(state_line(status, reg, run))
-    elif state == "finished":
+    if state == "finished":
         st.success(
             f"Finished {status.epochs_done} epochs in {status.train_seconds or 0:.1f} s; "
             f"mean loss {status.mean_loss if status.mean_loss is not None else float('nan'):.4f}, "
@@ -238,65 +248,36 @@ def show_state(status: Status, reg: Launcher, run: Run) -> None:
         st.info("Waiting to start")
 
 
-def show_progress(reader: MetricsReader, epochs: int, live: bool) -> None:
+def show_progress(reader: MetricsReader, epochs: int) -> None:
+    """The live panel's figures, for a run that ended, with the interactive loss chart."""
     last = reader.last
     if last is None:
-        st.caption("The loss chart fills in once the first steps are done.")
+        st.caption(NO_STEPS_YET)
         return
-    eta_text = f"ETA {last.eta_s:.0f} s" if last.eta_s < float("inf") else "ETA unknown"
-    st.progress(min(last.fraction, 1.0), text=f"{last.fraction:.0%} done · {eta_text}")
-    a, b, c, d = st.columns(4)
-    a.metric("Epoch", f"{last.epoch} / {epochs}")
-    b.metric("Tokens/s", f"{last.tokens_per_s:,.0f}")
-    c.metric("Elapsed", f"{last.elapsed_s:.1f} s")
-    d.metric("Loss", f"{last.loss:.4f}")
-    if live:
-        st.image(
-            loss_svg(reader, epochs), width="stretch", alt="loss chart"
-        )  # cheap to redraw; see pages.parts.live_chart
-    else:
-        st.plotly_chart(loss_figure(reader, epochs), width="stretch")
-    st.caption(f"{reader.steps} loss points logged")
+    st.progress(share_done(last), text=progress_text(last))
+    for column, (label, value) in zip(st.columns(4), figures(last, epochs), strict=True):
+        column.metric(label, value)
+    st.plotly_chart(loss_figure(reader, epochs), width="stretch")
+    st.caption(points_logged(reader))
     if last.rank_tokens_per_s:
-        show_ranks(list(last.rank_tokens_per_s))
+        ranks = list(last.rank_tokens_per_s)
+        st.caption(ranks_caption(ranks))
+        rank, tokens = RANKS_HEADER
+        frame = pd.DataFrame({rank: range(len(ranks)), tokens: ranks})
+        st.dataframe(frame, hide_index=True, column_config={tokens: st.column_config.NumberColumn(format="%.0f")})
 
 
-def show_ranks(ranks: list[float]) -> None:
-    """Throughput of each process of a data-parallel run: a slow rank holds every other one back."""
-    st.caption(f"{len(ranks)} processes; raw tokens per second of each, over the last interval:")
-    frame = pd.DataFrame({"rank": range(len(ranks)), "raw tokens/s": ranks})
-    st.dataframe(
-        frame,
-        hide_index=True,
-        column_config={"raw tokens/s": st.column_config.NumberColumn(format="%.0f")},
-    )
-
-
-def show_watch(run: Run, reader: MetricsReader, words: list[str], live: bool) -> None:
-    """Top-5 neighbours of the watch words: while training, as the training process last wrote them;
-    else from the saved vectors."""
-    results: list[WatchResult] | None = None
-    if live:
-        pass_watch_words(run, words)
-        results = reader.watch.results if reader.watch else None
-    elif queryable(run):
-        try:
-            results = watch_words(embeddings(run), words)
-        except RunError as exc:
-            st.warning(literal(exc))
-            return
-    if results is None:
-        st.caption("Neighbours of the watch words appear once training starts.")
+def show_watch(run: Run, words: list[str]) -> None:
+    """Top-5 neighbours of the watch words in the saved vectors of a run that ended."""
+    if not queryable(run):
+        st.caption(NO_WATCH_YET)
         return
-    rows = [
-        {
-            "word": r.word,
-            "top-5 neighbours (cosine)": ", ".join(f"{w} {s:.2f}" for w, s in r.neighbors)
-            or f"not in the vocabulary; closest: {', '.join(r.suggestions) or 'none'}",
-        }
-        for r in results
-    ]
-    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    try:
+        results = watch_words(embeddings(run), words)
+    except RunError as exc:
+        st.warning(literal(exc))
+        return
+    st.dataframe(pd.DataFrame(watch_rows(results), columns=WATCH_HEADER), hide_index=True, width="stretch")
 
 
 def pass_watch_words(run: Run, words: list[str]) -> None:
@@ -327,7 +308,7 @@ def run_vocabulary(path: str) -> list[str]:
 def run_panel(run: Run, reg: Launcher) -> None:
     """The live part of the page; it follows the run while it trains and redraws the whole page when it ends.
 
-    A browser on this machine follows it by itself (`pages.parts.live_view`), which costs the training
+    A browser on this machine follows it by itself (`pages.parts.live`), which costs the training
     nothing noticeable; elsewhere this fragment polls, at a cost of about a quarter of a core of the
     browser's on two cores, as Streamlit's browser side rebuilds the page at every rerun."""
     was_live = active(reg, run, safe_status(run))
@@ -339,31 +320,27 @@ def run_panel(run: Run, reg: Launcher) -> None:
             st.warning(f"Run {run.name} no longer exists: it was deleted.")
             return
         status = safe_status(run)
-        live = active(reg, run, status)
-        if live and feed is not None:
+        if active(reg, run, status):
             pass_watch_words(run, current_watch_words())
-            server, panels = feed
-            try:
-                html = panels(run.name)["html"]
-            except LookupError as exc:  # deleted just now
-                st.warning(literal(exc))
-                return
-            live_panel(server.url(run.name), html, key=f"live_{run.name}")
+            live_panel(run, metrics(run), status, reg, feed)
             return
-        show_state(status, reg, run)
-        try:
-            epochs = run.config().epochs
-        except (RunError, ConfigError) as exc:
-            st.error(literal(exc))
-            return
-        reader = metrics(run)
-        show_progress(reader, epochs, live)
-        st.subheader("Watch words")
-        show_watch(run, reader, current_watch_words(), live)
-        if was_live and not live:
+        show_ended(run, status)
+        if was_live:
             st.rerun()
 
     panel()
+
+
+def show_ended(run: Run, status: Status) -> None:
+    show_state(status)
+    try:
+        epochs = run.config().epochs
+    except (RunError, ConfigError) as exc:
+        st.error(literal(exc))
+        return
+    show_progress(metrics(run), epochs)
+    st.subheader("Watch words")
+    show_watch(run, current_watch_words())
 
 
 @st.fragment

@@ -189,7 +189,7 @@ def test_a_start_while_another_trains_queues_shows_the_queue_and_can_be_cancelle
     assert second.selectbox(key="shown_run").value == "first"  # the live run stays on screen
     assert [header.value for header in second.subheader].count("Queue") == 1
     assert sum("second" in m.value for m in second.markdown) == 1  # the queue is shown once
-    assert not any("Queued" in info.value or "queue" in info.value for info in second.info)
+    assert not any("Queued" in box.value or "queue" in box.value for box in [*second.info, *second.html])
 
     home = page("pages/home.py")
     table = home.dataframe[0].value.set_index("run")
@@ -289,7 +289,7 @@ def test_a_second_resume_of_a_run_the_command_line_trains_is_refused(tmp_path: P
     try:
         wait_for(lambda: bool(run.metrics()))
         train = page(shown_run="cli")
-        assert any("Running" in info.value for info in train.info)
+        assert any("Running" in panel.value for panel in train.html)  # the live panel
         assert button(train, "Resume").disabled and not button(train, "Stop").disabled
         common = sys.modules["pages.parts.common"]
         with pytest.raises(RunError, match="run cli is being trained by another process"):
@@ -352,7 +352,7 @@ def test_training_outlives_its_tab_and_the_next_visitor_sees_it_live() -> None:
     assert row["live"] and row["state"] == "running"
     train = page()
     assert train.selectbox(key="shown_run").value == "survivor"
-    assert any("Running" in info.value for info in train.info)
+    assert any("Running" in panel.value for panel in train.html)  # the live panel
     wait_for(lambda: len(run.metrics()) > seen)  # still training
     click(train, "Stop")
     wait_for(lambda: ended(run))

@@ -118,7 +118,7 @@ def test_train_watch_stop_query_and_map(app_url: str) -> None:
 
 
 def test_a_live_run_is_followed_without_reruns_and_its_end_shows_by_itself(app_url: str) -> None:
-    """While a run trains, the panel updates from the browser (pages.parts.live_view): Streamlit sends the page
+    """While a run trains, the panel updates from the browser (pages.parts.live): Streamlit sends the page
     nothing and is asked for nothing, which is what made watching cost the training a quarter of a core.
     A rerun meanwhile (new watch words) keeps one poller, not two. When the run ends, the page shows the
     finished run without the user doing anything."""

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from core.runs import MetricRow, MetricsReader
-from core.runs.records import CHART_POINTS
+from core.runs.records import CHART_POINTS, smoothed
 from pages.parts.charts import (
     LABEL_PX,
     MAP_PX,
@@ -120,3 +120,15 @@ def test_charts_draw_a_bounded_number_of_points_however_long_the_run(tmp_path: P
     rows = [step_row(i, n) for i in range(n)]
     compared = compare_loss_figure({"a": (rows, 2), "b": (rows[:10], 2)}, "step", "epochs")
     assert [len(trace.x) for trace in compared.data] == [CHART_POINTS, 10]
+
+
+def test_the_train_and_compare_charts_smooth_alike(tmp_path: Path) -> None:
+    """One moving average: the compare chart's line is the reader's, debiased from its first point."""
+    rows = [step_row(i, 40) for i in range(40)]
+    path = tmp_path / "metrics.jsonl"
+    path.write_text("".join(json.dumps(row.to_dict()) + "\n" for row in rows), encoding="utf-8")
+    reader = MetricsReader(path)
+    reader.poll()
+    line = list(compare_loss_figure({"a": (rows, 2)}, "step", "epochs").data[0].y)
+    assert line == reader.smoothed == smoothed([row.loss for row in rows])
+    assert line[0] == rows[0].loss  # debiased: the first point is the first loss, not a tenth of it

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from core.runs import MetricsReader
-from pages.parts.live_chart import loss_svg, nice_ticks
+from pages.parts.charts import LOSS_COLOURS, loss_figure, loss_svg, nice_ticks
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -84,3 +84,12 @@ def test_the_chart_draws_every_point_inside_its_plot_area(tmp_path: Path) -> Non
 
 def test_a_run_without_points_gives_an_empty_chart_not_an_error(tmp_path: Path) -> None:
     ET.fromstring(loss_svg(reader_with(tmp_path, steps=0, epochs_done=0), epochs=5))
+
+
+def test_the_live_and_the_interactive_chart_draw_each_series_in_one_colour(tmp_path: Path) -> None:
+    reader = reader_with(tmp_path, steps=10, epochs_done=1)
+    fig = loss_figure(reader, epochs=2)
+    plotly = {trace.name: trace.marker.color or trace.line.color for trace in fig.data}
+    assert plotly == LOSS_COLOURS
+    svg = loss_svg(reader, epochs=2)
+    assert all(f'stroke="{colour}"' in svg for colour in LOSS_COLOURS.values())

@@ -18,8 +18,7 @@ import pytest
 from core.config import TrainConfig
 from core.runs import MetricRow, Run, WatchResult, WatchRow
 from core.runs.launcher import Launcher
-from pages.parts.live_feed import LiveFeed
-from pages.parts.live_panel import PanelFeed, Readers
+from pages.parts.live import LiveFeed, PanelFeed, Readers
 
 
 @pytest.fixture

@@ -25,6 +25,25 @@ STATUS_FIGURES = ("updated", "epochs_done", "mean_loss", "final_loss", "train_se
 CHART_POINTS = 600  # the most step points a loss chart draws, however long the run
 
 
+def smoothing_step(average: float, value: float, n: int, weight: float = SMOOTHING) -> tuple[float, float]:
+    """The exponential moving average after its n-th value: the running average, and the line's point.
+
+    The point divides by 1 - weight**n (debiasing): the average starts at zero, and undivided its first
+    points would sit far below the losses they follow.
+    """
+    average = weight * average + (1 - weight) * value
+    return average, average / (1 - weight**n)
+
+
+def smoothed(values: list[float], weight: float = SMOOTHING) -> list[float]:
+    """The moving average's line over `values`, as `MetricsReader` builds it one step at a time."""
+    line, average = [], 0.0
+    for n, value in enumerate(values, 1):
+        average, point = smoothing_step(average, value, n, weight)
+        line.append(point)
+    return line
+
+
 class DamagedRecord(ValueError):
     """A record's text cannot be read; the message starts with "damaged:" and says why."""
 
@@ -276,8 +295,8 @@ class MetricsReader:
     def _add_step(self, fraction: float, loss: float) -> None:
         self.fractions.append(fraction)
         self.losses.append(loss)
-        self._average = SMOOTHING * self._average + (1 - SMOOTHING) * loss
-        self.smoothed.append(self._average / (1 - SMOOTHING ** len(self.losses)))
+        self._average, point = smoothing_step(self._average, loss, len(self.losses))
+        self.smoothed.append(point)
 
     @property
     def steps(self) -> int:

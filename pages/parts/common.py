@@ -12,8 +12,7 @@ from core.explore.projection import vectors_stamp
 from core.explore.vectors import Embeddings
 from core.runs import MetricsReader, Run, RunError, Status
 from core.runs.launcher import Launcher
-from pages.parts.live_feed import LiveFeed
-from pages.parts.live_panel import PanelFeed, Readers, safe_status
+from pages.parts.live import LiveFeed, PanelFeed, Readers, safe_status
 
 FIGURES = ("epochs_done", "mean_loss", "tokens_per_s", "device")
 SCORES = ("WS353", "SimLex", "analogy")
@@ -39,16 +38,15 @@ def launcher() -> Launcher:
 
 
 @st.cache_resource
-def _live_feed() -> tuple[LiveFeed, PanelFeed] | None:
-    panels = PanelFeed(launcher(), _readers())
+def _live_feed() -> LiveFeed | None:
     try:
-        return LiveFeed(panels), panels
+        return LiveFeed(PanelFeed(launcher(), _readers()))
     except OSError:  # no loopback port to listen on: the page polls through Streamlit instead
         return None
 
 
-def browser_feed() -> tuple[LiveFeed, PanelFeed] | None:
-    """The loopback feed the Train page's live panel polls from the browser, and what it serves; None
+def browser_feed() -> LiveFeed | None:
+    """The loopback feed the Train page's live panel polls from the browser; None
     when the page was not loaded from this machine (the feed listens on its loopback only) or the feed
     cannot listen. Tests without a browser (`AppTest`) send no Host header, so they get None too."""
     try:

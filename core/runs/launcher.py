@@ -120,8 +120,8 @@ class Launcher:
         A run whose process holds its lock is training even while its queue entry is still there (the
         process leaves the queue just after taking the lock): it is not cancelled but stopped (`stop`).
         """
-        with queue.exclusive(self.root), self._lock:
-            if self._launching(run.name) or run.is_training() or not run.leave_queue():
+        with queue.exclusive(self.root) as queued, self._lock:
+            if not queued or self._launching(run.name) or run.is_training() or not run.leave_queue():
                 return False
             run.set_status("stopped", "cancelled while queued; Resume queues it again")
         return True
@@ -222,17 +222,17 @@ class Launcher:
 
     # --- the queue's engine ----------------------------------------------------------------
     def _enqueue(self, run: Run, processes: int) -> None:
-        with queue.exclusive(self.root):
+        with queue.exclusive(self.root, create=True):
             queue.push(self.root, run.name, processes)
             run.set_status("queued", f"waiting for a free training slot ({self.max_jobs} at a time)")
         self.pump()
 
     def pump(self) -> None:
         """Start queued runs while slots are free, and record launched processes that died before training."""
-        with queue.exclusive(self.root), self._lock:
+        with queue.exclusive(self.root) as queued, self._lock:
             self._reap()
             busy = {run.name for run in list_runs(self.root) if run.is_training()} | set(self._children)
-            for entry in queue.entries(self.root):
+            for entry in queue.entries(self.root) if queued else []:
                 if len(busy) >= self.max_jobs:
                     break
                 if entry.run in busy:

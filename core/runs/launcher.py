@@ -22,7 +22,6 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
-from core import distributed
 from core.config import TrainConfig
 from core.data.checks import check_corpus
 from core.data.corpora import BUILT_IN, DATA_DIR_ENV
@@ -82,7 +81,7 @@ class Launcher:
         `VocabError`, `ConfigError`) before any run folder exists. `processes` > 1 trains data-parallel
         in that many torchrun processes. `watch`: words whose neighbours the training reports.
         """
-        distributed.check_processes(processes, cfg.device)
+        _check_processes(processes, cfg.device)
         self._check(cfg)
         run = Run.create(cfg, name=name, root=self.root)
         if watch:
@@ -99,7 +98,7 @@ class Launcher:
         if run.status().state == "finished":
             raise RunError(f"run {run.name} has finished; start a new run to train again")
         cfg = run.config()
-        distributed.check_processes(processes, cfg.device)
+        _check_processes(processes, cfg.device)
         self._check(cfg)
         self._before_resume[run.name] = (run.saved_status(), run.epochs_done())
         self._enqueue(run, processes)
@@ -315,6 +314,14 @@ class Launcher:
             return subprocess.Popen(
                 command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
             )
+
+
+def _check_processes(processes: int, device: str) -> None:
+    """`core.distributed.check_processes`, imported here: it imports torch, which `core.runs` leaves to the
+    functions that need it."""
+    from core.distributed import check_processes
+
+    check_processes(processes, device)
 
 
 def _check_key(cfg: TrainConfig, data_dir: str | Path | None) -> tuple:

@@ -6,7 +6,7 @@ on its standard input; a run's command line, its log file and the launcher's env
 there as one JSON line, and from then on it is exactly `python -m core <argv>`. It ends without
 training when its input closes (the launcher closed, or the server exited), at once, even in the
 middle of its imports: a spare left importing after its server quit took a core for seconds from
-whatever trained next. So it lives outside `core.runs`, whose package imports torch.
+whatever trained next. So `core.runs`, whose package it imports first, imports torch only inside functions.
 """
 
 from __future__ import annotations

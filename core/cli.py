@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import signal
 import sys
 import threading
@@ -23,8 +22,8 @@ from core.explore.export import FORMATS, ExportError, export_vectors
 from core.explore.vector_files import VectorFileError, read_vectors
 from core.explore.vectors import TABLES, Embeddings, UnknownWordError
 from core.job import RunSummary, train_run
-from core.runs import RESUMABLE_FIELDS, MetricRow, Run, RunError, kept_on_failure
-from core.train import TrainingError
+from core.runs import MetricRow, Run, RunError, check_resumable
+from core.train import Trainer, TrainingError
 
 USER_ERRORS = (
     ConfigError,
@@ -161,24 +160,18 @@ def given_settings(args: argparse.Namespace) -> dict[str, object]:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    """Under torchrun, every process runs this; rank 0 creates or opens the run, holds its lock, shares its folder.
+    """Under torchrun, every process runs this; rank 0 creates or opens the run and shares its folder.
 
-    A second process asked to train a run that one is training is refused at once, naming the run; a
-    resume that fails before it saves an epoch leaves the run as it was.
+    The training (`train_run`) takes the run's lock and reads its settings: a second process asked to
+    train a run that one is training is refused at once, naming the run; a resume that fails before it
+    saves an epoch leaves the run as it was.
     """
     world = distributed.start()
     try:
         if not world.is_main:
             return _train(args, world, Run(distributed.shared_path(world, None)))
         run, sentences = _open_or_create_run(args)
-        with run.lock(), contextlib.ExitStack() as keep:
-            if args.resume:
-                changes = given_settings(args)
-                check_resume(run, args, changes)
-                keep.enter_context(kept_on_failure(run))
-                if changes:
-                    run.update_config(**changes)
-            return _train(args, world, Run(distributed.shared_path(world, run.path)), sentences)
+        return _train(args, world, Run(distributed.shared_path(world, run.path)), sentences)
     finally:
         distributed.finish()
 
@@ -186,39 +179,38 @@ def cmd_train(args: argparse.Namespace) -> int:
 def _open_or_create_run(args: argparse.Namespace) -> tuple[Run, Sentences | None]:
     """The run to train, and for a new one the corpus its check read (the training reads it no more)."""
     if args.resume:
-        return Run.open(args.resume, args.run_dir), None
+        run = Run.open(args.resume, args.run_dir)
+        check_resume_flags(args)
+        return run, None
     cfg = config_from_args(args)
     sentences = check_corpus(cfg, args.data_dir)  # a bad corpus or setting is refused before a run folder exists
     return Run.create(cfg, args.name, args.run_dir), sentences
 
 
-def check_resume(run: Run, args: argparse.Namespace, changes: dict[str, object]) -> None:
-    """Refuse what a resume would ignore or undo: flags it cannot honour, fewer epochs than done, nothing to do."""
+def check_resume_flags(args: argparse.Namespace) -> None:
+    """Refuse flags a resume cannot honour; the training refuses, under the run's lock, what it would undo."""
     ignored = [flag for flag, given in (("--lowercase", args.lowercase), ("--name", args.name)) if given]
     if ignored:
         raise RunError(f"{' and '.join(ignored)} cannot be given with --resume: a run keeps its corpus and name")
-    fixed = sorted(set(changes) - set(RESUMABLE_FIELDS))
-    if fixed:
-        raise RunError(f"{', '.join(fixed)} cannot change on resume (only {', '.join(RESUMABLE_FIELDS)})")
-    state = run.saved_status().state  # a damaged status is refused here, before anything is written
-    done, epochs = run.epochs_done(), changes.get("epochs", run.config().epochs)
-    if epochs < done:
-        raise RunError(f"run {run.name} has done {done} epochs; --epochs must be at least {done} to resume it")
-    if epochs == done and state == "finished":
-        raise RunError(f"run {run.name} has finished its {done} epochs; give --epochs above {done} to train further")
+    check_resumable(given_settings(args))
 
 
 def _train(args: argparse.Namespace, world: distributed.World, run: Run, sentences: Sentences | None = None) -> int:
-    cfg = run.config()
     stop = threading.Event()
     _stop_on_ctrl_c(stop)
     # Bars on a terminal only: a process the app launched writes to its log file instead.
     quiet = True if not world.is_main else None
-    bar = tqdm(total=cfg.epochs, bar_format=BAR_FORMAT, disable=quiet)
+    bar = LazyBar(bar_format=BAR_FORMAT, disable=quiet)
 
-    def show(event: MetricRow) -> None:
-        bar.update(event.fraction * cfg.epochs - bar.n)
-        bar.set_postfix(loss=f"{event.loss:.4f}", tok_s=f"{event.tokens_per_s:,.0f}", refresh=False)
+    epochs = 0
+
+    def begin(trainer: Trainer) -> None:
+        nonlocal epochs
+        epochs = trainer.cfg.epochs
+
+    def show(row: MetricRow) -> None:
+        bar.update(row.fraction * epochs, epochs)
+        bar.postfix(loss=f"{row.loss:.4f}", tok_s=f"{row.tokens_per_s:,.0f}")
 
     download = LazyBar(desc="downloading ptb.zip", unit="B", unit_scale=True, disable=quiet)
     tokenise = LazyBar(desc="tokenising the corpus (once)", unit="B", unit_scale=True, disable=quiet)
@@ -230,8 +222,10 @@ def _train(args: argparse.Namespace, world: distributed.World, run: Run, sentenc
             bool(args.resume),
             args.data_dir,
             download.update,
+            begin,
             store_progress=tokenise.update,
             sentences=sentences,
+            changes=given_settings(args) if args.resume else None,
         )
     finally:
         download.close()
@@ -249,10 +243,14 @@ class LazyBar:
         self.options = options
         self.bar: tqdm | None = None
 
-    def update(self, done: int, total: int) -> None:
+    def update(self, done: float, total: int) -> None:
         if self.bar is None:
             self.bar = tqdm(total=total or None, **self.options)
         self.bar.update(done - self.bar.n)
+
+    def postfix(self, **values: str) -> None:
+        if self.bar is not None:
+            self.bar.set_postfix(values, refresh=False)
 
     def close(self) -> None:
         if self.bar is not None:

@@ -1,16 +1,18 @@
 """A whole run: load the corpus, train with checkpoints and metrics on disk, record how it ended.
 
-A training process (`python -m core train`, which the app's launcher starts too) calls
-:func:`train_run`. Under torchrun every process calls it; rank 0 alone holds the run's lock and
-writes its files, the others only train. Every rank stops at a stop request in the run folder.
+One run in one process: a training process (`python -m core train`, which the app's launcher starts
+too) calls :func:`train_run`, which takes the run's lock once, reads its settings once and passes them
+down, and reports to the run folder through callbacks. Under torchrun every process calls it; rank 0
+alone holds the run's lock and writes its files, the others only train. Every rank stops at a stop
+request in the run folder.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
-from contextlib import nullcontext
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +20,7 @@ import torch
 from threadpoolctl import threadpool_limits
 
 from core import distributed
+from core.config import TrainConfig
 from core.data import store
 from core.data.checks import check_fits
 from core.data.corpora import Progress, Sentences, load_corpus
@@ -26,7 +29,7 @@ from core.device import resolve_device
 from core.distributed import World
 from core.explore.vectors import Embeddings, watch_words
 from core.files import remove_stale_temporaries
-from core.runs import MetricRow, Run, RunError, WatchRow, kept_on_failure
+from core.runs import MetricRow, Run, RunError, WatchRow, kept_on_failure, resumed_config
 from core.train import Callback, Outcome, Trainer
 
 
@@ -46,7 +49,7 @@ class RunSummary:
 
 
 def prepare(
-    run: Run,
+    cfg: TrainConfig,
     data_dir: str | Path | None,
     progress: Progress | None,
     store_progress: Progress | None = None,
@@ -58,7 +61,6 @@ def prepare(
     A store is built once (rank 0 builds it while the other ranks wait) and reused after. `sentences`,
     when given, are the corpus already read (by `check_corpus`).
     """
-    cfg = run.config()
     world = world or World()
     device = distributed.local_device(resolve_device(cfg.device), world)
     if store.wants_store(cfg.corpus):
@@ -86,40 +88,67 @@ def train_run(
     on_start: Callable[[Trainer], None] | None = None,
     store_progress: Progress | None = None,
     sentences: Sentences | None = None,
+    changes: Mapping[str, object] | None = None,
 ) -> RunSummary:
     """Train `run` from scratch or from its last checkpoint; its status on disk tells how it ended.
 
     `on_start` receives the trainer before the first step, e.g. to peek at the live vectors.
     `store_progress` follows the tokenising of a large text file into a store (bytes done, total).
     `sentences` is the run's corpus when the caller has read it already (see `check_corpus`).
+    `changes` are settings a resume changes (see `RESUMABLE_FIELDS`). A resume that would undo epochs,
+    or has none left to train, is refused; one that fails before its first checkpoint leaves the run as it was.
     """
     world = distributed.current()
     stop = run.stop_flag(stop)
     if not world.is_main:
-        return _train_replica(run, stop, resume, data_dir, world)
-    with run.lock():
+        return _train_replica(run, resumed_config(run.config(), changes or {}), stop, resume, data_dir, world)
+    with run.lock(), _settings(run, resume) as cfg:
+        if resume:
+            cfg = _resumed(run, cfg, changes or {})
         run.leave_queue()
         remove_stale_temporaries(run.path)
         try:
-            with kept_on_failure(run) if resume else nullcontext():
-                return _train_main(
-                    run,
-                    callbacks,
-                    stop,
-                    resume,
-                    data_dir,
-                    download_progress,
-                    on_start,
-                    store_progress,
-                    sentences,
-                    world,
-                )
+            return _train_main(
+                run,
+                cfg,
+                callbacks,
+                stop,
+                resume,
+                data_dir,
+                download_progress,
+                on_start,
+                store_progress,
+                sentences,
+                world,
+            )
         finally:
             run.clear_stop()
 
 
+@contextmanager
+def _settings(run: Run, resume: bool) -> Iterator[TrainConfig]:
+    """The run's settings, read once; for a resume, with what it had kept if it fails (`kept_on_failure`)."""
+    if resume:
+        with kept_on_failure(run) as cfg:
+            yield cfg
+    else:
+        yield run.config()
+
+
+def _resumed(run: Run, cfg: TrainConfig, changes: Mapping[str, object]) -> TrainConfig:
+    """Refuse a resume that would undo epochs or has nothing to train, then save the settings it changes."""
+    state = run.saved_status().state  # a damaged status is refused here, before anything is written
+    done, epochs = run.epochs_done(), changes.get("epochs", cfg.epochs)
+    if epochs < done:
+        raise RunError(f"run {run.name} has done {done} epochs; --epochs must be at least {done} to resume it")
+    if epochs == done and state == "finished":
+        raise RunError(f"run {run.name} has finished its {done} epochs; give --epochs above {done} to train further")
+    return run.save_config(resumed_config(cfg, changes)) if changes else cfg
+
+
 def _train_main(
     run: Run,
+    cfg: TrainConfig,
     callbacks: Sequence[Callback],
     stop: threading.Event,
     resume: bool,
@@ -136,10 +165,10 @@ def _train_main(
         began = time.perf_counter()
         downloading = _shown_in_status(run, "downloading PTB", download_progress)
         tokenising = _shown_in_status(run, "tokenising the corpus into a store (once)", store_progress)
-        data = prepare(run, data_dir, downloading, tokenising, world, sentences)
+        data = prepare(cfg, data_dir, downloading, tokenising, world, sentences)
         sentences = None  # the token lists are in `data` now; let them go while training runs
         watcher = _Watcher(run)
-        trainer = Trainer(run.config(), data, [*callbacks, run.append_metric, watcher], stop, _checkpointer(run), world)
+        trainer = Trainer(cfg, data, [*callbacks, run.append_metric, watcher], stop, _checkpointer(run), world)
         watcher.trainer = trainer
         if resume:
             _restore(run, trainer, data)
@@ -160,12 +189,12 @@ def _train_main(
 
 
 def _train_replica(
-    run: Run, stop: threading.Event | None, resume: bool, data_dir: str | Path | None, world: World
+    run: Run, cfg: TrainConfig, stop: threading.Event, resume: bool, data_dir: str | Path | None, world: World
 ) -> RunSummary:
     """A rank other than 0: the same training, reading the run's checkpoint but writing nothing."""
     began = time.perf_counter()
-    data = prepare(run, data_dir, None, None, world)
-    trainer = Trainer(run.config(), data, [], stop, None, world)
+    data = prepare(cfg, data_dir, None, None, world)
+    trainer = Trainer(cfg, data, [], stop, None, world)
     checkpoint = run.load_checkpoint() if resume else None
     if checkpoint is not None:
         trainer.restore(checkpoint[0], checkpoint[1]["epoch_losses"], _seconds(checkpoint[1]))

@@ -1,7 +1,9 @@
-"""The run folder's only owner: its files, typed records, lock, metrics reader and queue.
+"""Runs on disk. This package owns a run folder's files (`folder`), one parser per record and the
+metrics reader (`records`), the training lock (`lock`), the queue (`queue`), uploads (`uploads`), and
+the app's launcher of training processes (`launcher`, imported on its own) with its spare process (`spare`).
 
-The launcher of run processes (`core.runs.launcher`) is imported on its own: it is the app's, and a
-training process never needs it.
+It may import core.config, core.files and core.data; torch only inside the functions that read or write
+weights (the spare process imports this package before torch); never the job or the trainer it runs.
 """
 
 from core.runs.folder import (
@@ -10,8 +12,10 @@ from core.runs.folder import (
     Run,
     RunError,
     StopFlag,
+    check_resumable,
     kept_on_failure,
     list_runs,
+    resumed_config,
     runs_root,
     sanitize_name,
     save_upload,
@@ -30,8 +34,10 @@ __all__ = [
     "WatchResult",
     "WatchRow",
     "bounded_indices",
+    "check_resumable",
     "kept_on_failure",
     "list_runs",
+    "resumed_config",
     "runs_root",
     "sanitize_name",
     "save_upload",

@@ -16,7 +16,7 @@ import shutil
 import threading
 import time
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -131,10 +131,9 @@ class Run:
 
     def update_config(self, **changes: Any) -> TrainConfig:
         """Change settings of RESUMABLE_FIELDS before a resume; anything else is refused."""
-        fixed = sorted(set(changes) - set(RESUMABLE_FIELDS))
-        if fixed:
-            raise RunError(f"{', '.join(fixed)} cannot change on resume (only {', '.join(RESUMABLE_FIELDS)})")
-        config = TrainConfig.from_dict({**self.config().to_dict(), **changes})
+        return self.save_config(resumed_config(self.config(), changes))
+
+    def save_config(self, config: TrainConfig) -> TrainConfig:
         write_text_atomic(self.path / CONFIG, config.to_json())
         return config
 
@@ -171,12 +170,7 @@ class Run:
         write_text_atomic(self.path / STATUS, record.to_json())
 
     def saved_status(self) -> Status:
-        text = self._checked(STATUS, self._read(STATUS))
-        self._checked(STATUS, parse_status(text, STATES))
-        try:
-            return Status.parse(text)
-        except DamagedRecord as exc:
-            raise RunError(f"run {self.name} is damaged: {STATUS}: {str(exc).removeprefix('damaged: ')}") from exc
+        return self._checked(STATUS, parse_status(self._read(STATUS)))
 
     def status(self) -> Status:
         """The saved status, checked against the lock and the queue: a `running` run whose lock nobody
@@ -350,14 +344,17 @@ class Run:
 
 
 @contextmanager
-def kept_on_failure(run: Run) -> Iterator[None]:
+def kept_on_failure(run: Run) -> Iterator[TrainConfig]:
     """A resume that fails before it saves a new checkpoint leaves the run's settings, status, metrics and
     vocabulary byte for byte as they were (a finished run never turns `failed` or loses its figures); the
-    caller reports the error."""
-    kept = {name: _bytes(run.path / name) for name in (CONFIG, STATUS, METRICS, VOCAB)}
+    caller reports the error. Yields the run's settings, parsed from the bytes kept: config.json is read once."""
+    text = run._read(CONFIG)
+    config = run._checked(CONFIG, parse_config(text))
+    kept = {name: _bytes(run.path / name) for name in (STATUS, METRICS, VOCAB)}
+    kept[CONFIG] = text.encode("utf-8")
     stamp = _stamp(run.path / CHECKPOINT)
     try:
-        yield
+        yield config
     except BaseException:
         if _stamp(run.path / CHECKPOINT) == stamp:
             for name, data in kept.items():
@@ -402,6 +399,19 @@ def list_runs(root: str | Path | None = None) -> list[Run]:
         return []
     runs = [Run(p) for p in base.iterdir() if p.name not in RESERVED and (p / CONFIG).is_file()]
     return sorted(runs, key=lambda r: (r.path / CONFIG).stat().st_mtime, reverse=True)
+
+
+def check_resumable(changes: Iterable[str]) -> None:
+    """Refuse settings a resume cannot change (those outside RESUMABLE_FIELDS)."""
+    fixed = sorted(set(changes) - set(RESUMABLE_FIELDS))
+    if fixed:
+        raise RunError(f"{', '.join(fixed)} cannot change on resume (only {', '.join(RESUMABLE_FIELDS)})")
+
+
+def resumed_config(config: TrainConfig, changes: Mapping[str, Any]) -> TrainConfig:
+    """`config` with the settings a resume changes; anything else is refused."""
+    check_resumable(changes)
+    return TrainConfig.from_dict({**config.to_dict(), **changes})
 
 
 def _refuse_reserved(name: str) -> None:

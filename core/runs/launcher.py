@@ -22,7 +22,6 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
-from core import distributed
 from core.config import TrainConfig
 from core.data.checks import check_corpus
 from core.data.corpora import BUILT_IN, DATA_DIR_ENV
@@ -82,7 +81,7 @@ class Launcher:
         `VocabError`, `ConfigError`) before any run folder exists. `processes` > 1 trains data-parallel
         in that many torchrun processes. `watch`: words whose neighbours the training reports.
         """
-        distributed.check_processes(processes, cfg.device)
+        _check_processes(processes, cfg.device)
         self._check(cfg)
         run = Run.create(cfg, name=name, root=self.root)
         if watch:
@@ -99,7 +98,7 @@ class Launcher:
         if run.status().state == "finished":
             raise RunError(f"run {run.name} has finished; start a new run to train again")
         cfg = run.config()
-        distributed.check_processes(processes, cfg.device)
+        _check_processes(processes, cfg.device)
         self._check(cfg)
         self._before_resume[run.name] = (run.saved_status(), run.epochs_done())
         self._enqueue(run, processes)
@@ -120,8 +119,8 @@ class Launcher:
         A run whose process holds its lock is training even while its queue entry is still there (the
         process leaves the queue just after taking the lock): it is not cancelled but stopped (`stop`).
         """
-        with queue.exclusive(self.root), self._lock:
-            if self._launching(run.name) or run.is_training() or not run.leave_queue():
+        with queue.exclusive(self.root) as queued, self._lock:
+            if not queued or self._launching(run.name) or run.is_training() or not run.leave_queue():
                 return False
             run.set_status("stopped", "cancelled while queued; Resume queues it again")
         return True
@@ -222,17 +221,17 @@ class Launcher:
 
     # --- the queue's engine ----------------------------------------------------------------
     def _enqueue(self, run: Run, processes: int) -> None:
-        with queue.exclusive(self.root):
+        with queue.exclusive(self.root, create=True):
             queue.push(self.root, run.name, processes)
             run.set_status("queued", f"waiting for a free training slot ({self.max_jobs} at a time)")
         self.pump()
 
     def pump(self) -> None:
         """Start queued runs while slots are free, and record launched processes that died before training."""
-        with queue.exclusive(self.root), self._lock:
+        with queue.exclusive(self.root) as queued, self._lock:
             self._reap()
             busy = {run.name for run in list_runs(self.root) if run.is_training()} | set(self._children)
-            for entry in queue.entries(self.root):
+            for entry in queue.entries(self.root) if queued else []:
                 if len(busy) >= self.max_jobs:
                     break
                 if entry.run in busy:
@@ -315,6 +314,14 @@ class Launcher:
             return subprocess.Popen(
                 command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
             )
+
+
+def _check_processes(processes: int, device: str) -> None:
+    """`core.distributed.check_processes`, imported here: it imports torch, which `core.runs` leaves to the
+    functions that need it."""
+    from core.distributed import check_processes
+
+    check_processes(processes, device)
 
 
 def _check_key(cfg: TrainConfig, data_dir: str | Path | None) -> tuple:

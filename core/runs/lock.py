@@ -1,23 +1,22 @@
 """An exclusive lock per run: the process that trains a run holds it, and the OS drops it when that process ends.
 
 "Is this run training" means "is its lock held", which a reused PID cannot fake. The lock is an
-`flock` on a file in the run folder; inside one process it is re-entrant, so the command line can
-take it before it changes a run's settings and the pipeline again around the training.
+open-file-description lock (Linux `F_OFD_SETLK`) on a file in the run folder: it conflicts with any
+other holder, another thread of the same process included. `is_held` asks the kernel (`F_OFD_GETLK`)
+without taking anything: a probe that took a shared lock, as this module's `flock` did, could make
+a training process that started at that instant give up its run.
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
-import threading
-import time
+import struct
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-_held: dict[Path, tuple[int, int]] = {}  # lock file -> (open descriptor, depth) held by this process
-_guard = threading.Lock()
-_TRIES = 5
+_FLOCK = "hhqqi4x"  # struct flock: type, whence, start, length (0: the whole file), pid
 
 
 class LockHeld(RuntimeError):
@@ -30,58 +29,32 @@ class LockHeld(RuntimeError):
 
 @contextmanager
 def hold(path: Path) -> Iterator[None]:
-    """Hold the lock at `path` for the block; raise LockHeld at once if someone else holds it."""
-    key = path.resolve()
-    with _guard:
-        if key in _held:
-            fd, depth = _held[key]
-            _held[key] = (fd, depth + 1)
-        else:
-            _held[key] = (_take(path), 1)
+    """Hold the lock at `path` for the block; raise LockHeld at once if anyone else holds it."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)  # the umask decides, as for every file
     try:
+        fcntl.fcntl(fd, fcntl.F_OFD_SETLK, struct.pack(_FLOCK, fcntl.F_WRLCK, os.SEEK_SET, 0, 0, 0))
+    except OSError:
+        os.close(fd)
+        raise LockHeld(holder(path)) from None
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
         yield
     finally:
-        with _guard:
-            fd, depth = _held[key]
-            if depth > 1:
-                _held[key] = (fd, depth - 1)
-            else:
-                del _held[key]
-                os.close(fd)  # closing the descriptor releases the lock
-
-
-def _take(path: Path) -> int:
-    """Lock at once, or LockHeld; a few quick retries ride out a probe of `is_held` at the same instant."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)  # the umask decides, as for every file
-    for attempt in range(_TRIES):
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            break
-        except BlockingIOError:
-            if attempt == _TRIES - 1:
-                os.close(fd)
-                raise LockHeld(holder(path)) from None
-            time.sleep(0.02)
-    os.ftruncate(fd, 0)
-    os.write(fd, str(os.getpid()).encode())
-    return fd
+        os.close(fd)  # closing the descriptor releases the lock
 
 
 def is_held(path: Path) -> bool:
     """True while some process (this one included) holds the lock at `path`."""
-    if path.resolve() in _held:
-        return True
     try:
         fd = os.open(path, os.O_RDONLY)
     except FileNotFoundError:
         return False
     try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
+        found = fcntl.fcntl(fd, fcntl.F_OFD_GETLK, struct.pack(_FLOCK, fcntl.F_RDLCK, os.SEEK_SET, 0, 0, 0))
     finally:
         os.close(fd)
-    return False
+    return struct.unpack(_FLOCK, found)[0] != fcntl.F_UNLCK
 
 
 def holder(path: Path) -> int | None:

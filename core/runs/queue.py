@@ -35,14 +35,26 @@ def folder(root: Path) -> Path:
 
 
 @contextmanager
-def exclusive(root: Path) -> Iterator[None]:
-    """Hold the queue for a read-then-change; waits for another holder."""
+def exclusive(root: Path, create: bool = False) -> Iterator[bool]:
+    """Hold the queue for a read-then-change, waiting for another holder; yields whether there is a queue.
+
+    Only an enqueuer (`create`) makes the queue's folder, and with it the runs folder: a launcher's pump
+    polls every quarter second, and a runs folder it made would outlive a Start that was refused. Without
+    a queue folder nothing is queued and nothing is held: the block must then leave the queue alone.
+    """
     where = folder(root)
-    where.mkdir(parents=True, exist_ok=True)
-    fd = os.open(where / _LOCK, os.O_RDWR | os.O_CREAT, 0o666)  # the umask decides, as for every file
+    if create:
+        where.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(where / _LOCK, os.O_RDWR | os.O_CREAT, 0o666)  # the umask decides, as for every file
+    except FileNotFoundError:  # no queue folder
+        fd = -1
+    if fd < 0:
+        yield False
+        return
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
+        yield True
     finally:
         os.close(fd)
 

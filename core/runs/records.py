@@ -1,7 +1,8 @@
-"""Typed records of a run's files, and the one place that turns their text into records.
+"""Typed records of a run's files, and the one place that turns their text into records: one parser per record.
 
-Every parser here is tolerant in the same way: it returns the record, or raises `DamagedRecord`
-whose message says what is wrong ("damaged: ..."), never a KeyError or TypeError from deep inside.
+The run's files (status, config, evaluation: `parse_status`, `parse_config`, `parse_evaluation`) parse
+to the record or a `core.files.Damaged` saying why not; lines of the metrics file and other small
+JSON files raise `DamagedRecord` ("damaged: ..."). Neither ever lets a KeyError or TypeError out.
 `MetricsReader` follows a growing metrics file, reading only the bytes appended since its last poll.
 """
 
@@ -75,29 +76,6 @@ class Status:
         return {
             k: v for k, v in asdict(self).items() if v is not None and k not in ("state", "message", "pid", "updated")
         }
-
-    @classmethod
-    def parse(cls, text: str) -> Status:
-        data = _object(text)
-        state = data.get("state")
-        if state not in STATES:
-            raise DamagedRecord(f"unknown state {state!r}")
-        try:
-            return cls(
-                state=state,
-                message=str(data.get("message", "")),
-                pid=int(data.get("pid", -1)),
-                updated=float(data.get("updated", 0.0)),
-                epochs_done=_maybe(int, data.get("epochs_done")),
-                mean_loss=_maybe(float, data.get("mean_loss")),
-                final_loss=_maybe(float, data.get("final_loss")),
-                train_seconds=_maybe(float, data.get("train_seconds")),
-                tokens_per_s=_maybe(float, data.get("tokens_per_s")),
-                vocab_size=_maybe(int, data.get("vocab_size")),
-                device=_maybe(str, data.get("device")),
-            )
-        except (TypeError, ValueError) as exc:
-            raise DamagedRecord(f"a figure is not a number ({exc})") from exc
 
 
 @dataclass(frozen=True)
@@ -185,16 +163,12 @@ class WatchRow:
 
 def parse_line(line: str | bytes) -> MetricRow | WatchRow:
     """One line of a metrics file as its record."""
-    data = _object(line)
+    data = parse_json(line)
     return WatchRow.from_dict(data) if data.get("kind") == "watch" else MetricRow.from_dict(data)
 
 
 def parse_json(text: str | bytes, what: str = "record") -> dict[str, Any]:
     """A JSON object, or DamagedRecord naming `what` was wrong with it."""
-    return _object(text, what)
-
-
-def _object(text: str | bytes, what: str = "record") -> dict[str, Any]:
     try:
         data = json.loads(text)
     except ValueError as exc:
@@ -265,7 +239,7 @@ class MetricsReader:
         added, newest = 0, None
         for line in lines:
             try:
-                data = _object(line)
+                data = parse_json(line)
                 kind = data.get("kind")
                 if kind == "step":
                     point = (float(data["fraction"]), float(data["loss"]))
@@ -333,17 +307,39 @@ def parse_config(text: str | Damaged) -> TrainConfig | Damaged:
         return Damaged(f"its settings cannot be read ({exc})")
 
 
-def parse_status(text: str | Damaged, states: tuple[str, ...]) -> dict[str, Any] | Damaged:
-    """A status record with a known state, a text message, a usable process id and finite figures.
+def parse_status(text: str | Damaged) -> Status | Damaged:
+    """A status with a known state, a text message, a usable process id and finite figures.
 
-    Keys this version does not know are kept and ignored, so a newer version's status still reads.
+    Keys this version does not know are ignored, so a newer version's status still reads.
     """
     record = parse_object(text)
     if isinstance(record, Damaged):
         return record
+    damage = _status_damage(record)
+    if damage is not None:
+        return damage
+    try:
+        return Status(
+            state=record["state"],
+            message=record.get("message", ""),
+            pid=record.get("pid", -1),
+            updated=float(record.get("updated", 0.0)),
+            epochs_done=_maybe(int, record.get("epochs_done")),
+            mean_loss=_maybe(float, record.get("mean_loss")),
+            final_loss=_maybe(float, record.get("final_loss")),
+            train_seconds=_maybe(float, record.get("train_seconds")),
+            tokens_per_s=_maybe(float, record.get("tokens_per_s")),
+            vocab_size=_maybe(int, record.get("vocab_size")),
+            device=record.get("device"),
+        )
+    except (TypeError, ValueError, OverflowError) as exc:  # a whole count given as NaN or infinity
+        return Damaged(f"a figure is not a number ({exc})")
+
+
+def _status_damage(record: dict[str, Any]) -> Damaged | None:
     state = record.get("state")
-    if state not in states:
-        return Damaged(f"its state {_short(state)} is not one of {', '.join(states)}")
+    if state not in STATES:
+        return Damaged(f"its state {_short(state)} is not one of {', '.join(STATES)}")
     if not isinstance(record.get("message", ""), str):
         return Damaged("its message is not text")
     pid = record.get("pid", 0)
@@ -355,7 +351,7 @@ def parse_status(text: str | Damaged, states: tuple[str, ...]) -> dict[str, Any]
             return Damaged(f"its {key} {_short(value)} is not a number")
     if "device" in record and not isinstance(record["device"], str):
         return Damaged("its device is not text")
-    return record
+    return None
 
 
 def parse_evaluation(text: str | Damaged, pair_sets: tuple[str, ...]) -> dict[str, Any] | Damaged:

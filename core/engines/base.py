@@ -14,8 +14,9 @@ from typing import Protocol
 
 import torch
 
-from core.data.sampling import EpochSample
+from core.data.sampling import EpochSample, NoiseTable
 from core.distributed import Replicas
+from core.model import SkipGram
 
 MIN_LR_FRACTION = 1e-4  # the fast mode's learning rate decays linearly to this fraction of its start
 Steps = tuple[int, torch.Tensor, int]  # (centers trained, sum of the scored centers' losses, centers scored)
@@ -78,6 +79,14 @@ class PlainSgd:
     """Plain SGD keeps no state beyond the weights, and its replicas merge those at each sync."""
 
     tables: tuple[torch.Tensor, ...]  # the weights it updates in place
+
+    def __init__(self, model: SkipGram, lr: float, negatives: int, noise: NoiseTable) -> None:
+        self.v = model.embed_v.weight.data
+        self.u = model.embed_u.weight.data
+        self.tables = (self.v, self.u)
+        self.lr = lr
+        self.negatives = negatives
+        self.noise = noise
 
     def replicate(self, replicas: Replicas) -> None:
         replicas.share(*self.tables)

@@ -21,12 +21,7 @@ class FastEngine(StepEngine, PlainSgd):
     splittable = False  # a step is one batch of vectorised updates
 
     def __init__(self, model: SkipGram, lr: float, negatives: int, noise: NoiseTable, batch_size: int) -> None:
-        self.v = model.embed_v.weight.data
-        self.u = model.embed_u.weight.data
-        self.tables = (self.v, self.u)
-        self.lr = lr
-        self.negatives = negatives
-        self.noise = noise
+        super().__init__(model, lr, negatives, noise)
         self.chunk = batch_size
 
     def step(

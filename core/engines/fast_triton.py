@@ -40,12 +40,7 @@ class GpuFastEngine(StepEngine, PlainSgd):
         from core.engines.kernel_triton import sgd_centers  # Triton is needed on this path only
 
         self.kernel = sgd_centers
-        self.v = model.embed_v.weight.data
-        self.u = model.embed_u.weight.data
-        self.tables = (self.v, self.u)
-        self.lr = lr
-        self.negatives = negatives
-        self.noise = noise
+        super().__init__(model, lr, negatives, noise)
         self.in_flight = in_flight or default_in_flight(self.v.device)
         self.chunk = GPU_CHUNK
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from core.data.vocab import UNK
 from core.explore.vectors import Embeddings
-from core.files import write_atomic
+from core.files import UnsafeFile, open_regular, write_atomic
 
 Progress = Callable[[int, int], None]
 SNIFF_BYTES = 4096  # how much of the file start decides text or binary
@@ -25,6 +25,7 @@ PROGRESS_EVERY = 10_000
 MAX_DIM = 100_000  # word vectors have tens to thousands of values; a larger claim is a damaged header
 FIRST_ROWS_BYTES = 64 << 20  # the matrix starts at most this large and grows with what is actually read
 BOM = b"\xef\xbb\xbf"
+MAX_FILE_BYTES = 1 << 40  # the reader streams and stops at `limit` words: this only refuses what is not a file
 
 
 class VectorFileError(ValueError):
@@ -97,7 +98,7 @@ def _numbers(row: np.ndarray, sep: str) -> str:
 def file_format(path: Path) -> str | None:
     """What an existing file holds, judged from its start: `word2vec`, `word2vec-binary`, `glove`,
     `projector vectors`, `projector metadata`, `empty`, or None for anything else."""
-    with open(path, "rb") as fh:
+    with _open(path) as fh:
         sample = fh.read(SNIFF_BYTES)
     if not sample:
         return "empty"
@@ -127,7 +128,7 @@ def read_vectors(path: str | Path, limit: int | None = None, progress: Progress 
     path = Path(path)
     if limit is not None and limit < 1:
         raise ValueError(f"limit must be at least 1, not {limit}")
-    with open(path, "rb") as fh:
+    with _open(path) as fh:
         sample = fh.read(SNIFF_BYTES)
         start = len(BOM) if sample.startswith(BOM) else 0  # a UTF-8 byte order mark is not part of the text
         sample = sample[start:]
@@ -146,6 +147,15 @@ def read_vectors(path: str | Path, limit: int | None = None, progress: Progress 
         reader = _BinaryReader if binary else _TextReader
         words, center = reader(fh, path, header, limit, progress).read()
     return Embeddings(words, center)
+
+
+def _open(path: Path) -> BinaryIO:
+    """The vectors file at `path`, a path the user gave (a link is followed); a FIFO, device or folder is refused,
+    never waited on or read without end."""
+    try:
+        return open_regular(path, MAX_FILE_BYTES, links=True)
+    except UnsafeFile as exc:
+        raise VectorFileError(f"{path}: {exc.strerror}; give the path of a vectors file") from None
 
 
 def _header(line: bytes) -> tuple[int, int] | None:

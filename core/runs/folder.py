@@ -20,13 +20,24 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from safetensors import SafetensorError
 
 from core.config import TrainConfig, resumable_fields
 from core.data.vocab import Vocab
-from core.files import Damaged, parse_object, read_text, runs_root, write_atomic, write_text_atomic
+from core.files import (
+    Damaged,
+    UnsafeFile,
+    open_fd,
+    open_regular,
+    parse_object,
+    read_bytes,
+    read_text,
+    runs_root,
+    write_atomic,
+    write_text_atomic,
+)
 from core.runs import lock, queue
 from core.runs.records import (
     STATES,
@@ -52,6 +63,8 @@ LOCK, STOP, LOG, WATCH = "train.lock", "stop.request", "launch.log", "watch.json
 RESERVED = frozenset({"uploads", "imports", queue.FOLDER})
 _NAME_OK = re.compile(r"[^\w.-]+")  # \w: letters and digits of any script, and `_`
 RESUMABLE_FIELDS = resumable_fields()  # the schema's `resumable` settings (core.config)
+MAX_METRICS_BYTES = 1 << 30  # 200 k rows are about 30 MB
+LOG_TAIL_BYTES = 64 << 10
 
 
 class RunError(RuntimeError):
@@ -78,8 +91,8 @@ def save_upload(name: str, data: bytes, root: str | Path | None = None, folder: 
     where = runs_root(root) / folder
     where.mkdir(parents=True, exist_ok=True)
     path = where / f"{hashlib.sha256(data).hexdigest()[:10]}-{sanitize_name(name)}"
-    if path.exists():
-        return path, False
+    if path.is_file() and not path.is_symlink():
+        return path, False  # a FIFO or a link someone put under this name is replaced, never read as the upload
     write_atomic(path, lambda tmp: tmp.write_bytes(data))
     return path, True
 
@@ -153,6 +166,8 @@ class Run:
         except lock.LockHeld as exc:
             who = f"process {exc.pid}" if exc.pid else "another process"
             raise RunError(f"run {self.name} is being trained by {who}; wait for it to end or stop it") from None
+        except UnsafeFile as exc:
+            raise RunError(f"run {self.name} is damaged: {LOCK}: {exc.strerror}") from None
 
     def is_training(self) -> bool:
         """True while a process holds the run's lock: the only test of "running"."""
@@ -190,7 +205,10 @@ class Run:
         (self.path / STOP).touch()
 
     def clear_stop(self) -> None:
-        (self.path / STOP).unlink(missing_ok=True)
+        try:
+            (self.path / STOP).unlink(missing_ok=True)
+        except OSError as exc:  # a folder in its place
+            raise RunError(f"run {self.name} is damaged: {STOP} cannot be removed ({exc.strerror})") from None
 
     def stop_flag(self, stop: threading.Event | None = None) -> StopFlag:
         return StopFlag(self.path / STOP, stop)
@@ -199,9 +217,21 @@ class Run:
         """Where a launched training process writes its output."""
         return self.path / LOG
 
+    def open_log(self) -> BinaryIO:
+        """The launch log, opened for appending; RunError when something other than a plain file is in its place
+        (a FIFO would block the launcher until someone reads it)."""
+        try:
+            return os.fdopen(open_fd(self.log_path(), os.O_WRONLY | os.O_APPEND | os.O_CREAT, limit=None), "ab")
+        except UnsafeFile as exc:
+            raise RunError(f"run {self.name} is damaged: {LOG}: {exc.strerror}") from None
+
     def log_tail(self, lines: int = 5) -> str:
-        path = self.log_path()
-        text = path.read_text(encoding="utf-8", errors="replace") if path.is_file() else ""
+        try:
+            with open_regular(self.log_path(), limit=None) as fh:
+                fh.seek(max(0, os.fstat(fh.fileno()).st_size - LOG_TAIL_BYTES))
+                text = fh.read(LOG_TAIL_BYTES).decode("utf-8", errors="replace")
+        except OSError:
+            text = ""
         return " | ".join(text.strip().splitlines()[-lines:])
 
     # --- metrics and watch words ---------------------------------------------------------------
@@ -221,11 +251,12 @@ class Run:
         return [row for row in self._metric_lines() if isinstance(row, MetricRow)]
 
     def _metric_lines(self) -> list[MetricRow | WatchRow]:
-        path = self.path / METRICS
-        if not path.is_file():
+        try:
+            data = read_bytes(self.path / METRICS, MAX_METRICS_BYTES)
+        except OSError:  # missing, or not a plain file: no rows
             return []
         rows = []
-        for line in path.read_bytes().splitlines():
+        for line in data.splitlines():
             try:
                 rows.append(parse_line(line))
             except DamagedRecord:
@@ -246,7 +277,7 @@ class Run:
         path = self.path / WATCH
         try:
             stamp = path.stat().st_mtime
-            words = parse_json(path.read_bytes(), "watch words file")["words"]
+            words = parse_json(read_bytes(path), "watch words file")["words"]
             return [str(w) for w in words], stamp
         except (OSError, DamagedRecord, KeyError, TypeError):
             return [], 0.0
@@ -367,7 +398,7 @@ def kept_on_failure(run: Run) -> Iterator[TrainConfig]:
 
 def _bytes(path: Path) -> bytes | None:
     try:
-        return path.read_bytes()
+        return read_bytes(path, MAX_METRICS_BYTES)
     except OSError:
         return None
 

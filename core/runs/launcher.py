@@ -241,7 +241,12 @@ class Launcher:
                 except RunError:
                     entry.path.unlink(missing_ok=True)  # its run was deleted
                     continue
-                self._children[run.name] = (self._launch(run, entry.processes), entry.path)
+                try:
+                    self._children[run.name] = (self._launch(run, entry.processes), entry.path)
+                except RunError as exc:  # a damaged run fails alone; the runs behind it still start
+                    entry.path.unlink(missing_ok=True)
+                    run.set_status("failed", str(exc))
+                    continue
                 busy.add(run.name)
             if not busy:
                 self._ready_spare()
@@ -295,8 +300,10 @@ class Launcher:
                 run.set_status("failed", f"the training process ended with code {code}: {run.log_tail()}")
 
     def _launch(self, run: Run, processes: int) -> subprocess.Popen:
-        """`python -m core train --resume RUN` (under torchrun for several processes), output to the run's log."""
+        """`python -m core train --resume RUN` (under torchrun for several processes), output to the run's log;
+        RunError, before anything starts, when the run's stop request or log is damaged."""
         run.clear_stop()
+        run.open_log().close()
         argv = ["train", "--resume", run.name, "--run-dir", str(self.root.resolve())]
         if self.data_dir is not None:
             argv += ["--data-dir", str(self.data_dir)]
@@ -310,7 +317,7 @@ class Launcher:
         if processes > 1:
             command += ["-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}"]
         command += ["-m", "core", *argv]
-        with open(run.log_path(), "ab") as log:
+        with run.open_log() as log:
             return subprocess.Popen(
                 command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
             )

@@ -4,7 +4,8 @@
 open-file-description lock (Linux `F_OFD_SETLK`) on a file in the run folder: it conflicts with any
 other holder, another thread of the same process included. `is_held` asks the kernel (`F_OFD_GETLK`)
 without taking anything: a probe that took a shared lock, as this module's `flock` did, could make
-a training process that started at that instant give up its run.
+a training process that started at that instant give up its run. The file is opened by
+`core.files.open_fd`: a FIFO, folder or link in its place is refused (`UnsafeFile`), never waited on.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import struct
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from core.files import UnsafeFile, open_fd, read_bytes
 
 _FLOCK = "hhqqi4x"  # struct flock: type, whence, start, length (0: the whole file), pid
 
@@ -29,8 +32,9 @@ class LockHeld(RuntimeError):
 
 @contextmanager
 def hold(path: Path) -> Iterator[None]:
-    """Hold the lock at `path` for the block; raise LockHeld at once if anyone else holds it."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)  # the umask decides, as for every file
+    """Hold the lock at `path` for the block; raise LockHeld at once if anyone else holds it, UnsafeFile when
+    something other than a plain file is in its place."""
+    fd = open_fd(path, os.O_RDWR | os.O_CREAT, limit=None)
     try:
         fcntl.fcntl(fd, fcntl.F_OFD_SETLK, struct.pack(_FLOCK, fcntl.F_WRLCK, os.SEEK_SET, 0, 0, 0))
     except OSError:
@@ -45,10 +49,11 @@ def hold(path: Path) -> Iterator[None]:
 
 
 def is_held(path: Path) -> bool:
-    """True while some process (this one included) holds the lock at `path`."""
+    """True while some process (this one included) holds the lock at `path`; nobody can hold one that is not a
+    plain file (`hold` refuses it)."""
     try:
-        fd = os.open(path, os.O_RDONLY)
-    except FileNotFoundError:
+        fd = open_fd(path, os.O_RDONLY, limit=None)
+    except (FileNotFoundError, UnsafeFile):
         return False
     try:
         found = fcntl.fcntl(fd, fcntl.F_OFD_GETLK, struct.pack(_FLOCK, fcntl.F_RDLCK, os.SEEK_SET, 0, 0, 0))
@@ -60,7 +65,7 @@ def is_held(path: Path) -> bool:
 def holder(path: Path) -> int | None:
     """The PID the holder wrote into the lock file (for messages only; the lock itself decides)."""
     try:
-        text = path.read_text(encoding="ascii").strip()
+        text = read_bytes(path, limit=64).decode("ascii").strip()
     except (OSError, UnicodeDecodeError):
         return None
     return int(text) if text.isdigit() else None

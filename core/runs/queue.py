@@ -12,15 +12,16 @@ import json
 import os
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.files import write_text_atomic
+from core.files import UnsafeFile, open_fd, read_bytes, write_text_atomic
 from core.runs.records import DamagedRecord, parse_json
 
 FOLDER = "queue"
 _LOCK = ".lock"
+MAX_ENTRY_BYTES = 4096  # an entry is a run name and a count
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ def exclusive(root: Path, create: bool = False) -> Iterator[bool]:
     if create:
         where.mkdir(parents=True, exist_ok=True)
     try:
-        fd = os.open(where / _LOCK, os.O_RDWR | os.O_CREAT, 0o666)  # the umask decides, as for every file
+        fd = open_fd(where / _LOCK, os.O_RDWR | os.O_CREAT, limit=None)  # never a FIFO, folder or link
     except FileNotFoundError:  # no queue folder
         fd = -1
     if fd < 0:
@@ -67,20 +68,26 @@ def push(root: Path, run: str, processes: int) -> None:
 
 
 def entries(root: Path) -> list[QueueEntry]:
-    """Waiting runs, next first; an unreadable entry is dropped (it could never start)."""
+    """Waiting runs, next first; an unreadable entry (also a FIFO, folder, link or huge file) is dropped: it
+    could never start."""
     where = folder(root)
     if not where.is_dir():
         return []
     found = []
     for path in sorted(where.glob("*.json")):
         try:
-            data = parse_json(path.read_bytes(), "queue entry")
+            data = parse_json(read_bytes(path, MAX_ENTRY_BYTES), "queue entry")
             found.append(QueueEntry(str(data["run"]), int(data.get("processes", 1)), path))
         except FileNotFoundError:
             continue  # taken meanwhile
-        except (DamagedRecord, KeyError, TypeError, ValueError):
-            path.unlink(missing_ok=True)
+        except (UnsafeFile, DamagedRecord, KeyError, TypeError, ValueError):
+            _drop(path)
     return found
+
+
+def _drop(path: Path) -> None:
+    with suppress(OSError):  # a folder: left, and skipped at every listing
+        path.unlink(missing_ok=True)
 
 
 def find(root: Path, run: str) -> QueueEntry | None:

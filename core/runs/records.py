@@ -14,10 +14,10 @@ import os
 import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, BinaryIO, Literal
 
 from core.config import ConfigError, TrainConfig
-from core.files import Damaged, parse_object
+from core.files import Damaged, open_regular, parse_object
 
 STATES = ("created", "queued", "running", "finished", "stopped", "failed", "interrupted")
 SMOOTHING = 0.9  # weight of the past in the moving average of the step losses (the chart's line)
@@ -189,7 +189,9 @@ class MetricsReader:
     It keeps what the pages draw: step losses with their moving average (computed as rows arrive,
     so a poll costs the new rows only), epoch rows, the last row and the latest watch row. A file
     replaced by a shorter one (a resume drops the epochs after its checkpoint) is read afresh.
-    Damaged lines are counted and skipped; a line still being written waits for its newline.
+    Damaged lines are counted and skipped; a line still being written waits for its newline. Something
+    other than a plain file where the metrics belong (a folder, a FIFO, a link) reads as no rows, with
+    the reason in `problem`.
     """
 
     path: Path
@@ -202,6 +204,7 @@ class MetricsReader:
     epochs: list[MetricRow] = field(default_factory=list)
     last: MetricRow | None = None
     watch: WatchRow | None = None
+    problem: str = ""
     _inode: int | None = None
     _average: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -210,25 +213,32 @@ class MetricsReader:
         """Read what was appended since the last poll; returns how many rows were added."""
         with self._lock:
             try:
-                stat = os.stat(self.path)
+                fh = open_regular(self.path, limit=None)
             except FileNotFoundError:
                 if self._inode is not None:
                     self._reset(None)
                 return 0
-            if stat.st_ino != self._inode or stat.st_size < self.offset:
-                self._reset(stat.st_ino)
-            if stat.st_size == self.offset:
+            except OSError as exc:
+                self._reset(None)
+                self.problem = exc.strerror or str(exc)
                 return 0
-            with open(self.path, "rb") as fh:
-                fh.seek(self.offset)
-                chunk = fh.read(stat.st_size - self.offset)
+            with fh:
+                chunk = self._appended(fh)
             self.bytes_read += len(chunk)
             complete = chunk.rfind(b"\n") + 1
             self.offset += complete
             return self._take(chunk[:complete].splitlines())
 
+    def _appended(self, fh: BinaryIO) -> bytes:
+        stat = os.fstat(fh.fileno())
+        if stat.st_ino != self._inode or stat.st_size < self.offset:
+            self._reset(stat.st_ino)
+        fh.seek(self.offset)
+        return fh.read(stat.st_size - self.offset)
+
     def _reset(self, inode: int | None) -> None:
         self.offset = self.damaged = 0
+        self.problem = ""
         self.fractions, self.losses, self.smoothed, self.epochs = [], [], [], []
         self.last, self.watch, self._average = None, None, 0.0
         self._inode = inode

@@ -6,7 +6,10 @@ it (escaped), and says when the run no longer trains or waits.
 
 from __future__ import annotations
 
+import http.client
 import json
+import socket
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -14,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import wait_for
 
 from core.config import TrainConfig
 from core.runs import MetricRow, Run, WatchResult, WatchRow
@@ -103,3 +107,62 @@ def test_each_poll_reads_only_what_was_appended(feed, tmp_path: Path) -> None:
     panels(run.name)
     assert reader.steps == 2001
     assert reader.bytes_read - before < 400  # one row, not the file again
+
+
+# --- issue 22, class 3: silent connections are closed and do not pile up threads ---------------------------
+
+
+def handler_threads() -> int:
+    return sum("process_request_thread" in thread.name for thread in threading.enumerate())
+
+
+def closed_within(sock: socket.socket, seconds: float) -> bool:
+    """True when the server closes `sock` (end of stream or reset) before `seconds` pass."""
+    sock.settimeout(seconds)
+    try:
+        while sock.recv(4096):
+            pass
+    except ConnectionResetError:
+        return True
+    except TimeoutError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("sent", [b"", b"GET /", b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n"])
+def test_a_silent_connection_is_closed_within_a_bound(feed, sent: bytes) -> None:
+    server, _ = feed
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        sock.sendall(sent)  # nothing, half a request line, headers that never end
+        assert closed_within(sock, LiveFeed.IDLE_S + 15)
+
+
+def test_many_silent_connections_do_not_pile_up_threads(feed, tmp_path: Path) -> None:
+    server, _ = feed
+    training_run(tmp_path)
+    before = handler_threads()
+    sockets = [socket.create_connection(("127.0.0.1", server.port), timeout=5) for _ in range(3 * LiveFeed.THREADS)]
+    peak = 0
+    try:
+        for sock in sockets:
+            assert closed_within(sock, LiveFeed.IDLE_S + 15)
+            peak = max(peak, handler_threads() - before)
+    finally:
+        for sock in sockets:
+            sock.close()
+    assert peak <= LiveFeed.THREADS
+    wait_for(lambda: handler_threads() == before, timeout=LiveFeed.IDLE_S + 15)
+    assert fetch(server.url("live one"))[0] == 200  # the feed still answers
+
+
+@pytest.mark.parametrize("host", ["evil.test", "evil.test:8501", "127.0.0.1.evil.test", ""])
+def test_the_feed_refuses_a_foreign_host(feed, tmp_path: Path, host: str) -> None:
+    server, _ = feed
+    training_run(tmp_path)
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+    connection.putrequest("GET", server.url("live one").split(str(server.port), 1)[1], skip_host=True)
+    if host:
+        connection.putheader("Host", host)
+    connection.endheaders()
+    assert connection.getresponse().status == 403
+    connection.close()

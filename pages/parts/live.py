@@ -30,6 +30,7 @@ from core.config import ConfigError
 from core.runs import MetricRow, MetricsReader, Run, RunError, Status, WatchResult
 from core.runs.launcher import Launcher
 from pages.parts.charts import loss_svg
+from pages.parts.hosts import host_allowed
 
 LIVE_STATES = ("running", "queued")
 POLL_MS = 1000
@@ -206,14 +207,18 @@ Render = Callable[[str], dict[str, Any]]  # a run name to the JSON-able reply; r
 class LiveFeed:
     """Serves `GET /<token>/<run name>` as JSON from `render`, on 127.0.0.1, in a daemon thread.
 
-    It listens on a port the OS picks and answers only paths that carry its random token, so no other
-    page in the browser can read a run through it.
+    It listens on a port the OS picks and answers only paths that carry its random token and a loopback
+    Host, so no other page in the browser can read a run through it. A connection that sends nothing for
+    `IDLE_S` is closed, and at most `THREADS` connections are served at once (the rest are closed at
+    once): silent connections used to keep a thread each, for ever.
     """
+
+    IDLE_S = 5.0  # a browser's poll arrives in one piece, in milliseconds
+    THREADS = 16
 
     def __init__(self, render: Render) -> None:
         self.token = secrets.token_urlsafe(16)
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self.token, render))
-        self._server.daemon_threads = True
+        self._server = _BoundedServer(("127.0.0.1", 0), _handler(self.token, render, self.IDLE_S), self.THREADS)
         threading.Thread(target=self._server.serve_forever, name="live-feed", daemon=True).start()
 
     @property
@@ -228,10 +233,43 @@ class LiveFeed:
         self._server.server_close()
 
 
-def _handler(token: str, render: Render) -> type[BaseHTTPRequestHandler]:
+class _BoundedServer(ThreadingHTTPServer):
+    """A thread per connection, at most `threads` at once; a connection past that is closed unanswered."""
+
+    daemon_threads = True
+    block_on_close = False  # `close` does not wait for a connection to go idle
+    request_queue_size = 64  # connections waiting to be accepted; each is then served or closed at once
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], threads: int) -> None:
+        super().__init__(address, handler)
+        self._slots = threading.BoundedSemaphore(threads)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+
+def _handler(token: str, render: Render, idle_s: float) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
+        timeout = idle_s  # of each read: a silent connection ends there
+
         def do_GET(self) -> None:
             prefix = f"/{token}/"
+            if not host_allowed(self.headers.get("Host")):
+                self._reply(403, {"error": "this feed answers requests for the loopback only"})
+                return
             if not self.path.startswith(prefix):
                 self._reply(404, {"error": "not found"})
                 return

@@ -47,6 +47,7 @@ from pages.parts.train_form import (
     clear_field_error,
     collect_settings,
     corpus_from_form,
+    held,
     keep_settings,
     note_field_error,
     restore_settings,
@@ -356,7 +357,7 @@ def runs_area(reg: Launcher) -> None:
         st.error(literal(st.session_state["train_error"]))
     queue_view(reg)
     follow_run_watch_words(shown)
-    st.text_input("Watch words (comma separated)", key="watch_words")
+    st.text_input("Watch words (comma separated)", held("watch_words"), key="watch_words")
     if shown is None:
         st.info("No runs yet: choose a corpus and press Start.")
     elif st.session_state.get(REFUSED) and not active(reg, shown, safe_status(shown)):

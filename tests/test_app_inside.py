@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import open_app_page, plain, ptb_data_dir
+from conftest import open_app_page, plain, ptb_data_dir, synthetic_text
 
 from core.config import TrainConfig
 from core.data.corpora import read_text_file
@@ -143,3 +143,17 @@ def test_a_run_without_weights_shows_the_fresh_model(tiny_corpus: Path) -> None:
     assert [h.value for h in at.header] == HEADERS[:5]
     assert any(m.label == "mean over the batch, fresh weights" for m in at.metric)
     assert not any("trained weights" in m.label for m in at.metric)
+
+
+def test_markup_in_corpus_words_shows_as_text(tmp_path: Path) -> None:
+    markup = ("**bold**", "![x](http://127.0.0.1:9/t.png)", ":red[red]")
+    corpus = tmp_path / "markup.txt"
+    corpus.write_text(synthetic_text() + f"cat1 {' '.join(markup)} cat2\n" * 60, encoding="utf-8")
+    train_run(Run.create(TrainConfig(corpus=str(corpus), min_freq=2, epochs=1, embed_size=8, threads=1), "markup"))
+    at = open_app_page(PAGE, in_count_word=markup[0] + "x", in_query=markup[1])
+    shown = [e.value for kind in ("markdown", "caption", "warning") for e in at.get(kind)]
+    shown += [b.label for b in at.button] + [m.label for m in at.metric]
+    assert any(markup[1] in plain(text) for text in shown)  # the cosine's words, escaped
+    assert any(plain(b.label) == markup[0] for b in at.button)  # the suggestion for "**bold**x"
+    for text in shown:
+        assert not any(token in text for token in markup), text

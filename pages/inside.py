@@ -97,6 +97,11 @@ def numbers(frame: pd.DataFrame, fmt: str) -> dict:
     return {column: st.column_config.NumberColumn(format=fmt) for column in frame.columns}
 
 
+def latex_int(n: int) -> str:
+    """A whole number with thousands separators that LaTeX does not space out (50{,}770)."""
+    return f"{n:,}".replace(",", "{,}")
+
+
 def word_input(label: str, key: str, default: str) -> str:
     st.session_state.setdefault(key, default)
     return st.text_input(label, key=key).strip()
@@ -134,7 +139,7 @@ def count_section(data: Loaded, sub: chapter.Subsampled | None) -> None:
     t = count.threshold
     st.latex(
         r"P(\text{keep } w_i) = \min\left(1, \sqrt{\frac{t}{f(w_i)}}\right),\quad "
-        rf"f(w_i) = \frac{{{count.count:,}}}{{{count.num_tokens:,}}} = {count.frequency:.3g},\quad "
+        rf"f(w_i) = \frac{{{latex_int(count.count)}}}{{{latex_int(count.num_tokens)}}} = {count.frequency:.3g},\quad "
         rf"t = {t:g}\ \Rightarrow\ {count.keep:.4f}"
     )
     st.caption(

@@ -384,7 +384,8 @@ def _epochs_done(record: MetricRow, epochs: int) -> float:
 def length_histogram(before: np.ndarray, after: np.ndarray) -> go.Figure:
     """Tokens per sentence before and after subsampling, overlaid (the book's Fig. 15.3.1)."""
     fig = go.Figure()
-    edges = {"start": 0, "end": int(max(before.max(initial=0), after.max(initial=0))) + 5, "size": 5}
+    longest = int(max(before.max(initial=0), after.max(initial=0)))
+    edges = {"start": 0, "end": longest + 5, "size": max(5, 5 * round(longest / 200))}  # about 40 bars
     for name, lengths in (("origin", before), ("subsampled", after)):
         fig.add_histogram(x=lengths, name=name, xbins=edges, opacity=0.6)
     fig.update_layout(

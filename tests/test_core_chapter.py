@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import math
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+from core.bench.chapter import run_sections
 from core.config import TrainConfig
-from core.data.corpora import CorpusError, read_ptb
+from core.data.corpora import CorpusError
 from core.data.sampling import NoiseTable
 from core.data.vocab import Vocab
 from core.explore import chapter
@@ -169,42 +169,12 @@ def test_a_vanished_corpus_is_a_corpus_error(tmp_path: Path) -> None:
 
 
 @pytest.mark.ptb
-def test_each_section_on_ptb_is_fast(ptb_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every section well under a second on PTB (`-s` prints the times); the corpus is read once per run."""
+def test_the_sections_on_ptb(ptb_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On PTB: the book's count of "the", and the forward pass's shapes for a batch of the run's data.
+    Their times are a benchmark's (`python -m core bench --chapter`), never a test's."""
     monkeypatch.setenv("W2V_DATA_DIR", str(ptb_dir))
-    config = TrainConfig()
-    vocab = Vocab.build(read_ptb(ptb_dir), config.min_freq)
-    times = {}
-
-    def timed(name, call):
-        start = time.perf_counter()
-        value = call()
-        times[name] = time.perf_counter() - start
-        return value
-
-    corpus = timed("read and encode the corpus (once per run)", lambda: chapter.read_corpus(config, vocab))
-    noise = timed("noise table (once per run)", lambda: NoiseTable(vocab.counts))
-    sub = timed("1. subsampling", lambda: chapter.subsample(corpus, vocab, config, seed=0))
-    the = timed("1. count of a word", lambda: chapter.word_count(vocab, "the", config.subsample, sub.counts_after))
-    example = timed("1. window", lambda: chapter.window(corpus, vocab, 1, 5, config.max_window, seed=0))
-    contexts = [example.tokens[i] for i in example.contexts]
-    timed("2. noise distribution", lambda: chapter.noise_rows(vocab, noise, 20))
-    timed("2. noise words", lambda: chapter.noise_words(vocab, noise, contexts, config.negatives, seed=0))
-    batch = timed("3. minibatch", lambda: chapter.minibatch(sub, noise, config.negatives, config.batch_size, seed=0))
-    center = np.random.default_rng(0).normal(size=(len(vocab), config.embed_size)).astype(np.float32)
-
-    def forward_both():
-        trained = chapter.forward(chapter.trained_model(center, center), batch)
-        fresh = chapter.forward(chapter.fresh_model(len(vocab), config.embed_size, config.seed), batch)
-        return trained, fresh
-
-    trained, fresh = timed("4. forward pass (trained and fresh)", forward_both)
-    timed("5. loss example", lambda: chapter.masked_loss(chapter.BOOK_PRED, chapter.BOOK_LABEL, chapter.BOOK_MASK))
-    timed("5. batch loss (trained and fresh)", lambda: [chapter.batch_loss(r, batch) for r in (trained, fresh)])
-    emb = Embeddings(vocab.idx_to_token, center, center, vocab.counts)
-    timed("6. similar tokens", lambda: chapter.similar_tokens(emb, "chip", 3))
-    for name, seconds in times.items():
-        print(f"{name:45s} {seconds * 1000:8.1f} ms")
-    assert (the.count, the.num_tokens) == (50_770, int(vocab.counts[1:].sum()))
-    assert trained.shapes["pred"] == (config.batch_size, 1, batch.masks.shape[1])
-    assert all(seconds < 1.0 for name, seconds in times.items() if "once per run" not in name), times
+    results = run_sections(str(ptb_dir)).results
+    assert results["count of a word"].count == 50_770
+    batch = results["minibatch"]
+    for name in ("forward, trained", "forward, fresh"):
+        assert results[name].shapes["pred"] == (TrainConfig().batch_size, 1, batch.masks.shape[1])

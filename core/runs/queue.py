@@ -67,20 +67,31 @@ def push(root: Path, run: str, processes: int) -> None:
 
 
 def entries(root: Path) -> list[QueueEntry]:
-    """Waiting runs, next first; an unreadable entry is dropped (it could never start)."""
+    """Waiting runs, next first; an entry that is unreadable or invalid is dropped (it must never start)."""
     where = folder(root)
     if not where.is_dir():
         return []
     found = []
     for path in sorted(where.glob("*.json")):
         try:
-            data = parse_json(path.read_bytes(), "queue entry")
-            found.append(QueueEntry(str(data["run"]), int(data.get("processes", 1)), path))
+            found.append(parse_entry(path.read_bytes(), path))
         except FileNotFoundError:
             continue  # taken meanwhile
-        except (DamagedRecord, KeyError, TypeError, ValueError):
+        except DamagedRecord:
             path.unlink(missing_ok=True)
     return found
+
+
+def parse_entry(data: bytes, path: Path) -> QueueEntry:
+    """An entry checked like settings: `run` a plain folder name, `processes` a whole number of at least 1 (the
+    launcher checks it against the machine); other keys are ignored. DamagedRecord says what is wrong."""
+    record = parse_json(data, "queue entry")
+    run, processes = record.get("run"), record.get("processes", 1)
+    if not isinstance(run, str) or run in ("", ".", "..") or "/" in run or "\x00" in run:
+        raise DamagedRecord(f"the queue entry's run {run!r} is not a run name")
+    if isinstance(processes, bool) or not isinstance(processes, int) or processes < 1:
+        raise DamagedRecord(f"the queue entry's processes {processes!r} is not a whole number of at least 1")
+    return QueueEntry(run, processes, path)
 
 
 def find(root: Path, run: str) -> QueueEntry | None:

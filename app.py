@@ -17,6 +17,7 @@ def navigate() -> None:
         st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
         st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
         st.Page("pages/neighbours.py", title="Neighbours", icon=":material/travel_explore:"),
+        st.Page("pages/inside.py", title="Inside the model", icon=":material/school:"),
         st.Page("pages/projection.py", title="Projection", icon=":material/scatter_plot:"),
         st.Page("pages/evaluate.py", title="Evaluate", icon=":material/fact_check:"),
         st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:"),

@@ -1,4 +1,8 @@
-"""Command line: `python -m core train | neighbors | evaluate | export | bench`."""
+"""Command line: `python -m core train | stop | neighbors | evaluate | export | settings | bench`.
+
+Wherever a run is asked for, its name under the runs folder (`--run-dir`, else $W2V_RUNS_DIR, else ./runs)
+or the path of its folder will do, so the path `train` prints works from any working directory.
+"""
 
 from __future__ import annotations
 
@@ -22,7 +26,7 @@ from core.explore.export import FORMATS, ExportError, export_vectors
 from core.explore.vector_files import VectorFileError, read_vectors
 from core.explore.vectors import TABLES, Embeddings, UnknownWordError
 from core.job import RunSummary, train_run
-from core.runs import MetricRow, Run, RunError, check_resumable
+from core.runs import MetricRow, Run, RunError, check_resumable, with_absolute_paths
 from core.train import Trainer, TrainingError
 
 USER_ERRORS = (
@@ -38,6 +42,7 @@ USER_ERRORS = (
     VocabError,
 )
 
+RUN_HELP = "a run's name under the runs folder, or the path of its folder (as `train` prints it)"
 BAR_FORMAT = "{l_bar}{bar}| {n:.2f}/{total} epochs [{elapsed}<{remaining}{postfix}]"
 
 
@@ -47,25 +52,32 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = sub.add_parser("train", help="train skip-gram word2vec and save a run")
     add_setting_flags(train)
-    train.add_argument("--run-dir", help="folder holding the runs (default: $W2V_RUNS_DIR or ./runs)")
+    add_run_dir(train)
     train.add_argument("--name", help="run name (default: date, corpus and mode)")
-    train.add_argument("--resume", metavar="RUN", help="resume a stopped or interrupted run")
+    train.add_argument("--resume", metavar="RUN", help="resume a stopped or interrupted run (its name or folder)")
     train.add_argument("--data-dir", help="folder or file with ptb.zip (default: $W2V_DATA_DIR, then the cache)")
 
+    stop = sub.add_parser("stop", help="ask the process(es) training a run to stop after the current step")
+    stop.add_argument("run", help=RUN_HELP)
+    add_run_dir(stop)
+
     neighbors = sub.add_parser("neighbors", help="nearest neighbours of a word by cosine similarity")
-    neighbors.add_argument("run")
+    neighbors.add_argument("run", help=RUN_HELP)
+    add_run_dir(neighbors)
     neighbors.add_argument("word")
     neighbors.add_argument("-k", type=_positive, default=10, help="how many neighbours (at least 1)")
     neighbors.add_argument("--table", choices=TABLES, default="center")
 
     evaluate = sub.add_parser("evaluate", help="WordSim353, SimLex999 and Google analogies of a run or vectors file")
     evaluate.add_argument("target", metavar="RUN_OR_VECTORS_FILE", help="a run, or a word2vec/GloVe text or .bin file")
+    add_run_dir(evaluate)
     evaluate.add_argument("--oov", action="store_true", help="list the word pairs left out as out of vocabulary")
     evaluate.add_argument("--limit", type=_positive, help="evaluate only the first N words (the most frequent)")
     evaluate.add_argument("--table", choices=TABLES, default="center")
 
     export = sub.add_parser("export", help="write a run's vectors to a file (<unk> is left out)")
-    export.add_argument("run")
+    export.add_argument("run", help=RUN_HELP)
+    add_run_dir(export)
     export.add_argument("out", type=Path, help="file to write; for --format projector, a folder")
     export.add_argument(
         "--format",
@@ -79,6 +91,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("settings", help="print the settings table of the README (generated from core.config.SCHEMA)")
     sub.add_parser("bench", help="side-by-side speed and quality benchmark (python -m core bench --help)")
     return parser
+
+
+def add_run_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--run-dir", help="folder holding the runs (default: $W2V_RUNS_DIR, else ./runs)")
 
 
 def add_setting_flags(parser: argparse.ArgumentParser) -> None:
@@ -124,6 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         commands = {
             "train": cmd_train,
+            "stop": cmd_stop,
             "neighbors": cmd_neighbors,
             "evaluate": cmd_evaluate,
             "export": cmd_export,
@@ -182,9 +199,12 @@ def _open_or_create_run(args: argparse.Namespace) -> tuple[Run, Sentences | None
         run = Run.open(args.resume, args.run_dir)
         check_resume_flags(args)
         return run, None
-    cfg = config_from_args(args)
+    cfg = with_absolute_paths(config_from_args(args))
     sentences = check_corpus(cfg, args.data_dir)  # a bad corpus or setting is refused before a run folder exists
-    return Run.create(cfg, args.name, args.run_dir), sentences
+    run = Run.create(cfg, args.name, args.run_dir)
+    if args.name is not None and run.name != args.name:
+        print(f"run name {args.name!r} is stored as {run.name!r}: {run.path}", file=sys.stderr)
+    return run, sentences
 
 
 def check_resume_flags(args: argparse.Namespace) -> None:
@@ -288,8 +308,18 @@ def cmd_settings(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_stop(args: argparse.Namespace) -> int:
+    run = Run.open(args.run, args.run_dir)
+    if not run.is_training():
+        print(f"run {run.name} is not training: nothing to stop ({run.path})")
+        return 0
+    run.request_stop()
+    print(f"asked run {run.name} to stop after its current step; resume it with --resume {run.path}")
+    return 0
+
+
 def cmd_neighbors(args: argparse.Namespace) -> int:
-    embeddings = Embeddings.from_run(Run.open(args.run))
+    embeddings = Embeddings.from_run(Run.open(args.run, args.run_dir))
     for word, cosine in embeddings.neighbors(args.word, args.k, args.table):
         print(f"{word}\t{cosine:.4f}")
     return 0
@@ -297,7 +327,7 @@ def cmd_neighbors(args: argparse.Namespace) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """A path to a file is a vectors file; anything else names a run, whose report is saved with it."""
-    run = None if Path(args.target).is_file() else Run.open(args.target)
+    run = None if Path(args.target).is_file() else Run.open(args.target, args.run_dir)
     if run is None:
         bar = LazyBar(desc="reading vectors", unit=" words", unit_scale=True)
         try:
@@ -343,7 +373,7 @@ def _percent(value: float | None) -> str:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    embeddings = Embeddings.from_run(Run.open(args.run))
+    embeddings = Embeddings.from_run(Run.open(args.run, args.run_dir))
     count = export_vectors(embeddings, args.out, args.format, args.table)
     where = f"{args.out / 'vectors.tsv'} and {args.out / 'metadata.tsv'}" if args.format == "projector" else args.out
     print(f"wrote {count} vectors of dimension {embeddings.center.shape[1]} ({args.format}) to {where}")

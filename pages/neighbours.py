@@ -11,6 +11,7 @@ from core.explore.vectors import TABLES, Embeddings, UnknownWordError, parse_wor
 from pages.parts.charts import similarity_bars
 from pages.parts.sources import Source, explorer_page
 from pages.parts.text import literal
+from pages.parts.words import show_unknown
 
 TABLE_HELP = {
     "center": "center vectors v (the book's choice for queries)",
@@ -32,26 +33,6 @@ def pairs_frame(pairs: list[tuple[str, float]]) -> pd.DataFrame:
     frame = pd.DataFrame(pairs, columns=["word", "cosine"])
     frame.insert(0, "rank", range(1, len(frame) + 1))
     return frame
-
-
-def choose(key: str, word: str) -> None:
-    """Button callback: put a suggested word into the query box."""
-    st.session_state[key] = word
-
-
-def show_unknown(exc: UnknownWordError, key: str | None = None) -> None:
-    """Say the word is unknown and offer the closest vocabulary words (as buttons when `key` can take them)."""
-    st.warning(f"“{literal(exc.word)}” is not in the vocabulary of these vectors.")
-    if not exc.suggestions:
-        st.caption("No vocabulary word is spelled similarly.")
-        return
-    st.write("Closest vocabulary words:")
-    columns = st.columns(len(exc.suggestions))
-    for column, word in zip(columns, exc.suggestions, strict=True):
-        if key:
-            column.button(literal(word), key=f"suggest_{key}_{word}", on_click=choose, args=(key, word))
-        else:
-            column.code(word, language=None)
 
 
 def default_word(emb: Embeddings) -> str:

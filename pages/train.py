@@ -47,6 +47,7 @@ from pages.parts.train_form import (
     clear_field_error,
     collect_settings,
     corpus_from_form,
+    held,
     keep_settings,
     note_field_error,
     restore_settings,
@@ -93,9 +94,8 @@ def start() -> None:
         else:
             corpus = corpus_from_form()
         cfg = TrainConfig.from_dict({**collect_settings(), "corpus": corpus})
-        run = launcher().start(
-            cfg, name=st.session_state.get("run_name") or None, processes=processes(), watch=current_watch_words()
-        )
+        asked = st.session_state.get("run_name") or None
+        run = launcher().start(cfg, name=asked, processes=processes(), watch=current_watch_words())
     except (ConfigError, RunError, ValueError, OSError) as exc:
         if upload is not None and fresh:
             upload.unlink(missing_ok=True)
@@ -104,6 +104,9 @@ def start() -> None:
         st.session_state[WHOLE_PAGE] = True  # the form shows the error under its field
         note_field_error(exc)
         return
+    if asked is not None and run.name != asked:
+        kept = "run names keep letters, digits, '.', '_' and '-', and a taken name gets a number"
+        st.session_state["train_notice"] = f"The run is saved as {run.name} ({kept})."
     reg = launcher()
     live = reg.live_runs()
     show(live[0] if live and reg.position(run) is not None else run)  # a queued run waits in the queue list
@@ -156,6 +159,7 @@ def clear_messages() -> None:
     if st.session_state.pop(REFUSED, None):
         st.session_state[WHOLE_PAGE] = True  # the form still shows the refused setting's message
     st.session_state.pop("train_error", None)
+    st.session_state.pop("train_notice", None)
     clear_field_error()
 
 
@@ -354,9 +358,11 @@ def runs_area(reg: Launcher) -> None:
     buttons(reg, shown)
     if "train_error" in st.session_state:
         st.error(literal(st.session_state["train_error"]))
+    if "train_notice" in st.session_state:
+        st.info(literal(st.session_state["train_notice"]))
     queue_view(reg)
     follow_run_watch_words(shown)
-    st.text_input("Watch words (comma separated)", key="watch_words")
+    st.text_input("Watch words (comma separated)", held("watch_words"), key="watch_words")
     if shown is None:
         st.info("No runs yet: choose a corpus and press Start.")
     elif st.session_state.get(REFUSED) and not active(reg, shown, safe_status(shown)):

@@ -22,7 +22,7 @@ from core.job import train_run
 from core.runs import Run, list_runs, runs_root, save_upload
 from pages.parts.text import literal
 
-PAGES = ("home", "train", "neighbours", "projection", "evaluate", "compare")
+PAGES = ("home", "train", "neighbours", "inside", "projection", "evaluate", "compare")
 MARKUP = ("![x](http://127.0.0.1:9/t.png)", "**bold**", ":red[red]", "$x^2$", "[link](http://127.0.0.1:9/)")
 
 

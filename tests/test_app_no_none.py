@@ -12,6 +12,7 @@ PAGES = (
     "pages/home.py",
     "pages/train.py",
     "pages/neighbours.py",
+    "pages/inside.py",
     "pages/projection.py",
     "pages/evaluate.py",
     "pages/compare.py",

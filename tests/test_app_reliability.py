@@ -414,6 +414,7 @@ def test_run_name_cannot_leave_the_runs_folder() -> None:
     click(at, "Start")
     run = one_run()
     assert run.path.resolve().parent == runs_root().resolve() and run.name == "escape"
+    assert any("The run is saved as escape" in plain(info.value) for info in at.info), "the name used is shown"
 
 
 def test_server_listens_on_localhost_only() -> None:

@@ -120,9 +120,9 @@ def test_core_keeps_few_modules_at_its_top() -> None:
     assert len(top) <= 10, top
 
 
-def test_pages_show_the_six_pages_at_their_top() -> None:
+def test_pages_show_the_seven_pages_at_their_top() -> None:
     pages = sorted(p.name for p in (ROOT / "pages").glob("*.py"))
-    assert pages == ["compare.py", "evaluate.py", "home.py", "neighbours.py", "projection.py", "train.py"]
+    assert pages == ["compare.py", "evaluate.py", "home.py", "inside.py", "neighbours.py", "projection.py", "train.py"]
 
 
 def test_every_room_says_what_it_owns() -> None:

@@ -176,3 +176,9 @@ def test_tour_screenshots(ptb_run: str, app_url: str) -> None:  # noqa: F811
             expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible()
             page.wait_for_timeout(1500)  # charts settle
             page.screenshot(path=str(TOUR / f"{path or 'home'}.png"))
+        page.goto(f"{app_url}/inside")
+        expect(page.get_by_role("heading", name="Inside the model", exact=True)).to_be_visible()
+        expect(page.get_by_role("heading", name="6. The result")).to_be_visible()  # every section has drawn
+        expect(page.locator(".js-plotly-plot").first).to_be_visible()  # the histogram
+        page.wait_for_timeout(1500)
+        page.screenshot(path=str(TOUR / "inside.png"))

@@ -139,7 +139,7 @@ def test_a_silent_connection_is_closed_within_a_bound(feed, sent: bytes) -> None
 
 def test_many_silent_connections_do_not_pile_up_threads(feed, tmp_path: Path) -> None:
     server, _ = feed
-    training_run(tmp_path)
+    run = training_run(tmp_path)
     before = handler_threads()
     sockets = [socket.create_connection(("127.0.0.1", server.port), timeout=5) for _ in range(3 * LiveFeed.THREADS)]
     peak = 0
@@ -152,15 +152,15 @@ def test_many_silent_connections_do_not_pile_up_threads(feed, tmp_path: Path) ->
             sock.close()
     assert peak <= LiveFeed.THREADS
     wait_for(lambda: handler_threads() == before, timeout=LiveFeed.IDLE_S + 15)
-    assert fetch(server.url("live one"))[0] == 200  # the feed still answers
+    assert fetch(server.url(run.name))[0] == 200  # the feed still answers
 
 
 @pytest.mark.parametrize("host", ["evil.test", "evil.test:8501", "127.0.0.1.evil.test", ""])
 def test_the_feed_refuses_a_foreign_host(feed, tmp_path: Path, host: str) -> None:
     server, _ = feed
-    training_run(tmp_path)
+    run = training_run(tmp_path)
     connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
-    connection.putrequest("GET", server.url("live one").split(str(server.port), 1)[1], skip_host=True)
+    connection.putrequest("GET", server.url(run.name).split(str(server.port), 1)[1], skip_host=True)
     if host:
         connection.putheader("Host", host)
     connection.endheaders()

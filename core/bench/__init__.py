@@ -1,5 +1,6 @@
 """Benchmarks, run by `python -m core bench`: the side-by-side table of our modes and gensim (quiet or with
-busy processes), the GPU check (`--gpu-check`), maps (`--maps`) and watching a run in the app (`--watch`).
+busy processes), the GPU check (`--gpu-check`), maps (`--maps`), the Inside the model page's sections
+(`--chapter`) and watching a run in the app (`--watch`).
 
 Imported by nothing but the command line's dispatch; may import anything in `core`.
 """
@@ -20,6 +21,10 @@ def main(argv: list[str]) -> int:
         from core.bench.watch import main as watch_main
 
         return watch_main([a for a in argv if a != "--watch"])
+    if "--chapter" in argv:
+        from core.bench.chapter import main as chapter_main
+
+        return chapter_main([a for a in argv if a != "--chapter"])
     if "--maps" in argv:
         from core.bench.maps import main as maps_main
 

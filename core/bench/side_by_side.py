@@ -60,6 +60,11 @@ def parse(argv: list[str]) -> argparse.Namespace:
         help="instead: time PCA, t-SNE and UMAP maps of PTB's 1,000 most frequent words "
         "(python -m core bench --maps --help)",
     )
+    parser.add_argument(
+        "--chapter",
+        action="store_true",
+        help="instead: time each section of the Inside the model page on PTB (python -m core bench --chapter --help)",
+    )
     return parser.parse_args(argv)
 
 

@@ -19,6 +19,7 @@ from core.runs.folder import (
     runs_root,
     sanitize_name,
     save_upload,
+    with_absolute_paths,
 )
 from core.runs.records import MetricRow, MetricsReader, Status, WatchResult, WatchRow, bounded_indices
 
@@ -41,4 +42,5 @@ __all__ = [
     "runs_root",
     "sanitize_name",
     "save_upload",
+    "with_absolute_paths",
 ]

@@ -3,7 +3,8 @@
 This module is the only code that knows the file names inside a run folder; everything else asks
 a `Run`. Every file is plain data (JSON, JSON lines, safetensors); nothing is ever unpickled. Writes
 are atomic, so a killed process leaves the previous complete file in place. A run is found by its
-name under the runs folder only, never in the working directory.
+exact folder name under the runs folder (never in the working directory), or by the path of its folder.
+Every path a run keeps is absolute, so each process reads the same files whatever its working directory.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from safetensors import SafetensorError
 
 from core.config import TrainConfig, resumable_fields
+from core.data.corpora import BUILT_IN
 from core.data.vocab import Vocab
 from core.files import (
     Damaged,
@@ -65,6 +67,8 @@ _NAME_OK = re.compile(r"[^\w.-]+")  # \w: letters and digits of any script, and 
 RESUMABLE_FIELDS = resumable_fields()  # the schema's `resumable` settings (core.config)
 MAX_METRICS_BYTES = 1 << 30  # 200 k rows are about 30 MB
 LOG_TAIL_BYTES = 64 << 10
+FOLLOWS = "follows"  # final vectors' header: the checksum of the checkpoint they were written after
+WHERE = "the runs folder is --run-dir, else $W2V_RUNS_DIR, else ./runs; or give the path of the run's folder"
 
 
 class RunError(RuntimeError):
@@ -88,13 +92,27 @@ def save_upload(name: str, data: bytes, root: str | Path | None = None, folder: 
     The name loses any path parts, so it cannot point outside that folder. Also says whether this
     call wrote the file (False when the same content under the same name was saved before).
     """
-    where = runs_root(root) / folder
+    where = base_folder(root) / folder
     where.mkdir(parents=True, exist_ok=True)
     path = where / f"{hashlib.sha256(data).hexdigest()[:10]}-{sanitize_name(name)}"
     if path.is_file() and not path.is_symlink():
         return path, False  # a FIFO or a link someone put under this name is replaced, never read as the upload
     write_atomic(path, lambda tmp: tmp.write_bytes(data))
     return path, True
+
+
+def base_folder(root: str | Path | None = None) -> Path:
+    """The runs folder as an absolute path, resolved against this process's working directory now: a training
+    process started elsewhere must read the same folder."""
+    return Path(os.path.abspath(runs_root(root)))
+
+
+def with_absolute_paths(config: TrainConfig) -> TrainConfig:
+    """`config` with a corpus file's path made absolute against this process's working directory, so the
+    training process reads the file the check read."""
+    if config.corpus in BUILT_IN or Path(config.corpus).is_absolute():
+        return config
+    return config.replace(corpus=os.path.abspath(config.corpus))
 
 
 class Run:
@@ -105,7 +123,8 @@ class Run:
     # --- creation and lookup -------------------------------------------------------------
     @classmethod
     def create(cls, config: TrainConfig, name: str | None = None, root: str | Path | None = None) -> Run:
-        base = runs_root(root)
+        """A new run folder; its name is `name` sanitised, with `-N` added if taken: callers report `run.name`."""
+        base = base_folder(root)
         stem = sanitize_name(name or f"{time.strftime('%Y%m%d-%H%M%S')}-{Path(config.corpus).stem}-{config.mode}")
         _refuse_reserved(stem)
         base.mkdir(parents=True, exist_ok=True)
@@ -116,22 +135,31 @@ class Run:
             except FileExistsError:
                 continue
             run = cls(path)
-            write_text_atomic(path / CONFIG, config.to_json())
+            write_text_atomic(path / CONFIG, with_absolute_paths(config).to_json())
             run.set_status("created")
             return run
         raise RunError(f"could not find a free folder name for run {stem!r}")
 
     @classmethod
     def open(cls, name: str | Path, root: str | Path | None = None) -> Run:
-        """The run called `name` under the runs folder (a path to a folder directly in it works too)."""
-        base = runs_root(root)
-        given = Path(name)
-        if len(given.parts) > 1 and given.resolve().parent != base.resolve():
-            raise RunError(f"{name} is not a run folder under {base}: give the name of a run there")
-        clean = sanitize_name(given.name)
-        path = base / clean
-        if clean in RESERVED or not (path / CONFIG).is_file():
-            raise RunError(f"no run named {given.name!r} under {base}")
+        """The run whose folder under the runs folder is exactly `name`, or the run folder at a path (anything with a
+        folder part, `.` and `..` too): its parent then acts as its runs folder.
+
+        A name is never sanitised to find a run: `a?b` would open `a-b`, another run than the one asked for.
+        """
+        text = str(name)
+        if os.sep in text or text in (".", ".."):
+            return cls._at(Path(text))
+        base = base_folder(root)
+        if text and text not in RESERVED and "\x00" not in text and (base / text / CONFIG).is_file():
+            return cls(base / text)
+        raise RunError(_no_run(text, base))
+
+    @classmethod
+    def _at(cls, given: Path) -> Run:
+        path = Path(os.path.abspath(given))
+        if path.name in RESERVED or not (path / CONFIG).is_file():
+            raise RunError(f"{given} is not a run folder (it holds no {CONFIG}); {WHERE}")
         return cls(path)
 
     @property
@@ -165,7 +193,10 @@ class Run:
                 yield
         except lock.LockHeld as exc:
             who = f"process {exc.pid}" if exc.pid else "another process"
-            raise RunError(f"run {self.name} is being trained by {who}; wait for it to end or stop it") from None
+            raise RunError(
+                f"run {self.name} is being trained by {who}; wait for it to end or stop it "
+                f"(Stop in the app, or `python -m core stop {self.path}`)"
+            ) from None
         except UnsafeFile as exc:
             raise RunError(f"run {self.name} is damaged: {LOCK}: {exc.strerror}") from None
 
@@ -292,29 +323,31 @@ class Run:
         write_text_atomic(self._evaluation_path(table), json.dumps(report, indent=1))
 
     def evaluation_text(self, table: str = "center") -> str | Damaged | None:
-        """The saved report of `table` as text (a `Damaged` reason if unreadable), or None if never evaluated."""
+        """The saved report of `table` as text (a `Damaged` reason if unreadable), or None if never evaluated or
+        if the run's current vectors were written after it (it scored vectors the run no longer has)."""
         path = self._evaluation_path(table)
         if not path.exists() and not path.is_symlink():
+            return None
+        if _mtime(path) < self.vectors_stamp():
             return None
         return read_text(path)
 
     # --- weights ------------------------------------------------------------------------
     def save_checkpoint(self, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
+        """Write a new checkpoint; final vectors of an earlier finish no longer follow it and are removed."""
         _save_tensors(self.path / CHECKPOINT, tensors, meta)
+        (self.path / VECTORS).unlink(missing_ok=True)
 
     def has_checkpoint(self) -> bool:
         return (self.path / CHECKPOINT).is_file()
 
     def epochs_done(self) -> int:
         """Epochs its last checkpoint holds (0 without one), read from the header alone."""
-        from safetensors import safe_open
-
         path = self.path / CHECKPOINT
         if not path.is_file():
             return 0
         try:
-            with safe_open(str(path), framework="pt") as fh:
-                losses = json.loads((fh.metadata() or {}).get("meta", "{}")).get("epoch_losses")
+            losses = json.loads(_header(path).get("meta", "{}")).get("epoch_losses")
         except (SafetensorError, OSError, ValueError, AttributeError) as exc:
             raise RunError(f"run {self.name} is damaged: its checkpoint cannot be read ({exc})") from exc
         if not isinstance(losses, list):
@@ -327,28 +360,35 @@ class Run:
         return _load_tensors(self.path / CHECKPOINT)
 
     def save_vectors(self, center: torch.Tensor, context: torch.Tensor) -> None:
-        _save_tensors(self.path / VECTORS, {"center": center, "context": context}, {})
+        """The final vectors, marked with the checkpoint they follow (see `current_vectors`)."""
+        follows = _checksum(self.path / CHECKPOINT)
+        _save_tensors(self.path / VECTORS, {"center": center, "context": context}, {}, {FOLLOWS: follows or ""})
+
+    def current_vectors(self) -> Path | None:
+        """The one rule for which file holds the run's current vectors: its final vectors when they were written
+        after its latest checkpoint (their header names that checkpoint), else that checkpoint, else none.
+        Every reader (command line, pages, evaluation, export) goes through it."""
+        vectors, checkpoint = self.path / VECTORS, self.path / CHECKPOINT
+        if vectors.is_file() and (not checkpoint.is_file() or _follows(vectors, checkpoint)):
+            return vectors
+        return checkpoint if checkpoint.is_file() else None
 
     def has_vectors(self) -> bool:
-        return (self.path / VECTORS).is_file()
+        """True when the run's current vectors are final ones (it finished and has not trained since)."""
+        return self.current_vectors() == self.path / VECTORS
 
     def vectors_stamp(self) -> float:
         """Modification time of the file `load_vectors` reads (0 when none), so a cache sees new weights."""
-        for name in (VECTORS, CHECKPOINT):
-            path = self.path / name
-            if path.is_file():
-                return path.stat().st_mtime
-        return 0.0
+        path = self.current_vectors()
+        return 0.0 if path is None else _mtime(path)
 
     def load_vectors(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Final vectors if the run finished, else those of its last checkpoint."""
-        if self.has_vectors():
-            tensors, _ = _load_tensors(self.path / VECTORS)
-            return tensors["center"], tensors["context"]
-        checkpoint = self.load_checkpoint()
-        if checkpoint is None:
+        """The run's current vectors (`current_vectors`): final ones, or those of its last checkpoint."""
+        path = self.current_vectors()
+        if path is None:
             raise RunError(f"run {self.name} has no vectors yet: it has not finished an epoch")
-        return checkpoint[0]["center"], checkpoint[0]["context"]
+        tensors, _ = _load_tensors(path)
+        return tensors["center"], tensors["context"]
 
     def delete(self) -> None:
         """Delete the folder while holding the run's lock, so no training can start on it meanwhile; a run that is
@@ -425,7 +465,7 @@ class StopFlag(threading.Event):
 
 def list_runs(root: str | Path | None = None) -> list[Run]:
     """Runs under the root, newest first; folders without a config, or that the root keeps for itself, are skipped."""
-    base = runs_root(root)
+    base = base_folder(root)
     if not base.is_dir():
         return []
     runs = [Run(p) for p in base.iterdir() if p.name not in RESERVED and (p / CONFIG).is_file()]
@@ -445,18 +485,68 @@ def resumed_config(config: TrainConfig, changes: Mapping[str, Any]) -> TrainConf
     return TrainConfig.from_dict({**config.to_dict(), **changes})
 
 
+def _no_run(name: str, base: Path) -> str:
+    """Why no run answers to `name`, where it looked, how to reach a run elsewhere, and the stored name it may mean."""
+    message = f"no run named {name!r} under {base} ({WHERE})"
+    try:
+        stored = sanitize_name(name)
+    except RunError:
+        return message
+    if stored != name and stored not in RESERVED and (base / stored / CONFIG).is_file():
+        message += f"; a run is stored as {stored!r}: give that name"
+    return message
+
+
 def _refuse_reserved(name: str) -> None:
     if name in RESERVED:
         raise RunError(f"{name!r} is a folder the runs folder keeps for itself; choose another run name")
 
 
-def _save_tensors(path: Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
+def _save_tensors(
+    path: Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any], extra: dict[str, str] | None = None
+) -> None:
     """Safetensors file whose metadata carries a SHA-256 of the tensor bytes, checked on load."""
     from safetensors.torch import save_file
 
     tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
-    header = {"meta": json.dumps(meta), "sha256": _digest(tensors)}
+    header = {**(extra or {}), "meta": json.dumps(meta), "sha256": _digest(tensors)}
     write_atomic(path, lambda tmp: save_file(tensors, str(tmp), metadata=header))
+
+
+def _header(path: Path) -> dict[str, str]:
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as fh:
+        return fh.metadata() or {}
+
+
+def _checksum(path: Path) -> str | None:
+    """The tensor checksum a weights file's header holds; None when it has none or cannot be read."""
+    try:
+        return _header(path).get("sha256")
+    except (SafetensorError, OSError, ValueError):
+        return None
+
+
+def _follows(vectors: Path, checkpoint: Path) -> bool:
+    """Whether final vectors were written after this checkpoint. Where a header cannot be read, the vectors
+    count as following (loading them reports their damage; a damaged checkpoint leaves them the best there
+    is); vectors written before headers named their checkpoint follow it if they are not older."""
+    try:
+        follows = _header(vectors).get(FOLLOWS)
+    except (SafetensorError, OSError, ValueError):
+        return True
+    if follows is None:
+        return _mtime(vectors) >= _mtime(checkpoint)
+    latest = _checksum(checkpoint)
+    return latest is None or follows == latest
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
 
 
 def _load_tensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:

@@ -19,14 +19,17 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import suppress
 from pathlib import Path
 
-from core.config import TrainConfig
+from core.config import ConfigError, TrainConfig
 from core.data.checks import check_corpus
 from core.data.corpora import BUILT_IN, DATA_DIR_ENV
+from core.files import RUNS_ENV
 from core.runs import queue
-from core.runs.folder import Run, RunError, list_runs, runs_root
+from core.runs.folder import Run, RunError, base_folder, list_runs, with_absolute_paths
 from core.runs.records import Status
 from core.runs.spare import Spare, wanted
 
@@ -54,11 +57,12 @@ class Launcher:
     def __init__(
         self, data_dir: str | Path | None = None, max_jobs: int | None = None, root: str | Path | None = None
     ) -> None:
-        self.data_dir = data_dir
+        self.data_dir = None if data_dir is None else Path(os.path.abspath(data_dir))
         self.max_jobs = max_jobs or max_jobs_from_env()
-        self.root = runs_root(root)
-        # run name -> the process this launcher started for it, and the queue entry it was started from
-        self._children: dict[str, tuple[subprocess.Popen, Path]] = {}
+        self.root = base_folder(root)
+        # run name -> the process this launcher started for it, the queue entry it was started from, and the
+        # run's status when it started (a process that ends with the status unchanged wrote nothing)
+        self._children: dict[str, tuple[subprocess.Popen, Path, Status]] = {}
         # run name -> its status before a Resume queued it, put back if that resume fails before an epoch
         self._before_resume: dict[str, tuple[Status, int]] = {}
         self._lock = threading.Lock()
@@ -82,6 +86,7 @@ class Launcher:
         in that many torchrun processes. `watch`: words whose neighbours the training reports.
         """
         _check_processes(processes, cfg.device)
+        cfg = with_absolute_paths(cfg)  # what the check reads is what the training process will read
         self._check(cfg)
         run = Run.create(cfg, name=name, root=self.root)
         if watch:
@@ -90,19 +95,27 @@ class Launcher:
         return run
 
     def resume(self, run: Run, processes: int = 1) -> Run:
-        """Queue a stopped, interrupted or failed run to go on from its last finished epoch."""
-        if run.is_training():
-            raise RunError(f"run {run.name} is being trained by another process; stop it there first")
-        if run.is_queued():
-            raise RunError(f"run {run.name} is already waiting in the queue")
-        if run.status().state == "finished":
-            raise RunError(f"run {run.name} has finished; start a new run to train again")
+        """Queue a stopped, interrupted or failed run to go on from its last finished epoch.
+
+        Whether it may be queued is decided under the queue's lock, in the same step that queues it: two
+        Resumes at once (two tabs, two servers on one runs folder) queue it once.
+        """
+        self._refuse_resume(run)  # at once, before reading the corpus; again under the lock below
         cfg = run.config()
         _check_processes(processes, cfg.device)
         self._check(cfg)
-        self._before_resume[run.name] = (run.saved_status(), run.epochs_done())
-        self._enqueue(run, processes)
+        self._enqueue(run, processes, self._refuse_resume)
         return run
+
+    def _refuse_resume(self, run: Run) -> None:
+        """Raise RunError unless `run` may be queued to resume. In this order: a process leaves the queue only
+        once it holds the run's lock, and writes how the run ended before it lets the lock go."""
+        if run.is_queued():
+            raise RunError(f"run {run.name} is already waiting in the queue")
+        if run.is_training():
+            raise RunError(f"run {run.name} is being trained by another process; {_how_to_stop(run)}")
+        if run.status().state == "finished":
+            raise RunError(f"run {run.name} has finished; start a new run to train again")
 
     def stop(self, run: Run) -> bool:
         """Stop a training run after its current step, or take a queued one out; False when it is neither."""
@@ -135,9 +148,9 @@ class Launcher:
         if not run.path.is_dir():
             raise RunError(f"run {run.name} no longer exists: it was deleted")
         if self.is_live(run):
-            raise RunError(f"run {run.name} is training: stop it first, then delete it")
+            raise RunError(f"run {run.name} is training: stop it first, then delete it ({_how_to_stop(run)})")
         if run.is_queued():
-            raise RunError(f"run {run.name} is waiting in the queue: stop it first, then delete it")
+            raise RunError(f"run {run.name} is waiting in the queue: stop it first, then delete it (Stop in the app)")
 
     # --- what the pages show ---------------------------------------------------------------
     def is_live(self, run: Run) -> bool:
@@ -188,6 +201,7 @@ class Launcher:
     def check_ahead(self, cfg: TrainConfig) -> None:
         """Read and check `cfg`'s corpus in the background now (PTB: about a second), so that a Start with
         these settings need not; the Train page asks while the user looks at the form."""
+        cfg = with_absolute_paths(cfg)  # as `start` checks it
         key = _check_key(cfg, self.data_dir)
         with self._lock:
             if key not in self._checks:
@@ -220,14 +234,18 @@ class Launcher:
                 self._spare = None
 
     # --- the queue's engine ----------------------------------------------------------------
-    def _enqueue(self, run: Run, processes: int) -> None:
+    def _enqueue(self, run: Run, processes: int, refuse: Callable[[Run], None] | None = None) -> None:
+        """Queue the run; `refuse` (raising RunError) is checked under the queue's lock, in the same step."""
         with queue.exclusive(self.root, create=True):
+            if refuse is not None:
+                refuse(run)
+                self._before_resume[run.name] = (run.saved_status(), run.epochs_done())
             queue.push(self.root, run.name, processes)
             run.set_status("queued", f"waiting for a free training slot ({self.max_jobs} at a time)")
         self.pump()
 
     def pump(self) -> None:
-        """Start queued runs while slots are free, and record launched processes that died before training."""
+        """Start queued runs while slots are free, and settle the runs of launched processes that ended."""
         with queue.exclusive(self.root) as queued, self._lock:
             self._reap()
             busy = {run.name for run in list_runs(self.root) if run.is_training()} | set(self._children)
@@ -236,20 +254,37 @@ class Launcher:
                     break
                 if entry.run in busy:
                     continue
-                try:
-                    run = Run.open(entry.run, self.root)
-                except RunError:
-                    entry.path.unlink(missing_ok=True)  # its run was deleted
-                    continue
-                try:
-                    self._children[run.name] = (self._launch(run, entry.processes), entry.path)
-                except RunError as exc:  # a damaged run fails alone; the runs behind it still start
-                    entry.path.unlink(missing_ok=True)
-                    run.set_status("failed", str(exc))
-                    continue
-                busy.add(run.name)
+                launchable = self._launchable(entry)
+                if launchable is not None:
+                    run, launched = launchable
+                    try:
+                        self._children[run.name] = (self._launch(run, entry.processes), entry.path, launched)
+                    except RunError as exc:  # a damaged run fails alone; the runs behind it still start
+                        entry.path.unlink(missing_ok=True)
+                        run.set_status("failed", str(exc))
+                        continue
+                    busy.add(run.name)
             if not busy:
                 self._ready_spare()
+
+    def _launchable(self, entry: queue.QueueEntry) -> tuple[Run, Status] | None:
+        """The entry's run and its status, if it is one to launch; otherwise the entry is dropped, never launched:
+        its run was deleted or is damaged, has finished (nothing to train), or the entry asks for more processes
+        than the machine gives its device (said in the run's log; a run waiting on it is stopped, so Resume
+        queues it again)."""
+        try:
+            run = Run.open(entry.run, self.root)
+            status, device = run.saved_status(), run.config().device
+        except RunError:
+            status = None
+        if status is not None and status.state != "finished":
+            try:
+                _check_processes(entry.processes, device)
+                return run, status
+            except ConfigError as exc:
+                _drop_note(run, entry, str(exc))
+        entry.path.unlink(missing_ok=True)
+        return None
 
     def _pump_loop(self) -> None:
         while not self._closed.wait(PUMP_S):
@@ -277,34 +312,30 @@ class Launcher:
                 self._keep_spare = False
 
     def _reap(self) -> None:
-        """Forget ended processes; one that failed before training (its entry still queued) or died while
-        training (its run reads as interrupted) marks its run failed, with the end of its output."""
-        for name, (process, entry) in list(self._children.items()):
+        """Forget ended processes and settle their runs from what the processes wrote, never from an exit code
+        alone: a final status a process wrote stands; a process that wrote nothing (it refused, or had nothing
+        to do) leaves the run as it was before it was queued; only one that died while training, without a
+        final status, makes its run `failed`, with the last lines of its output."""
+        for name, (process, entry, launched) in list(self._children.items()):
             code = process.poll()
             if code is None:
                 continue
             del self._children[name]
-            never_started = entry.exists()
             entry.unlink(missing_ok=True)
+            before = self._before_resume.pop(name, None)
             try:
                 run = Run.open(name, self.root)
+                if not run.is_training():
+                    _settle(run, launched, before, code)
             except RunError:
-                continue
-            if code == 0 or run.is_training() or not (never_started or run.status().state == "interrupted"):
-                continue
-            before = self._before_resume.pop(name, None)
-            if before is not None and _epochs_done(run) == before[1]:  # a resume that saved nothing: as it was
-                kept = before[0]
-                run.set_status(kept.state, f"Resume failed, the run is as it was: {run.log_tail()}", **kept.figures())
-            else:
-                run.set_status("failed", f"the training process ended with code {code}: {run.log_tail()}")
+                continue  # deleted, or its status is damaged: nothing to settle
 
     def _launch(self, run: Run, processes: int) -> subprocess.Popen:
         """`python -m core train --resume RUN` (under torchrun for several processes), output to the run's log;
         RunError, before anything starts, when the run's stop request or log is damaged."""
         run.clear_stop()
         run.open_log().close()
-        argv = ["train", "--resume", run.name, "--run-dir", str(self.root.resolve())]
+        argv = ["train", "--resume", run.name, "--run-dir", str(self.root)]
         if self.data_dir is not None:
             argv += ["--data-dir", str(self.data_dir)]
         env = _child_env()
@@ -321,6 +352,33 @@ class Launcher:
             return subprocess.Popen(
                 command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
             )
+
+
+def _drop_note(run: Run, entry: queue.QueueEntry, why: str) -> None:
+    """Say in the run's log why its queue entry was dropped; a run that was waiting on it is stopped."""
+    with suppress(RunError), run.open_log() as log:  # a log that is not a plain file takes no note
+        log.write(f"queue entry {entry.path.name} dropped, never launched: {why}\n".encode())
+    if run.saved_status().state == "queued":
+        run.set_status("stopped", f"its queue entry was dropped: {why}; Resume queues it again")
+
+
+def _settle(run: Run, launched: Status, before: tuple[Status, int] | None, code: int) -> None:
+    """Settle the run of a launched process that ended (see `Launcher._reap`)."""
+    now = run.saved_status()
+    if now.state in ("finished", "stopped", "failed") and now != launched:
+        return  # the process said how it ended
+    if now == launched:  # it wrote nothing: the run is as it was before it was queued
+        if before is not None and _epochs_done(run) == before[1]:
+            kept = before[0]
+            run.set_status(kept.state, f"Resume failed, the run is as it was: {run.log_tail()}", **kept.figures())
+        elif now.state == "queued":
+            run.set_status("failed", f"the training process ended before training (code {code}): {run.log_tail()}")
+        return
+    run.set_status("failed", f"the training process ended without saying how (code {code}): {run.log_tail()}")
+
+
+def _how_to_stop(run: Run) -> str:
+    return f"stop it with Stop in the app or `python -m core stop {run.path}`"
 
 
 def _check_processes(processes: int, device: str) -> None:
@@ -347,10 +405,15 @@ def _check_key(cfg: TrainConfig, data_dir: str | Path | None) -> tuple:
 
 
 def _child_env() -> dict[str, str]:
-    """The environment of a training process. The app's server and browser share the cores with it:
-    OpenMP threads that spin while idle would lose their time slices to them (see core/__init__.py),
-    so they wait passively."""
-    return {**os.environ, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
+    """The environment of a training process, which runs in the project folder (where `python -m core` works):
+    folders named relative to the server's working directory are made absolute. The app's server and browser
+    share the cores with it: OpenMP threads that spin while idle would lose their time slices to them (see
+    core/__init__.py), so they wait passively."""
+    env = {**os.environ, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
+    for name in (RUNS_ENV, DATA_DIR_ENV, "W2V_CACHE_DIR"):
+        if env.get(name):
+            env[name] = os.path.abspath(env[name])
+    return env
 
 
 def _epochs_done(run: Run) -> int | None:

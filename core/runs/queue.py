@@ -68,19 +68,18 @@ def push(root: Path, run: str, processes: int) -> None:
 
 
 def entries(root: Path) -> list[QueueEntry]:
-    """Waiting runs, next first; an unreadable entry (also a FIFO, folder, link or huge file) is dropped: it
-    could never start."""
+    """Waiting runs, next first; an entry that is unreadable (also a FIFO, folder, link or huge file) or invalid is
+    dropped (it must never start)."""
     where = folder(root)
     if not where.is_dir():
         return []
     found = []
     for path in sorted(where.glob("*.json")):
         try:
-            data = parse_json(read_bytes(path, MAX_ENTRY_BYTES), "queue entry")
-            found.append(QueueEntry(str(data["run"]), int(data.get("processes", 1)), path))
+            found.append(parse_entry(read_bytes(path, MAX_ENTRY_BYTES), path))
         except FileNotFoundError:
             continue  # taken meanwhile
-        except (UnsafeFile, DamagedRecord, KeyError, TypeError, ValueError):
+        except (UnsafeFile, DamagedRecord):
             _drop(path)
     return found
 
@@ -88,6 +87,18 @@ def entries(root: Path) -> list[QueueEntry]:
 def _drop(path: Path) -> None:
     with suppress(OSError):  # a folder: left, and skipped at every listing
         path.unlink(missing_ok=True)
+
+
+def parse_entry(data: bytes, path: Path) -> QueueEntry:
+    """An entry checked like settings: `run` a plain folder name, `processes` a whole number of at least 1 (the
+    launcher checks it against the machine); other keys are ignored. DamagedRecord says what is wrong."""
+    record = parse_json(data, "queue entry")
+    run, processes = record.get("run"), record.get("processes", 1)
+    if not isinstance(run, str) or run in ("", ".", "..") or "/" in run or "\x00" in run:
+        raise DamagedRecord(f"the queue entry's run {run!r} is not a run name")
+    if isinstance(processes, bool) or not isinstance(processes, int) or processes < 1:
+        raise DamagedRecord(f"the queue entry's processes {processes!r} is not a whole number of at least 1")
+    return QueueEntry(run, processes, path)
 
 
 def find(root: Path, run: str) -> QueueEntry | None:

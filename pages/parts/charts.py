@@ -379,3 +379,37 @@ def compare_loss_figure(curves: dict[str, tuple[list[MetricRow], int]], per: str
 def _epochs_done(record: MetricRow, epochs: int) -> float:
     """An epoch record marks the end of its epoch; a step record sits at its fraction of the whole run."""
     return record.epoch if record.kind == "epoch" else record.fraction * epochs
+
+
+def length_histogram(before: np.ndarray, after: np.ndarray) -> go.Figure:
+    """Tokens per sentence before and after subsampling, overlaid (the book's Fig. 15.3.1)."""
+    fig = go.Figure()
+    longest = int(max(before.max(initial=0), after.max(initial=0)))
+    edges = {"start": 0, "end": longest + 5, "size": max(5, 5 * round(longest / 200))}  # about 40 bars
+    for name, lengths in (("origin", before), ("subsampled", after)):
+        fig.add_histogram(x=lengths, name=name, xbins=edges, opacity=0.6)
+    fig.update_layout(
+        barmode="overlay",
+        xaxis_title="# tokens per sentence",
+        yaxis_title="count",
+        height=320,
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        legend={"orientation": "h", "y": 1.12},
+    )
+    return fig
+
+
+def noise_bars(words: list[str], unigram: list[float], noise: list[float]) -> go.Figure:
+    """The unigram P(w) beside the noise distribution P(w)^0.75 (renormalised) of the most frequent words."""
+    labels = [plain(w) for w in words]
+    fig = go.Figure()
+    fig.add_bar(x=labels, y=unigram, name="unigram P(w)")
+    fig.add_bar(x=labels, y=noise, name="noise ∝ P(w)^0.75")
+    fig.update_layout(
+        barmode="group",
+        yaxis={"title": "probability", "tickformat": ".1%"},
+        height=340,
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        legend={"orientation": "h", "y": 1.12},
+    )
+    return fig

@@ -143,12 +143,25 @@ def widget_help(setting: Setting) -> str:
 
 def number_box(setting: Setting, where: Any) -> None:
     """A number box without bounds of its own: any value reaches `TrainConfig`, whose refusal names the field
-    (a bounded box would silently keep its old value instead)."""
+    (a bounded box would silently keep its old value instead). Like every widget of the form, it is given
+    the value the form holds as its default (see `held`)."""
     step = float(setting.step or 1)
     fmt = "%g" if setting.whole or setting.name == "subsample" else "%.4f"
     key = f"cfg_{setting.name}"
-    where.number_input(setting.label, step=step, format=fmt, key=key, help=widget_help(setting))
+    where.number_input(setting.label, value=held(key), step=step, format=fmt, key=key, help=widget_help(setting))
     field_error(setting.name, where)
+
+
+def held(key: str) -> Any:
+    """The value the form holds for `key`, given to its widget as the widget's default: a browser that mounts
+    a widget afresh (under load it did so while the user typed elsewhere) starts it from its default and
+    sends that back, which for a number box without one was 0 in every box the user had not touched."""
+    return setting_value(key)
+
+
+def index_of(options: list[Any], key: str) -> int:
+    value = held(key)
+    return options.index(value) if value in options else 0
 
 
 def used_device() -> str:
@@ -170,16 +183,21 @@ def settings_form() -> None:
     preset_buttons()
     corpus_fields()
     mode = SCHEMA["mode"]
-    st.radio(mode.label, mode.choices, key="cfg_mode", horizontal=True, captions=[MODE_HELP[m] for m in mode.choices])
+    choices = list(mode.choices)
+    captions = [MODE_HELP[m] for m in choices]
+    st.radio(mode.label, choices, index_of(choices, "cfg_mode"), key="cfg_mode", horizontal=True, captions=captions)
     field_error("mode")
     device = SCHEMA["device"]
     devices = dict(available_devices())
-    st.selectbox(device.label, list(devices), format_func=devices.get, key="cfg_device", help=widget_help(device))
+    options = list(devices)
+    index = index_of(options, "cfg_device")
+    st.selectbox(device.label, options, index, format_func=devices.get, key="cfg_device", help=widget_help(device))
     field_error("device")
     columns = st.columns(4)
     for n, setting in enumerate(s for s in shown_settings() if s.group != "processes"):
         number_box(setting, columns[n % 4])
-    st.text_input("Run name (optional)", key="run_name", help="A folder name; by default date, corpus and mode.")
+    help_text = "A folder name; by default date, corpus and mode."
+    st.text_input("Run name (optional)", held("run_name"), key="run_name", help=help_text)
     processes_field()
 
 
@@ -196,26 +214,30 @@ def preset_buttons() -> None:
 
 
 def corpus_fields() -> None:
-    st.radio(SCHEMA["corpus"].label, list(CORPORA), format_func=CORPORA.get, key="cfg_corpus", horizontal=True)
+    corpora = list(CORPORA)
+    index = index_of(corpora, "cfg_corpus")
+    st.radio(SCHEMA["corpus"].label, corpora, index, format_func=CORPORA.get, key="cfg_corpus", horizontal=True)
     if st.session_state.get("cfg_corpus") == "upload":
         st.file_uploader("Text file: one sentence per line, words split on white space", ["txt", "gz"], key="upload")
     if st.session_state.get("cfg_corpus") == "path":
         st.text_input(
             "Path of a UTF-8 text file (.txt or .gz) on the machine running the app",
+            held("cfg_corpus_path"),
             key="cfg_corpus_path",
             help=f"One sentence per line; files over {STORE_THRESHOLD_BYTES >> 20} MB are tokenised once into an "
             "on-disk store (with progress) and trained from it in chunks, so memory stays bounded.",
         )
     field_error("corpus")
     lowercase = SCHEMA["lowercase"]
-    st.checkbox(lowercase.label, key="cfg_lowercase", help=widget_help(lowercase))
+    st.checkbox(lowercase.label, bool(held("cfg_lowercase")), key="cfg_lowercase", help=widget_help(lowercase))
 
 
 def processes_field() -> None:
     """How many torchrun processes train the run: one per GPU on a multi-GPU machine; CPU ones for trying it."""
     with st.expander("Several processes (data-parallel training with torchrun)", expanded=GPUS > 1):
         left, right = st.columns(2)
-        left.number_input("Processes", step=1, key="cfg_processes", help="1 trains in this app's process.")
+        help_text = "1 trains in this app's process."
+        left.number_input("Processes", value=held("cfg_processes"), step=1, key="cfg_processes", help=help_text)
         field_error("processes", left)
         for setting in shown_settings():
             if setting.group == "processes":

@@ -48,15 +48,15 @@ def step(fraction: float, loss: float = 0.6) -> MetricRow:
 def training_run(tmp_path: Path) -> Run:
     corpus = tmp_path / "corpus.txt"
     corpus.write_text("a b c\n", encoding="utf-8")
-    return Run.create(TrainConfig.from_dict({"corpus": str(corpus), "epochs": 3}), name="live one")
+    return Run.create(TrainConfig.from_dict({"corpus": str(corpus), "epochs": 3}), name="live-café")
 
 
 def test_the_feed_answers_only_with_its_token_and_on_the_loopback(feed, tmp_path: Path) -> None:
     server, _ = feed
-    training_run(tmp_path)
-    url = server.url("live one")
+    run = training_run(tmp_path)
+    url = server.url(run.name)
     assert url.startswith(f"http://127.0.0.1:{server.port}/{server.token}/")
-    assert "live%20one" in url
+    assert "live-caf%C3%A9" in url  # the run's name, quoted
     code, headers, body = fetch(url)
     assert code == 200 and set(body) == {"html", "ended"}
     assert headers["Access-Control-Allow-Origin"] == "*"  # the page is served from Streamlit's port

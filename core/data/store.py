@@ -3,9 +3,10 @@
 A store is a folder holding `ids.int32` (every token's id, corpus order), `offsets.int64` (sentence
 s is ids[offsets[s]:offsets[s + 1]]), `vocab.json` (every distinct token with its count, ordered
 like :meth:`core.data.vocab.Vocab.build`: `<unk>` first, then count descending, ties by token) and
-`meta.json` (the source file's path, size and mtime). It is built in one pass over the text with
-memory bounded by one chunk of ids plus the vocabulary, so the corpus itself never sits in memory;
-because the ids are sorted by count, the vocabulary for any `min_freq` is a prefix of the store's.
+`meta.json` (the source file's path, size and mtime). It is built in one pass over the text, read
+in blocks of a fixed size whatever its line lengths, with memory bounded by a block, one chunk of ids and
+the vocabulary, so the corpus itself never sits in memory; because the ids are sorted by count, the
+vocabulary for any `min_freq` is a prefix of the store's.
 """
 
 from __future__ import annotations
@@ -31,9 +32,13 @@ from core.data.vocab import UNK, Vocab, VocabError
 from core.files import remove_stale_temporaries, runs_root, write_text_atomic
 
 STORE_THRESHOLD_BYTES = 200 * 1024**2  # text files above this train from a store, not from memory
-FORMAT_VERSION = 1
-CHUNK_TOKENS = 1 << 22  # ids held in memory while tokenising, and per read when remapping
-READ_BYTES = 1 << 24
+FORMAT_VERSION = 2  # 2: long lines cut into sentences of MAX_SENTENCE_TOKENS
+CHUNK_TOKENS = 1 << 20  # ids held in memory while tokenising, and per read when remapping
+READ_BYTES = 1 << 20  # text decoded and split at a time, however long its lines
+MAX_WORD_BYTES = 1 << 24  # a "word" longer than this (no white space in 16 MB) is not text
+MAX_SENTENCE_TOKENS = 10_000  # a longer line is cut into sentences of this many tokens (word2vec.c's limit)
+SPACES = b" \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f"  # the ASCII bytes str.split() splits on: never inside a UTF-8 sequence
+LINE_ENDS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"  # what str.splitlines() ends a line at
 IDS, OFFSETS, VOCAB, META = "ids.int32", "offsets.int64", "vocab.json", "meta.json"
 
 
@@ -178,21 +183,33 @@ def build_store(text_path: Path, out_dir: Path, lowercase: bool, progress: Progr
 def _tokenise(
     text_path: Path, lowercase: bool, ids_path: Path, offsets_path: Path, progress: Progress | None
 ) -> tuple[list[str], np.ndarray]:
-    """One pass: provisional ids (order of first sight, `<unk>` = 0) to `ids_path`, offsets, counts."""
+    """One pass: provisional ids (order of first sight, `<unk>` = 0) to `ids_path`, offsets, counts.
+
+    A line is a sentence; one of more than MAX_SENTENCE_TOKENS tokens is cut into sentences of that many.
+    Blocks end at white space, so a line may go on in the next block: `open_tokens` counts its tokens so far.
+    """
     table: defaultdict[str, int] = defaultdict()
     table.default_factory = table.__len__  # an unseen token gets the next free id
     table[UNK] = 0
     ids: list[int] = []
     lengths: list[int] = []
+    open_tokens = 0
     with _Sink(ids_path, offsets_path) as sink:
         for text in _text_blocks(text_path, progress):
-            for line in (text.lower() if lowercase else text).splitlines():
-                words = line.split()
-                if words:
-                    ids.extend(map(table.__getitem__, words))
-                    lengths.append(len(words))
+            for piece in (text.lower() if lowercase else text).splitlines(keepends=True):
+                words = piece.split()
+                ids.extend(map(table.__getitem__, words))
+                open_tokens += len(words)
+                while open_tokens >= MAX_SENTENCE_TOKENS:
+                    lengths.append(MAX_SENTENCE_TOKENS)
+                    open_tokens -= MAX_SENTENCE_TOKENS
+                if open_tokens and piece[-1] in LINE_ENDS:
+                    lengths.append(open_tokens)
+                    open_tokens = 0
             if len(ids) >= CHUNK_TOKENS:
                 sink.write(ids, lengths)
+        if open_tokens:  # a last line without a line end
+            lengths.append(open_tokens)
         sink.write(ids, lengths)
     return list(table), sink.counts
 
@@ -205,7 +222,7 @@ class _Sink:
         self.offsets_out = open(offsets_path, "wb")  # noqa: SIM115
         np.zeros(1, dtype=np.int64).tofile(self.offsets_out)
         self.counts = np.zeros(1, dtype=np.int64)
-        self.done = 0
+        self.ended = 0  # tokens before the last sentence end written (ids of an open sentence may follow)
 
     def __enter__(self) -> _Sink:
         return self
@@ -218,18 +235,20 @@ class _Sink:
         """Flush and empty both lists."""
         chunk = np.asarray(ids, dtype=np.int32)
         chunk.tofile(self.ids_out)
-        (self.done + np.cumsum(lengths, dtype=np.int64)).tofile(self.offsets_out)
+        ends = self.ended + np.cumsum(lengths, dtype=np.int64)
+        ends.tofile(self.offsets_out)
         more = np.bincount(chunk)
         if len(more) > len(self.counts):
             self.counts = np.concatenate([self.counts, np.zeros(len(more) - len(self.counts), dtype=np.int64)])
         self.counts[: len(more)] += more
-        self.done += len(chunk)
+        self.ended = int(ends[-1]) if len(ends) else self.ended
         ids.clear()
         lengths.clear()
 
 
 def _text_blocks(path: Path, progress: Progress | None) -> Iterator[str]:
-    """Decoded blocks of whole lines; the bytes read so far go to `progress`."""
+    """Decoded blocks of about READ_BYTES, each ending at white space (so no word or UTF-8 sequence is cut);
+    the bytes read so far go to `progress`."""
     total = path.stat().st_size
     with open(path, "rb") as raw:
         reader: BinaryIO = gzip.GzipFile(fileobj=raw) if path.suffix == ".gz" else raw
@@ -237,11 +256,15 @@ def _text_blocks(path: Path, progress: Progress | None) -> Iterator[str]:
         while True:
             block = _read(reader, path)
             data = carry + block
-            cut = len(data) if not block else data.rfind(b"\n") + 1
+            cut = len(data) if not block else max(map(data.rfind, (bytes([b]) for b in SPACES))) + 1
+            if len(data) - cut > MAX_WORD_BYTES:
+                raise CorpusError(
+                    f"{path}, line {lines + 1:,}: more than {MAX_WORD_BYTES >> 20} MB without white space: not text"
+                )
             check_no_nul(data, str(path), lines)  # before decoding: binary data is named as such
             yield _decode(data[:cut], path, position, first)
             lines += data.count(b"\n", 0, cut)
-            position, carry, first = position + cut, data[cut:], False
+            position, carry, first = position + cut, data[cut:], first and cut == 0
             if progress:
                 progress(raw.tell(), total)
             if not block:

@@ -3,7 +3,9 @@ before it is spent, bounded user lists, finite numerics."""
 
 from __future__ import annotations
 
+import gc
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -16,9 +18,59 @@ from conftest import ROOT, synthetic_text
 from core.bench import stream as bench_stream
 from core.data import store
 from core.data.corpora import read_text_file
+from core.data.prepared import Prepared
 from core.data.vocab import Vocab
 
 CPU = torch.device("cpu")
+
+
+# --- 1. a store never changes once built -------------------------------------------------------------------
+
+
+def _edit(path: Path, how: str) -> None:
+    """Edit the file as a user would: add new words (it grows), or reverse each line (same size, same words)."""
+    before = path.stat()
+    text = path.read_text(encoding="utf-8")
+    if how == "grows":
+        path.write_text(text + "brand new words appear here\n" * 50, encoding="utf-8")
+    else:
+        path.write_text("".join(" ".join(line.split()[::-1]) + "\n" for line in text.splitlines()), encoding="utf-8")
+        assert path.stat().st_size == before.st_size
+    later = before.st_mtime_ns + 1_000_000_000  # a clock of coarse granularity cannot hide the edit
+    os.utime(path, ns=(later, later))
+
+
+def _segments(data: Prepared) -> list[np.ndarray]:
+    return [s.ids.numpy().copy() for s in data.segments()]
+
+
+@pytest.mark.parametrize("how", ["grows", "same size"])
+def test_a_run_keeps_reading_its_own_store_when_the_file_is_edited(tmp_path: Path, how: str) -> None:
+    path = tmp_path / "c.txt"
+    path.write_text(synthetic_text(300, seed=1), encoding="utf-8")
+    first = store.open_or_build(path, False)
+    running = Prepared.from_store(first, 1, CPU)
+    before = _segments(running)
+    _edit(path, how)
+    second = store.open_or_build(path, False)  # a second run on the edited file
+    assert second.path != first.path
+    expected = Vocab.build(read_text_file(path), 1)
+    assert second.vocab(1)[0].idx_to_token == expected.idx_to_token
+    after = _segments(running)  # the first run's next epoch
+    assert len(after) == len(before) and all(np.array_equal(a, b) for a, b in zip(after, before, strict=True))
+    assert first.path.is_dir(), "a store a run holds open is never cleaned"
+
+
+def test_stores_of_earlier_versions_are_removed_once_no_run_holds_them(tmp_path: Path) -> None:
+    path = tmp_path / "c.txt"
+    path.write_text(synthetic_text(100, seed=1), encoding="utf-8")
+    held = store.open_or_build(path, False)
+    _edit(path, "grows")
+    released = store.open_or_build(path, False).path
+    gc.collect()  # nothing holds the second version open now
+    _edit(path, "same size")
+    third = store.open_or_build(path, False)
+    assert held.path.is_dir() and not released.exists() and third.path.is_dir()
 
 
 # --- 2. tokenising is bounded in memory whatever the line lengths ------------------------------------------

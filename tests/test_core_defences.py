@@ -15,11 +15,19 @@ import pytest
 import torch
 from conftest import ROOT, synthetic_text
 
+from core import train as train_module
 from core.bench import stream as bench_stream
-from core.data import store
+from core.cli import main as cli_main
+from core.config import ConfigError, TrainConfig
+from core.data import checks, store
+from core.data.checks import check_corpus
 from core.data.corpora import read_text_file
 from core.data.prepared import Prepared
 from core.data.vocab import Vocab
+from core.device import available_memory
+from core.job import train_run
+from core.runs import Run
+from core.train import Trainer, TrainingError
 
 CPU = torch.device("cpu")
 
@@ -143,3 +151,81 @@ def test_one_line_tokenises_in_the_memory_of_many_lines(tmp_path: Path, monkeypa
     assert n_lines == n_one == 3_500_000
     assert peak_one < 2 * peak_lines + 16 * 1024, f"one line: {peak_one} kB, many lines: {peak_lines} kB"
     assert peak_one < 96 * 1024, f"tokenising 20 MB on one line took {peak_one} kB above the imports"
+
+
+# --- 3. memory is estimated before it is spent -------------------------------------------------------------
+
+
+def _table_bytes(corpus: Path, cfg: TrainConfig) -> int:
+    return len(Vocab.build(read_text_file(corpus), cfg.min_freq)) * cfg.embed_size * 4
+
+
+@pytest.mark.parametrize("mode", ["fast", "book"])
+def test_a_model_larger_than_free_memory_is_refused_before_a_run(
+    tiny_corpus: Path, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    """Free memory for the fast mode's two tables is too little for the book mode's eight (Adam, gradients)."""
+    cfg = TrainConfig(corpus=str(tiny_corpus), mode=mode, min_freq=2, embed_size=64, threads=1)
+    table = _table_bytes(tiny_corpus, cfg)
+    monkeypatch.setattr(checks, "available_memory", lambda device: 3 * table)
+    if mode == "fast":
+        assert check_corpus(cfg) is not None
+    else:
+        with pytest.raises(ConfigError, match=r"embed_size: .*, or train in the fast mode"):
+            check_corpus(cfg)
+    monkeypatch.setattr(checks, "available_memory", lambda device: table)
+    with pytest.raises(ConfigError, match=f"{mode} mode.* lower embed_size or raise min_freq") as refused:
+        check_corpus(cfg)
+    assert "\n" not in str(refused.value) and refused.value.field == "embed_size"
+
+
+@pytest.mark.parametrize("mode", ["fast", "book"])
+def test_a_run_that_skipped_the_check_fails_with_the_one_line_message(
+    tiny_corpus: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], mode: str
+) -> None:
+    monkeypatch.setattr(checks, "available_memory", lambda device: 1000)
+    assert cli_main(["train", "--corpus", str(tiny_corpus), "--mode", mode, "--min-freq", "2"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: embed_size: ") and "lower embed_size" in err and "\n" not in err
+    run = Run.create(TrainConfig(corpus=str(tiny_corpus), mode=mode, min_freq=2, threads=1))
+    with pytest.raises(ConfigError):
+        train_run(run)
+    assert run.status().state == "failed" and "lower embed_size or raise min_freq" in run.status().message
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        RuntimeError("[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: can't allocate memory: you tried"),
+        torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 4.58 GiB"),
+    ],
+)
+@pytest.mark.parametrize("mode", ["fast", "book"])
+def test_a_failed_allocation_of_the_tables_is_the_same_one_line_message(
+    tiny_corpus: Path, monkeypatch: pytest.MonkeyPatch, failure: RuntimeError, mode: str
+) -> None:
+    def refuse(*args: object) -> None:
+        raise failure
+
+    monkeypatch.setattr(train_module, "SkipGram", refuse)
+    cfg = TrainConfig(corpus=str(tiny_corpus), mode=mode, min_freq=2, threads=1)
+    with pytest.raises(TrainingError, match="lower embed_size or raise min_freq") as failed:
+        Trainer(cfg, Prepared.build(read_text_file(tiny_corpus), 2, CPU))
+    assert "\n" not in str(failed.value)
+
+
+def test_other_runtime_errors_at_table_creation_are_not_called_memory(
+    tiny_corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: object) -> None:
+        raise RuntimeError("something else")
+
+    monkeypatch.setattr(train_module, "SkipGram", broken)
+    cfg = TrainConfig(corpus=str(tiny_corpus), min_freq=2, threads=1)
+    with pytest.raises(RuntimeError, match="something else"):
+        Trainer(cfg, Prepared.build(read_text_file(tiny_corpus), 2, CPU))
+
+
+def test_free_memory_is_read_on_this_machine() -> None:
+    free = available_memory(CPU)
+    assert free is None or free > 0

@@ -25,6 +25,9 @@ from core.data.corpora import read_text_file
 from core.data.prepared import Prepared
 from core.data.vocab import Vocab
 from core.device import available_memory
+from core.explore.evaluate import ANALOGIES, _data, full_report, odd_one_out
+from core.explore.projection import Settings, word_map
+from core.explore.vectors import Embeddings
 from core.job import train_run
 from core.runs import Run
 from core.train import Trainer, TrainingError
@@ -229,3 +232,69 @@ def test_other_runtime_errors_at_table_creation_are_not_called_memory(
 def test_free_memory_is_read_on_this_machine() -> None:
     free = available_memory(CPU)
     assert free is None or free > 0
+
+
+# --- 5. numerics stay finite --------------------------------------------------------------------------------
+
+WORDS = ["<unk>", "king", "queen", "man", "woman", "apple"]
+CENTER = np.array([[9, 9, 9], [1, 1, 0], [1, 1, 1], [1, 0, 0], [1, 0, 1], [0, 0, -1]], dtype=np.float32)
+
+
+def _padded(scale: float) -> Embeddings:
+    """The words above with two zero rows (GloVe and fastText pad their files so) and `tiny`, a row of norm
+    about `scale` pointing like `king`."""
+    words = [*WORDS[:3], "pad0", "tiny", "pad1", *WORDS[3:]]
+    rows = [*CENTER[:3], np.zeros(3), CENTER[1] * scale, np.zeros(3), *CENTER[3:]]
+    return Embeddings(words, np.asarray(rows, dtype=np.float32))
+
+
+@pytest.mark.parametrize("scale", [1e-30, 1e-20, 1e-8])
+def test_neighbours_analogies_and_similarity_with_zero_and_tiny_rows(scale: float) -> None:
+    emb = _padded(scale)
+    for word in ("king", "pad0", "tiny", "apple"):
+        found = emb.neighbors(word, 10)
+        assert all(np.isfinite(s) for _, s in found)
+    assert emb.neighbors("king", 1) == [("tiny", pytest.approx(1.0))]  # a tiny row keeps its direction
+    assert [w for w, _ in emb.neighbors("tiny", 3)] == ["king", "queen", "man"]
+    assert emb.similarity("pad0", "king") == 0.0 and emb.similarity("tiny", "queen") == pytest.approx(2 / np.sqrt(6))
+    assert emb.analogy("man", "king", "woman", k=1)[0][0] == "queen"
+    for question in (("pad0", "king", "woman"), ("pad0", "pad1", "tiny"), ("man", "pad0", "pad1")):
+        assert all(np.isfinite(s) for _, s in emb.analogy(*question, k=5))
+    assert odd_one_out(emb, ["king", "queen", "pad0"]) == "pad0"
+    assert np.isfinite(emb.unit()).all()
+
+
+def _capital_vectors(padded: bool, scale: float = 1e-30) -> Embeddings:
+    """Capitals and their countries from the Google analogies' first section: country = capital + one offset."""
+    with open(_data(ANALOGIES), encoding="utf-8") as fh:
+        lines = [line.split() for line in fh.read().split(": ")[1].splitlines()[1:]]
+    pairs = dict.fromkeys((a.lower(), b.lower()) for a, b, _, _ in lines)
+    rng = np.random.default_rng(0)
+    offset = rng.normal(size=32)
+    words = ["<unk>", *(w for pair in pairs for w in pair)]
+    rows = [rng.normal(size=32)]
+    for _ in pairs:
+        capital = rng.normal(size=32)
+        rows += [capital, capital + offset]
+    if padded:
+        words[1:1] = ["pad0", "tiny", "pad1"]
+        rows[1:1] = [np.zeros(32), scale * rng.normal(size=32), np.zeros(32)]
+    return Embeddings(words, np.asarray(rows, dtype=np.float32))
+
+
+@pytest.mark.parametrize("scale", [1e-30, 1e-12])
+def test_evaluation_with_zero_and_tiny_rows_equals_it_without(scale: float) -> None:
+    """3CosAdd and 3CosMul answer as without the padding: a NaN never wins an argmax."""
+    clean = full_report(_capital_vectors(False)).analogy_total
+    padded = full_report(_capital_vectors(True, scale)).analogy_total
+    assert clean.correct_add > 10 and clean.correct_mul > 10
+    assert (padded.correct_add, padded.correct_mul) == (clean.correct_add, clean.correct_mul)
+
+
+@pytest.mark.parametrize("method", ["pca", "tsne"])
+def test_maps_leave_zero_rows_off_and_stay_finite(method: str) -> None:
+    emb = _capital_vectors(True)
+    for settings in (Settings(method=method, n_words=40), Settings(method=method, focus=("pad0", "tiny", "athens"))):
+        frame = word_map(emb, settings)
+        assert {"pad0", "pad1"}.isdisjoint(frame["word"]) and "tiny" in set(frame["word"])
+        assert np.isfinite(frame[["x", "y"]].to_numpy()).all()

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from core.data.vocab import UNK
-from core.explore.vectors import Embeddings, Table
+from core.explore.vectors import Embeddings, Table, row_norms
 from core.files import Damaged
 from core.runs import Run, RunError
 from core.runs.records import parse_evaluation
@@ -132,10 +132,13 @@ def _pair_list(pairs: list[list[str]] | None) -> list[tuple[str, str]] | None:
 
 
 def keyed_vectors(words: list[str], vectors: np.ndarray):
+    """gensim's vectors, with norms that make a zero row's cosine 0 (gensim divides by the norm: 0/0 is NaN)."""
     from gensim.models import KeyedVectors
 
     kv = KeyedVectors(vector_size=vectors.shape[1])
     kv.add_vectors(words, vectors.astype(np.float32))
+    norms = row_norms(kv.vectors)
+    kv.norms = np.where(norms > 0, norms, np.inf).astype(np.float32)
     return kv
 
 
@@ -200,7 +203,8 @@ def cosmul_answers(kv, questions: np.ndarray) -> np.ndarray:
     a, b or c may be the answer.
     """
     vectors = kv.vectors[:RESTRICT_VOCAB]
-    norms = np.linalg.norm(vectors, axis=1)
+    norms = row_norms(vectors)
+    norms[norms == 0] = np.inf  # a zero row's cosines are 0, not 0/0
     unit = vectors / norms[:, None]
     groups = _case_groups(kv)
     step = max(1, COSMUL_CELLS // len(vectors))
@@ -211,6 +215,7 @@ def cosmul_answers(kv, questions: np.ndarray) -> np.ndarray:
         where = where.reshape(block.shape)
         shifted = (1 + (vectors @ unit[distinct].T).T / norms) / 2
         scores = shifted[where[:, 1]] * shifted[where[:, 2]] / (shifted[where[:, 0]] + 1e-6)
+        scores[np.isnan(scores)] = -np.inf
         for j in range(3):
             scores[groups[None, :] == groups[block[:, j]][:, None]] = -np.inf
         answers[start : start + step] = scores.argmax(axis=1)

@@ -15,6 +15,7 @@ from core.runs.records import WatchResult, vectors_match
 
 Table = Literal["center", "context", "sum"]
 TABLES: tuple[Table, ...] = ("center", "context", "sum")
+TINY_NORM = 1e-15  # below this (or past float32's range) a norm is computed again on the row scaled to 1
 
 
 class UnknownWordError(KeyError):
@@ -81,11 +82,9 @@ class Embeddings:
         return self.context if which == "context" else self.center + self.context
 
     def unit(self, which: Table = "center") -> np.ndarray:
-        """Rows scaled to unit length (cached), so cosine similarity is a dot product."""
+        """Rows scaled to unit length (cached), so cosine similarity is a dot product; a zero row stays zero."""
         if which not in self._unit:
-            table = self.table(which).astype(np.float32)
-            norms = np.linalg.norm(table, axis=1, keepdims=True)
-            self._unit[which] = table / np.maximum(norms, 1e-12)
+            self._unit[which] = unit_rows(self.table(which).astype(np.float32))
         return self._unit[which]
 
     def lookup(self, word: str) -> int:
@@ -119,13 +118,37 @@ class Embeddings:
     def _top(self, scores: np.ndarray, k: int, exclude: set[int]) -> list[tuple[str, float]]:
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
             raise ValueError(f"the number of neighbours must be a whole number of at least 1, not {k!r}")
-        scores = scores.copy()
+        scores = np.where(np.isnan(scores), -np.inf, scores)  # a copy; NaN never wins
         for i in exclude | ({self.index[UNK]} if UNK in self.index else set()):
             scores[i] = -np.inf
         k = min(k, int(np.isfinite(scores).sum()))
         top = np.argpartition(-scores, k - 1)[:k] if k else np.array([], dtype=int)
         top = top[np.argsort(-scores[top])]
         return [(self.words[i], float(scores[i])) for i in top]
+
+
+def row_norms(table: np.ndarray) -> np.ndarray:
+    """Euclidean norms of the rows: 0 for a zero row or one that is not finite, and exact for rows whose
+    squares underflow or overflow (tiny or huge values), which are computed again scaled by their largest value."""
+    norms = np.linalg.norm(table, axis=1)
+    redo = ~(norms > TINY_NORM) | ~np.isfinite(norms)
+    if redo.any():
+        rows = table[redo]
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            scale = np.abs(rows).max(axis=1)
+            exact = scale * np.linalg.norm(rows / scale[:, None], axis=1)
+        norms[redo] = np.where(np.isfinite(exact), exact, 0)
+    return norms
+
+
+def unit_rows(table: np.ndarray) -> np.ndarray:
+    """The rows scaled to unit length; a row of norm 0 (padding) or with a non-finite value becomes zero,
+    so its cosine with anything is 0, never NaN."""
+    norms = row_norms(table)
+    with np.errstate(invalid="ignore"):
+        unit = table / np.where(norms > 0, norms, np.inf)[:, None]
+    unit[norms == 0] = 0
+    return unit
 
 
 def watch_words(embeddings: Embeddings, words: list[str], k: int = 5) -> list[WatchResult]:

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import ROOT, synthetic_text
+from conftest import ROOT, open_app_page, synthetic_text
 
 from core import train as train_module
 from core.bench import stream as bench_stream
@@ -26,10 +26,11 @@ from core.data.prepared import Prepared
 from core.data.vocab import Vocab
 from core.device import available_memory
 from core.explore.evaluate import ANALOGIES, _data, full_report, odd_one_out
-from core.explore.projection import Settings, word_map
-from core.explore.vectors import Embeddings
+from core.explore.projection import MAX_FOCUS_WORDS, Settings, map_rows, word_map
+from core.explore.vectors import MAX_NEIGHBOURS, Embeddings, parse_words, watch_words
 from core.job import train_run
 from core.runs import Run
+from core.runs.records import MAX_LIST_WORDS, MAX_WORD_CHARS, WordListError
 from core.train import Trainer, TrainingError
 
 CPU = torch.device("cpu")
@@ -232,6 +233,67 @@ def test_other_runtime_errors_at_table_creation_are_not_called_memory(
 def test_free_memory_is_read_on_this_machine() -> None:
     free = available_memory(CPU)
     assert free is None or free > 0
+
+
+# --- 4. user lists are bounded, with a message --------------------------------------------------------------
+
+TOO_MANY = [", ".join(f"w{i}" for i in range(MAX_LIST_WORDS + 1)), " ".join(f"x{i}" for i in range(500))]
+TOO_LONG = ["a " + "b" * (MAX_WORD_CHARS + 1), "z" * 100_000]
+
+
+@pytest.mark.parametrize("text", TOO_MANY + TOO_LONG)
+def test_typed_word_lists_are_bounded_with_a_message(text: str) -> None:
+    with pytest.raises(WordListError, match=f"at most ({MAX_LIST_WORDS}|{MAX_WORD_CHARS})"):
+        parse_words(text)
+
+
+def test_a_list_at_its_bounds_is_taken() -> None:
+    text = " ".join(f"w{i % (MAX_LIST_WORDS - 1)}" for i in range(3 * MAX_LIST_WORDS)) + ", " + "y" * MAX_WORD_CHARS
+    assert len(parse_words(text)) == MAX_LIST_WORDS
+
+
+@pytest.mark.parametrize("text", TOO_MANY + TOO_LONG)
+def test_watch_words_are_bounded_where_they_are_written_and_ranked(text: str) -> None:
+    words = text.replace(",", " ").split()
+    run = Run.create(TrainConfig())
+    with pytest.raises(WordListError):
+        run.set_watch_words(words)
+    with pytest.raises(WordListError):
+        watch_words(Embeddings(WORDS, CENTER), words)
+    (run.path / "watch.json").write_text(json.dumps({"words": words}))  # written by hand or an older app
+    read, _ = run.watch_words()
+    assert len(read) <= MAX_LIST_WORDS and all(len(w) <= MAX_WORD_CHARS for w in read)
+
+
+@pytest.mark.parametrize("text", TOO_MANY + TOO_LONG)
+def test_odd_one_out_words_are_bounded(text: str) -> None:
+    with pytest.raises(WordListError):
+        odd_one_out(Embeddings(WORDS, CENTER), ["king", "queen", "man", *text.replace(",", " ").split()])
+
+
+@pytest.mark.parametrize("k", [MAX_NEIGHBOURS + 1, 10**9])
+def test_neighbour_counts_are_bounded(k: int, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(ValueError, match=f"at most {MAX_NEIGHBOURS}"):
+        Embeddings(WORDS, CENTER).neighbors("king", k)
+    with pytest.raises(SystemExit):
+        cli_main(["neighbors", "some-run", "king", "-k", str(k)])
+    assert f"at most {MAX_NEIGHBOURS}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("focus", [MAX_FOCUS_WORDS + 1, 5000])
+def test_map_word_lists_are_bounded(focus: int) -> None:
+    words = ["<unk>", *(f"w{i}" for i in range(focus))]
+    emb = Embeddings(words, np.random.default_rng(0).normal(size=(len(words), 4)).astype(np.float32))
+    with pytest.raises(WordListError):
+        map_rows(emb, Settings(n_words=10, focus=tuple(words[1:])))
+
+
+@pytest.mark.parametrize("count", [MAX_LIST_WORDS + 1, 60])
+def test_the_train_page_says_when_the_watch_words_are_too_many(count: int) -> None:
+    at = open_app_page("pages/train.py")
+    at.text_input(key="watch_words").set_value(", ".join(f"w{i}" for i in range(count))).run()
+    assert not at.exception
+    assert any(f"at most {MAX_LIST_WORDS} watch words, not {count}" in w.value for w in at.warning)
 
 
 # --- 5. numerics stay finite --------------------------------------------------------------------------------

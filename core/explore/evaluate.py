@@ -17,7 +17,7 @@ from core.data.vocab import UNK
 from core.explore.vectors import Embeddings, Table, row_norms
 from core.files import Damaged
 from core.runs import Run, RunError
-from core.runs.records import parse_evaluation
+from core.runs.records import check_word_list, parse_evaluation
 
 RESTRICT_VOCAB = 300_000  # gensim's default: only the first 300,000 words answer or take part in questions
 PAIR_SETS = (("WordSim353", "wordsim353.tsv"), ("SimLex999", "simlex999.txt"))
@@ -224,7 +224,7 @@ def cosmul_answers(kv, questions: np.ndarray) -> np.ndarray:
 
 def odd_one_out(embeddings: Embeddings, words: list[str], which: Table = "center") -> str:
     """The word least like the others, as gensim's `doesnt_match`: least cosine to the mean unit vector."""
-    if len(set(words)) < 3:
+    if len(set(check_word_list(words, "odd-one-out words"))) < 3:
         raise EvaluationError("give at least three different words to find the odd one out")
     unit = embeddings.unit(which)[[embeddings.lookup(w) for w in words]]
     mean = unit.mean(axis=0)

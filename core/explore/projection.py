@@ -19,8 +19,9 @@ from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
 from threadpoolctl import threadpool_limits
 
-from core.explore.vectors import Embeddings, Table, row_norms, unit_rows
+from core.explore.vectors import MAX_NEIGHBOURS, Embeddings, Table, row_norms, unit_rows
 from core.runs import Run
+from core.runs.records import check_word_list
 
 Method = Literal["pca", "tsne", "umap"]
 METHODS: tuple[Method, ...] = ("pca", "tsne", "umap")
@@ -32,6 +33,7 @@ FRAME_EVERY = 50  # t-SNE iterations between two progress reports
 Progress = Callable[[int, int, np.ndarray], None]
 MAP_MAX_WORDS = 20_000  # a browser draws more points than this sluggishly: larger maps show a sample
 ALWAYS_SHOWN = 2_000  # the most frequent words stay on a sampled map, so labels and familiar words remain
+MAX_FOCUS_WORDS = MAX_NEIGHBOURS  # a searched word and its neighbours, isolated or not
 
 
 @dataclass(frozen=True)
@@ -94,7 +96,8 @@ def map_rows(embeddings: Embeddings, settings: Settings) -> np.ndarray:
     """The rows a map shows: the frequent rows (past `MAP_MAX_WORDS` the top ones plus a seeded sample) and the
     focus words that are not among them; or, isolated, the focus words alone. Rows of norm 0 (padding in
     GloVe and fastText files) have no direction, so no place on a map of cosines: they are left off."""
-    rows = np.array([embeddings.lookup(w) for w in settings.focus], dtype=np.int64)
+    focus = check_word_list(list(settings.focus), "map words", MAX_FOCUS_WORDS)
+    rows = np.array([embeddings.lookup(w) for w in focus], dtype=np.int64)
     if not settings.isolate:
         frequent = frequent_rows(embeddings, settings.n_words)
         if len(frequent) > MAP_MAX_WORDS:

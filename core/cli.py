@@ -24,7 +24,7 @@ from core.device import DeviceError
 from core.explore.evaluate import EvaluationError, Report, full_report, save_evaluation
 from core.explore.export import FORMATS, ExportError, export_vectors
 from core.explore.vector_files import VectorFileError, read_vectors
-from core.explore.vectors import TABLES, Embeddings, UnknownWordError
+from core.explore.vectors import MAX_NEIGHBOURS, TABLES, Embeddings, UnknownWordError
 from core.job import RunSummary, train_run
 from core.runs import MetricRow, Run, RunError, check_resumable, with_absolute_paths
 from core.train import Trainer, TrainingError
@@ -65,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     neighbors.add_argument("run", help=RUN_HELP)
     add_run_dir(neighbors)
     neighbors.add_argument("word")
-    neighbors.add_argument("-k", type=_positive, default=10, help="how many neighbours (at least 1)")
+    neighbors.add_argument("-k", type=_neighbour_count, default=10, help=f"how many neighbours (1 to {MAX_NEIGHBOURS})")
     neighbors.add_argument("--table", choices=TABLES, default="center")
 
     evaluate = sub.add_parser("evaluate", help="WordSim353, SimLex999 and Google analogies of a run or vectors file")
@@ -165,6 +165,13 @@ def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def _neighbour_count(text: str) -> int:
+    value = _positive(text)
+    if value > MAX_NEIGHBOURS:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_NEIGHBOURS}, not {value}")
     return value
 
 

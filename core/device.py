@@ -68,6 +68,47 @@ def usable_cores() -> int:
     return cores if quota == "max" else max(1, min(cores, int(quota) // int(period)))
 
 
+def available_memory(device: torch.device) -> int | None:
+    """Bytes `device` can still give this process, or None when it cannot be told (MPS, an unknown system).
+
+    On the host: the kernel's estimate of what can be allocated without swapping (MemAvailable), capped by
+    what a cgroup memory limit leaves (containers); elsewhere `os.sysconf`'s available pages.
+    """
+    if device.type == "cuda":
+        return int(torch.cuda.mem_get_info(device)[0])
+    if device.type != "cpu":
+        return None
+    free = [n for n in (_mem_available(), _cgroup_room()) if n is not None]
+    return min(free) if free else None
+
+
+def _mem_available() -> int | None:
+    try:
+        for line in Path("/proc/meminfo").read_text(encoding="ascii").splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _cgroup_room() -> int | None:
+    """What a cgroup memory limit (v2, then v1) leaves above what the group uses, or None without one."""
+    v1 = ("memory/memory.limit_in_bytes", "memory/memory.usage_in_bytes")
+    for limit, usage in (("memory.max", "memory.current"), v1):
+        try:
+            cap = Path("/sys/fs/cgroup", limit).read_text(encoding="ascii").strip()
+            used = int(Path("/sys/fs/cgroup", usage).read_text(encoding="ascii"))
+        except (OSError, ValueError):
+            continue
+        if cap.isdigit() and int(cap) < 1 << 60:  # v1 writes a huge number for no limit
+            return max(0, int(cap) - used)
+    return None
+
+
 def gpu_summary() -> list[str]:
     """One line per CUDA GPU: its name and the memory in use on it by every process (for the Train page).
 

@@ -74,7 +74,7 @@ def prepare(
             sentences = load_corpus(cfg.corpus, cfg.lowercase, data_dir, progress)
         prepared = Prepared.build(sentences, cfg.min_freq, device)
         prepared.vocab.check_pairs(sentences)
-    check_fits(cfg, prepared.vocab)
+    check_fits(cfg, prepared.vocab, device)
     return prepared
 
 

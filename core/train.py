@@ -13,6 +13,7 @@ from typing import Literal
 import torch
 
 from core.config import TrainConfig
+from core.data.checks import too_big
 from core.data.prepared import Prepared
 from core.data.sampling import NoiseTable, epoch_generator, keep_probabilities, sample_epoch
 from core.device import set_threads
@@ -70,10 +71,11 @@ class Trainer:
         self.world = world or World()
         threads = set_threads(cfg.threads)
         torch.manual_seed(cfg.seed)
-        self.model = SkipGram(len(data.vocab), cfg.embed_size).to(self.device)
-        self.keep = keep_probabilities(data.vocab.counts, cfg.subsample).to(self.device)
-        noise = NoiseTable(data.vocab.counts).to(self.device)
-        self.engine = make_engine(cfg, self.model, noise, threads, lockstep=self.world.size > 1)
+        with _allocating(cfg, len(data.vocab), self.device):
+            self.model = SkipGram(len(data.vocab), cfg.embed_size).to(self.device)
+            self.keep = keep_probabilities(data.vocab.counts, cfg.subsample).to(self.device)
+            noise = NoiseTable(data.vocab.counts).to(self.device)
+            self.engine = make_engine(cfg, self.model, noise, threads, lockstep=self.world.size > 1)
         self.epoch_losses: list[float] = []
         self.seconds_before = 0.0  # training time behind the restored checkpoint
         self.replicas = Replicas(self.world) if self.world.size > 1 else None
@@ -188,6 +190,18 @@ class Trainer:
     def _emit(self, row: MetricRow) -> None:
         for callback in self.callbacks:
             callback(row)
+
+
+@contextmanager
+def _allocating(cfg: TrainConfig, words: int, device: torch.device) -> Iterator[None]:
+    """A failed allocation of the tables (the estimate of `check_memory` can be beaten by other processes)
+    becomes the same one-line TrainingError, not an allocator's traceback."""
+    try:
+        yield
+    except RuntimeError as exc:  # torch.OutOfMemoryError is one
+        if not isinstance(exc, torch.OutOfMemoryError) and "can't allocate memory" not in str(exc):
+            raise
+        raise TrainingError(too_big(cfg, words, device)) from exc
 
 
 def _checked(loss: float, epoch: int) -> float:

@@ -11,6 +11,7 @@ from core.explore.evaluate import EvaluationError, Report, full_report, load_eva
 from core.explore.projection import vectors_stamp
 from core.explore.vectors import Embeddings, UnknownWordError, parse_words
 from core.runs import RunError
+from core.runs.records import WordListError
 from pages.parts.charts import analogy_figure
 from pages.parts.sources import Source, explorer_page
 from pages.parts.text import literal
@@ -75,12 +76,11 @@ def _accuracy_columns() -> dict:
 def odd_one_out_section(emb: Embeddings, which: str) -> None:
     st.subheader("Odd one out")
     text = st.text_input("Words (comma separated)", key="ev_odd", placeholder="breakfast, lunch, dinner, car")
-    words = parse_words(text)
-    if not words:
-        return
     try:
-        st.success(f"Odd one out: **{literal(odd_one_out(emb, words, which))}**")
-    except UnknownWordError as exc:
+        words = parse_words(text, "odd-one-out words")
+        if words:
+            st.success(f"Odd one out: **{literal(odd_one_out(emb, words, which))}**")
+    except (UnknownWordError, WordListError) as exc:
         st.warning(literal(exc))
     except EvaluationError as exc:
         st.info(literal(exc))

@@ -8,6 +8,7 @@ import streamlit as st
 from core.data.vocab import UNK
 from core.explore.export import DOWNLOADS, export_bytes, neighbors_csv
 from core.explore.vectors import TABLES, Embeddings, UnknownWordError, parse_words
+from core.runs.records import WordListError
 from pages.parts.charts import similarity_bars
 from pages.parts.sources import Source, explorer_page
 from pages.parts.text import literal
@@ -128,7 +129,11 @@ def export_section(source: Source, emb: Embeddings) -> None:
     left, right = st.columns([3, 1])
     words = left.text_input("Neighbour lists for these words (comma separated)", key="ex_words")
     k = int(right.number_input("Neighbours per word", 1, 1000, 10, key="ex_k"))
-    asked = parse_words(words or st.session_state.get("nb_word") or "")
+    try:
+        asked = parse_words(words or st.session_state.get("nb_word") or "", "words for neighbour lists")
+    except WordListError as exc:
+        st.warning(literal(f"{exc}."))
+        asked = []
     wanted = [w for w in asked if w in emb.index and w != UNK]
     if unknown := [w for w in asked if w not in wanted]:  # left out and named; the others still download
         st.warning(literal(f"Not in the vocabulary, left out of the CSV: {', '.join(unknown)}."))

@@ -15,6 +15,7 @@ from core.config import ConfigError, TrainConfig
 from core.explore.vectors import default_watch_words, parse_words, watch_words
 from core.runs import MetricsReader, Run, RunError, Status, list_runs, save_upload
 from core.runs.launcher import Launcher
+from core.runs.records import WordListError
 from pages.parts.charts import loss_figure
 from pages.parts.common import (
     CURRENT_RUN,
@@ -152,7 +153,19 @@ def save_session_upload() -> tuple[Path, bool]:
 
 
 def current_watch_words() -> list[str]:
-    return parse_words(st.session_state.get("watch_words", WATCH_DEFAULT))
+    """The typed watch words; none while the list is past its bounds (`watch_words_box` says why)."""
+    try:
+        return parse_words(st.session_state.get("watch_words", WATCH_DEFAULT), "watch words")
+    except WordListError:
+        return []
+
+
+def watch_words_box() -> None:
+    st.text_input("Watch words (comma separated)", held("watch_words"), key="watch_words")
+    try:
+        parse_words(st.session_state["watch_words"], "watch words")
+    except WordListError as exc:
+        st.warning(literal(f"No words are watched: {exc}."))
 
 
 def clear_messages() -> None:
@@ -362,7 +375,7 @@ def runs_area(reg: Launcher) -> None:
         st.info(literal(st.session_state["train_notice"]))
     queue_view(reg)
     follow_run_watch_words(shown)
-    st.text_input("Watch words (comma separated)", held("watch_words"), key="watch_words")
+    watch_words_box()
     if shown is None:
         st.info("No runs yet: choose a corpus and press Start.")
     elif st.session_state.get(REFUSED) and not active(reg, shown, safe_status(shown)):

@@ -14,10 +14,10 @@ from typing import Any
 import numpy as np
 
 from core.data.vocab import UNK
-from core.explore.vectors import Embeddings, Table
+from core.explore.vectors import Embeddings, Table, row_norms
 from core.files import Damaged
 from core.runs import Run, RunError
-from core.runs.records import parse_evaluation
+from core.runs.records import check_word_list, parse_evaluation
 
 RESTRICT_VOCAB = 300_000  # gensim's default: only the first 300,000 words answer or take part in questions
 PAIR_SETS = (("WordSim353", "wordsim353.tsv"), ("SimLex999", "simlex999.txt"))
@@ -132,10 +132,13 @@ def _pair_list(pairs: list[list[str]] | None) -> list[tuple[str, str]] | None:
 
 
 def keyed_vectors(words: list[str], vectors: np.ndarray):
+    """gensim's vectors, with norms that make a zero row's cosine 0 (gensim divides by the norm: 0/0 is NaN)."""
     from gensim.models import KeyedVectors
 
     kv = KeyedVectors(vector_size=vectors.shape[1])
     kv.add_vectors(words, vectors.astype(np.float32))
+    norms = row_norms(kv.vectors)
+    kv.norms = np.where(norms > 0, norms, np.inf).astype(np.float32)
     return kv
 
 
@@ -200,7 +203,8 @@ def cosmul_answers(kv, questions: np.ndarray) -> np.ndarray:
     a, b or c may be the answer.
     """
     vectors = kv.vectors[:RESTRICT_VOCAB]
-    norms = np.linalg.norm(vectors, axis=1)
+    norms = row_norms(vectors)
+    norms[norms == 0] = np.inf  # a zero row's cosines are 0, not 0/0
     unit = vectors / norms[:, None]
     groups = _case_groups(kv)
     step = max(1, COSMUL_CELLS // len(vectors))
@@ -211,6 +215,7 @@ def cosmul_answers(kv, questions: np.ndarray) -> np.ndarray:
         where = where.reshape(block.shape)
         shifted = (1 + (vectors @ unit[distinct].T).T / norms) / 2
         scores = shifted[where[:, 1]] * shifted[where[:, 2]] / (shifted[where[:, 0]] + 1e-6)
+        scores[np.isnan(scores)] = -np.inf
         for j in range(3):
             scores[groups[None, :] == groups[block[:, j]][:, None]] = -np.inf
         answers[start : start + step] = scores.argmax(axis=1)
@@ -219,7 +224,7 @@ def cosmul_answers(kv, questions: np.ndarray) -> np.ndarray:
 
 def odd_one_out(embeddings: Embeddings, words: list[str], which: Table = "center") -> str:
     """The word least like the others, as gensim's `doesnt_match`: least cosine to the mean unit vector."""
-    if len(set(words)) < 3:
+    if len(set(check_word_list(words, "odd-one-out words"))) < 3:
         raise EvaluationError("give at least three different words to find the odd one out")
     unit = embeddings.unit(which)[[embeddings.lookup(w) for w in words]]
     mean = unit.mean(axis=0)

@@ -19,8 +19,9 @@ from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
 from threadpoolctl import threadpool_limits
 
-from core.explore.vectors import Embeddings, Table
+from core.explore.vectors import MAX_NEIGHBOURS, Embeddings, Table, row_norms, unit_rows
 from core.runs import Run
+from core.runs.records import check_word_list
 
 Method = Literal["pca", "tsne", "umap"]
 METHODS: tuple[Method, ...] = ("pca", "tsne", "umap")
@@ -32,6 +33,7 @@ FRAME_EVERY = 50  # t-SNE iterations between two progress reports
 Progress = Callable[[int, int, np.ndarray], None]
 MAP_MAX_WORDS = 20_000  # a browser draws more points than this sluggishly: larger maps show a sample
 ALWAYS_SHOWN = 2_000  # the most frequent words stay on a sampled map, so labels and familiar words remain
+MAX_FOCUS_WORDS = MAX_NEIGHBOURS  # a searched word and its neighbours, isolated or not
 
 
 @dataclass(frozen=True)
@@ -92,16 +94,18 @@ def frequent_rows(embeddings: Embeddings, n: int) -> np.ndarray:
 
 def map_rows(embeddings: Embeddings, settings: Settings) -> np.ndarray:
     """The rows a map shows: the frequent rows (past `MAP_MAX_WORDS` the top ones plus a seeded sample) and the
-    focus words that are not among them; or, isolated, the focus words alone."""
-    focus = np.array([embeddings.lookup(w) for w in settings.focus], dtype=np.int64)
-    if settings.isolate:
-        return focus
-    rows = frequent_rows(embeddings, settings.n_words)
-    if len(rows) > MAP_MAX_WORDS:
-        rng = np.random.default_rng(settings.seed)
-        rest = rng.choice(rows[ALWAYS_SHOWN:], MAP_MAX_WORDS - ALWAYS_SHOWN, replace=False)
-        rows = np.concatenate([rows[:ALWAYS_SHOWN], np.sort(rest)])
-    return np.concatenate([rows, focus[~np.isin(focus, rows)]])
+    focus words that are not among them; or, isolated, the focus words alone. Rows of norm 0 (padding in
+    GloVe and fastText files) have no direction, so no place on a map of cosines: they are left off."""
+    focus = check_word_list(list(settings.focus), "map words", MAX_FOCUS_WORDS)
+    rows = np.array([embeddings.lookup(w) for w in focus], dtype=np.int64)
+    if not settings.isolate:
+        frequent = frequent_rows(embeddings, settings.n_words)
+        if len(frequent) > MAP_MAX_WORDS:
+            rng = np.random.default_rng(settings.seed)
+            rest = rng.choice(frequent[ALWAYS_SHOWN:], MAP_MAX_WORDS - ALWAYS_SHOWN, replace=False)
+            frequent = np.concatenate([frequent[:ALWAYS_SHOWN], np.sort(rest)])
+        rows = np.concatenate([frequent, rows[~np.isin(rows, frequent)]])
+    return rows[row_norms(embeddings.table(settings.table)[rows]) > 0]
 
 
 def preload_tsne() -> None:
@@ -114,7 +118,7 @@ def project(vectors: np.ndarray, settings: Settings, progress: Progress | None =
     """Coordinates (rows, dims) of the unit-length `vectors` by PCA, t-SNE or UMAP, on `MAP_THREADS` threads."""
     if settings.method not in METHODS:
         raise ValueError(f"unknown projection method {settings.method!r}; choose one of {', '.join(METHODS)}")
-    unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    unit = unit_rows(vectors)
     with threadpool_limits(MAP_THREADS):
         if settings.method == "pca":
             return PCA(n_components=settings.dims, random_state=settings.seed).fit_transform(unit)
@@ -184,7 +188,7 @@ def safe_perplexity(perplexity: float, rows: int) -> float:
 
 def cluster(vectors: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
     """k-means labels on unit-length vectors (k is clipped to the number of rows)."""
-    unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    unit = unit_rows(vectors)
     k = max(1, min(k, len(unit)))
     with threadpool_limits(MAP_THREADS):
         return KMeans(n_clusters=k, n_init=4, random_state=seed).fit_predict(unit)

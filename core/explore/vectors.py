@@ -11,10 +11,12 @@ import numpy as np
 from core.data.vocab import UNK, VocabError
 from core.files import Damaged
 from core.runs import RunError
-from core.runs.records import WatchResult, vectors_match
+from core.runs.records import MAX_LIST_WORDS, MAX_WORD_CHARS, WatchResult, check_word_list, vectors_match
 
 Table = Literal["center", "context", "sum"]
 TABLES: tuple[Table, ...] = ("center", "context", "sum")
+MAX_NEIGHBOURS = 1000  # the most neighbours one query lists
+TINY_NORM = 1e-15  # below this (or past float32's range) a norm is computed again on the row scaled to 1
 
 
 class UnknownWordError(KeyError):
@@ -81,11 +83,9 @@ class Embeddings:
         return self.context if which == "context" else self.center + self.context
 
     def unit(self, which: Table = "center") -> np.ndarray:
-        """Rows scaled to unit length (cached), so cosine similarity is a dot product."""
+        """Rows scaled to unit length (cached), so cosine similarity is a dot product; a zero row stays zero."""
         if which not in self._unit:
-            table = self.table(which).astype(np.float32)
-            norms = np.linalg.norm(table, axis=1, keepdims=True)
-            self._unit[which] = table / np.maximum(norms, 1e-12)
+            self._unit[which] = unit_rows(self.table(which).astype(np.float32))
         return self._unit[which]
 
     def lookup(self, word: str) -> int:
@@ -94,7 +94,10 @@ class Embeddings:
         raise UnknownWordError(word, self.suggest(word))
 
     def suggest(self, word: str, n: int = 5) -> list[str]:
-        """Closest vocabulary words by spelling (case-insensitive first, then edit similarity)."""
+        """Closest vocabulary words by spelling (case-insensitive first, then edit similarity); none for a
+        string longer than any word, whose comparison with every word would take minutes."""
+        if len(word) > MAX_WORD_CHARS:
+            return []
         lowered = [w for w in self.words if w.lower() == word.lower() and w != word]
         close = difflib.get_close_matches(word, self.words, n=n, cutoff=0.6)
         return list(dict.fromkeys(lowered + [w for w in close if w != UNK]))[:n]
@@ -117,9 +120,10 @@ class Embeddings:
         return self._top(unit @ target, k, exclude={ia, ib, ic})
 
     def _top(self, scores: np.ndarray, k: int, exclude: set[int]) -> list[tuple[str, float]]:
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-            raise ValueError(f"the number of neighbours must be a whole number of at least 1, not {k!r}")
-        scores = scores.copy()
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= MAX_NEIGHBOURS:
+            limits = f"a whole number of at least 1, at most {MAX_NEIGHBOURS}"
+            raise ValueError(f"the number of neighbours must be {limits}, not {k!r}")
+        scores = np.where(np.isnan(scores), -np.inf, scores)  # a copy; NaN never wins
         for i in exclude | ({self.index[UNK]} if UNK in self.index else set()):
             scores[i] = -np.inf
         k = min(k, int(np.isfinite(scores).sum()))
@@ -128,10 +132,34 @@ class Embeddings:
         return [(self.words[i], float(scores[i])) for i in top]
 
 
+def row_norms(table: np.ndarray) -> np.ndarray:
+    """Euclidean norms of the rows: 0 for a zero row or one that is not finite, and exact for rows whose
+    squares underflow or overflow (tiny or huge values), which are computed again scaled by their largest value."""
+    norms = np.linalg.norm(table, axis=1)
+    redo = ~(norms > TINY_NORM) | ~np.isfinite(norms)
+    if redo.any():
+        rows = table[redo]
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            scale = np.abs(rows).max(axis=1)
+            exact = scale * np.linalg.norm(rows / scale[:, None], axis=1)
+        norms[redo] = np.where(np.isfinite(exact), exact, 0)
+    return norms
+
+
+def unit_rows(table: np.ndarray) -> np.ndarray:
+    """The rows scaled to unit length; a row of norm 0 (padding) or with a non-finite value becomes zero,
+    so its cosine with anything is 0, never NaN."""
+    norms = row_norms(table)
+    with np.errstate(invalid="ignore"):
+        unit = table / np.where(norms > 0, norms, np.inf)[:, None]
+    unit[norms == 0] = 0
+    return unit
+
+
 def watch_words(embeddings: Embeddings, words: list[str], k: int = 5) -> list[WatchResult]:
     """Neighbours of each word, or spelling suggestions for a word outside the vocabulary."""
     results = []
-    for word in words:
+    for word in check_word_list(words, "watch words"):
         try:
             results.append(WatchResult(word, embeddings.neighbors(word, k), []))
         except UnknownWordError as exc:
@@ -258,6 +286,7 @@ def _content(token: str) -> bool:
     return token.isalnum() and not token.isdigit() and len(token) >= 3 and token not in STOP_WORDS
 
 
-def parse_words(text: str) -> list[str]:
-    """Words from a comma- or space-separated list, in order, without repeats."""
-    return list(dict.fromkeys(w for w in text.replace(",", " ").split() if w))
+def parse_words(text: str, what: str = "words", limit: int = MAX_LIST_WORDS) -> list[str]:
+    """Words from a comma- or space-separated list, in order, without repeats; WordListError past `limit`
+    words or MAX_WORD_CHARS characters in one."""
+    return check_word_list(list(dict.fromkeys(w for w in text.replace(",", " ").split() if w)), what, limit)

@@ -42,12 +42,15 @@ from core.files import (
 )
 from core.runs import lock, queue
 from core.runs.records import (
+    MAX_LIST_WORDS,
+    MAX_WORD_CHARS,
     STATES,
     DamagedRecord,
     MetricRow,
     MetricsReader,
     Status,
     WatchRow,
+    check_word_list,
     parse_config,
     parse_json,
     parse_line,
@@ -300,16 +303,17 @@ class Run:
         write_text_atomic(self.path / METRICS, "".join(json.dumps(r.to_dict()) + "\n" for r in kept))
 
     def set_watch_words(self, words: list[str]) -> None:
-        """The words whose neighbours the training process reports while it trains."""
-        write_text_atomic(self.path / WATCH, json.dumps({"words": words}))
+        """The words whose neighbours the training process reports while it trains (at most MAX_LIST_WORDS)."""
+        write_text_atomic(self.path / WATCH, json.dumps({"words": check_word_list(words, "watch words")}))
 
     def watch_words(self) -> tuple[list[str], float]:
-        """The watch words and when they were set (0 when none were)."""
+        """The watch words and when they were set (0 when none were); a file written by hand with more
+        or longer words than `set_watch_words` takes gives its first MAX_LIST_WORDS words of a valid length."""
         path = self.path / WATCH
         try:
             stamp = path.stat().st_mtime
-            words = parse_json(read_bytes(path), "watch words file")["words"]
-            return [str(w) for w in words], stamp
+            words = [str(w) for w in parse_json(read_bytes(path), "watch words file")["words"]]
+            return [w for w in words if len(w) <= MAX_WORD_CHARS][:MAX_LIST_WORDS], stamp
         except (OSError, DamagedRecord, KeyError, TypeError):
             return [], 0.0
 

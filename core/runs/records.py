@@ -24,6 +24,21 @@ SMOOTHING = 0.9  # weight of the past in the moving average of the step losses (
 MAX_PID = 2**31 - 1  # what os.kill accepts
 STATUS_FIGURES = ("updated", "epochs_done", "mean_loss", "final_loss", "train_seconds", "tokens_per_s", "vocab_size")
 CHART_POINTS = 600  # the most step points a loss chart draws, however long the run
+MAX_LIST_WORDS = 20  # watch words, odd-one-out words, ...: each costs a pass over the vocabulary
+MAX_WORD_CHARS = 100  # no real word is longer; a longer one would make spelling suggestions crawl
+
+
+class WordListError(ValueError):
+    """A list of words typed by the user is longer than the app takes."""
+
+
+def check_word_list(words: list[str], what: str, limit: int = MAX_LIST_WORDS) -> list[str]:
+    """`words`, or WordListError when there are more than `limit` or one has more than MAX_WORD_CHARS characters."""
+    if len(words) > limit:
+        raise WordListError(f"at most {limit} {what}, not {len(words)}; remove {len(words) - limit}")
+    if long := next((w for w in words if len(w) > MAX_WORD_CHARS), None):
+        raise WordListError(f"{what} have at most {MAX_WORD_CHARS} characters; {long[:20]}... has {len(long):,}")
+    return words
 
 
 def smoothing_step(average: float, value: float, n: int, weight: float = SMOOTHING) -> tuple[float, float]:

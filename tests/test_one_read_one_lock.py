@@ -10,17 +10,19 @@ from pathlib import Path
 
 from conftest import ROOT
 
-# Runs `python -m core train ARGV` with open() and the run lock counted; the counts go to the file COUNTS names.
+# Runs `python -m core train ARGV` with open(), os.open() and the run lock counted; the counts go to COUNTS.
 WRAPPER = """
 import builtins, io, json, os, sys
 from pathlib import Path
 counts = {"config_opens": 0, "locks": 0}
-real_open = io.open
-def counted_open(file, *args, **kwargs):
-    if isinstance(file, (str, os.PathLike)) and Path(file).name == "config.json":
-        counts["config_opens"] += 1
-    return real_open(file, *args, **kwargs)
-builtins.open = io.open = counted_open
+def counting(real):
+    def counted(file, *args, **kwargs):
+        if isinstance(file, (str, os.PathLike)) and Path(file).name == "config.json":
+            counts["config_opens"] += 1
+        return real(file, *args, **kwargs)
+    return counted
+builtins.open = io.open = counting(io.open)
+os.open = counting(os.open)  # the safe opener of core.files
 from core.runs import lock
 real_hold = lock.hold
 def counted_hold(path):

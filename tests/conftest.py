@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -133,3 +135,27 @@ def open_app_page(path: str, **session: object):
     at.switch_page(path).run()
     assert not at.exception
     return at
+
+
+@contextmanager
+def app_server(folder: Path, env: dict[str, str], timeout_s: float = 60.0) -> Iterator[int]:
+    """`streamlit run app.py` on a free port (yielded) with `env`, always ended afterwards; its log is printed,
+    which pytest shows when the test fails."""
+    from core.bench.watch import free_port, wait_healthy
+
+    port = free_port()
+    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true"]
+    command += ["--server.port", str(port)]
+    with open(folder / "server.log", "wb") as log:
+        server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            wait_healthy(f"http://localhost:{port}", server, timeout_s=timeout_s)
+            yield port
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+            print((folder / "server.log").read_text(errors="replace")[-4000:])

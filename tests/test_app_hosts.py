@@ -10,14 +10,12 @@ from __future__ import annotations
 import http.client
 import os
 import socket
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import app_server
 
-from core.bench.watch import free_port, wait_healthy
 from pages.parts.hosts import allowed_hosts, host_allowed
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,23 +26,9 @@ LISTED = "studio.lan"  # what the test server's $W2V_ALLOWED_HOSTS adds
 def port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     """A `streamlit run app.py` server on a free port, always terminated afterwards."""
     folder = tmp_path_factory.mktemp("hosts")
-    chosen = free_port()
     env = {**os.environ, "W2V_RUNS_DIR": str(folder / "runs"), "W2V_SPARE_PROCESS": "0", "W2V_ALLOWED_HOSTS": LISTED}
-    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true"]
-    command += ["--server.port", str(chosen)]
-    with open(folder / "server.log", "wb") as log:
-        server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            wait_healthy(f"http://localhost:{chosen}", server, timeout_s=90.0)
-            yield chosen
-        finally:
-            server.terminate()
-            try:
-                server.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
-            print((folder / "server.log").read_text(errors="replace")[-4000:])  # pytest shows it on failure
+    with app_server(folder, env, timeout_s=90.0) as chosen:
+        yield chosen
 
 
 def page_status(port: int, host: str | None, path: str = "/") -> int:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import app_server
 
-from core.bench.watch import CHROMIUM, chromium_page, free_port, wait_healthy
+from core.bench.watch import CHROMIUM, chromium_page
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -24,25 +23,10 @@ def app_url(tmp_path: Path, isolated_runs: Path) -> Iterator[str]:
     """A `streamlit run app.py` server on a free port, always terminated afterwards."""
     if not Path(CHROMIUM).is_file():
         pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium to run the browser test")
-    port = free_port()
     env = {**os.environ, "W2V_RUNS_DIR": str(isolated_runs)}
     env.setdefault("W2V_DATA_DIR", str(ROOT.parent / "shared" / "data"))
-    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true"]
-    command += ["--server.port", str(port)]
-    with open(tmp_path / "server.log", "wb") as log:
-        server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            url = f"http://localhost:{port}"
-            wait_healthy(url, server, timeout_s=60.0)
-            yield url
-        finally:
-            server.terminate()
-            try:
-                server.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
-            print((tmp_path / "server.log").read_text(errors="replace")[-4000:])  # pytest shows it on failure
+    with app_server(tmp_path, env) as port:
+        yield f"http://localhost:{port}"
 
 
 def logged_points(page) -> int:

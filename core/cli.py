@@ -26,7 +26,7 @@ from core.explore.export import FORMATS, ExportError, export_vectors
 from core.explore.vector_files import VectorFileError, read_vectors
 from core.explore.vectors import MAX_NEIGHBOURS, TABLES, Embeddings, UnknownWordError
 from core.job import RunSummary, train_run
-from core.runs import MetricRow, Run, RunError, check_resumable, with_absolute_paths
+from core.runs import MetricRow, Run, RunError, check_resumable
 from core.train import Trainer, TrainingError
 
 USER_ERRORS = (
@@ -206,7 +206,7 @@ def _open_or_create_run(args: argparse.Namespace) -> tuple[Run, Sentences | None
         run = Run.open(args.resume, args.run_dir)
         check_resume_flags(args)
         return run, None
-    cfg = with_absolute_paths(config_from_args(args))
+    cfg = config_from_args(args)
     sentences = check_corpus(cfg, args.data_dir)  # a bad corpus or setting is refused before a run folder exists
     run = Run.create(cfg, args.name, args.run_dir)
     if args.name is not None and run.name != args.name:

@@ -18,7 +18,7 @@ from core.config import TrainConfig
 from core.data.corpora import CorpusError, load_corpus, ptb_needs_download
 from core.data.sampling import EpochSample, NoiseTable, draw_noise, keep_probabilities, sample_epoch, sentence_index
 from core.data.vocab import Vocab
-from core.explore.vectors import Embeddings, UnknownWordError
+from core.explore.vectors import Embeddings, UnknownWordError, close_words
 from core.loss import center_loss
 from core.model import SkipGram
 
@@ -54,8 +54,7 @@ def lookup(vocab: Vocab, word: str) -> int:
     """The word's id; an unknown word raises `UnknownWordError` with the closest spellings, as on Neighbours."""
     if word in vocab:
         return vocab.index(word)
-    spelling = Embeddings(vocab.idx_to_token, np.empty((0, 0), dtype=np.float32))  # suggestions need words only
-    raise UnknownWordError(word, spelling.suggest(word))
+    raise UnknownWordError(word, close_words(vocab.idx_to_token, word))
 
 
 # --- the data (§15.3) --------------------------------------------------------------------------------------

@@ -32,6 +32,16 @@ class UnknownWordError(KeyError):
         return str(self.args[0])
 
 
+def close_words(words: list[str], word: str, n: int = 5) -> list[str]:
+    """The vocabulary words closest to `word` by spelling (case-insensitive first, then edit similarity); none
+    for a string longer than any word, whose comparison with every word would take minutes."""
+    if len(word) > MAX_WORD_CHARS:
+        return []
+    lowered = [w for w in words if w.lower() == word.lower() and w != word]
+    close = difflib.get_close_matches(word, words, n=n, cutoff=0.6)
+    return list(dict.fromkeys(lowered + [w for w in close if w != UNK]))[:n]
+
+
 @dataclass
 class Embeddings:
     """Word vectors with their words (index 0 may be `<unk>`, which is never a query answer)."""
@@ -94,13 +104,7 @@ class Embeddings:
         raise UnknownWordError(word, self.suggest(word))
 
     def suggest(self, word: str, n: int = 5) -> list[str]:
-        """Closest vocabulary words by spelling (case-insensitive first, then edit similarity); none for a
-        string longer than any word, whose comparison with every word would take minutes."""
-        if len(word) > MAX_WORD_CHARS:
-            return []
-        lowered = [w for w in self.words if w.lower() == word.lower() and w != word]
-        close = difflib.get_close_matches(word, self.words, n=n, cutoff=0.6)
-        return list(dict.fromkeys(lowered + [w for w in close if w != UNK]))[:n]
+        return close_words(self.words, word, n)
 
     def neighbors(self, word: str, k: int = 10, which: Table = "center") -> list[tuple[str, float]]:
         """Top-k words by cosine similarity, excluding the word itself and `<unk>`."""

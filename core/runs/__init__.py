@@ -19,7 +19,6 @@ from core.runs.folder import (
     runs_root,
     sanitize_name,
     save_upload,
-    with_absolute_paths,
 )
 from core.runs.records import MetricRow, MetricsReader, Status, WatchResult, WatchRow, bounded_indices
 
@@ -42,5 +41,4 @@ __all__ = [
     "runs_root",
     "sanitize_name",
     "save_upload",
-    "with_absolute_paths",
 ]

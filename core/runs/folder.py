@@ -197,11 +197,14 @@ class Run:
         except lock.LockHeld as exc:
             who = f"process {exc.pid}" if exc.pid else "another process"
             raise RunError(
-                f"run {self.name} is being trained by {who}; wait for it to end or stop it "
-                f"(Stop in the app, or `python -m core stop {self.path}`)"
+                f"run {self.name} is being trained by {who}; wait for it to end or stop it ({self.stop_hint()})"
             ) from None
         except UnsafeFile as exc:
             raise RunError(f"run {self.name} is damaged: {LOCK}: {exc.strerror}") from None
+
+    def stop_hint(self) -> str:
+        """How a user stops the run's training: what every message that says to stop it names."""
+        return f"Stop in the app, or `python -m core stop {self.path}`"
 
     def is_training(self) -> bool:
         """True while a process holds the run's lock: the only test of "running"."""

@@ -29,7 +29,7 @@ from core.data.checks import check_corpus
 from core.data.corpora import BUILT_IN, DATA_DIR_ENV
 from core.files import RUNS_ENV
 from core.runs import queue
-from core.runs.folder import Run, RunError, base_folder, list_runs, with_absolute_paths
+from core.runs.folder import Run, RunError, base_folder, list_runs
 from core.runs.records import Status
 from core.runs.spare import Spare, wanted
 
@@ -86,7 +86,6 @@ class Launcher:
         in that many torchrun processes. `watch`: words whose neighbours the training reports.
         """
         _check_processes(processes, cfg.device)
-        cfg = with_absolute_paths(cfg)  # what the check reads is what the training process will read
         self._check(cfg)
         run = Run.create(cfg, name=name, root=self.root)
         if watch:
@@ -113,7 +112,7 @@ class Launcher:
         if run.is_queued():
             raise RunError(f"run {run.name} is already waiting in the queue")
         if run.is_training():
-            raise RunError(f"run {run.name} is being trained by another process; {_how_to_stop(run)}")
+            raise RunError(f"run {run.name} is being trained by another process; stop it ({run.stop_hint()})")
         if run.status().state == "finished":
             raise RunError(f"run {run.name} has finished; start a new run to train again")
 
@@ -148,7 +147,7 @@ class Launcher:
         if not run.path.is_dir():
             raise RunError(f"run {run.name} no longer exists: it was deleted")
         if self.is_live(run):
-            raise RunError(f"run {run.name} is training: stop it first, then delete it ({_how_to_stop(run)})")
+            raise RunError(f"run {run.name} is training: stop it first, then delete it ({run.stop_hint()})")
         if run.is_queued():
             raise RunError(f"run {run.name} is waiting in the queue: stop it first, then delete it (Stop in the app)")
 
@@ -201,7 +200,6 @@ class Launcher:
     def check_ahead(self, cfg: TrainConfig) -> None:
         """Read and check `cfg`'s corpus in the background now (PTB: about a second), so that a Start with
         these settings need not; the Train page asks while the user looks at the form."""
-        cfg = with_absolute_paths(cfg)  # as `start` checks it
         key = _check_key(cfg, self.data_dir)
         with self._lock:
             if key not in self._checks:
@@ -334,21 +332,20 @@ class Launcher:
         """`python -m core train --resume RUN` (under torchrun for several processes), output to the run's log;
         RunError, before anything starts, when the run's stop request or log is damaged."""
         run.clear_stop()
-        run.open_log().close()
         argv = ["train", "--resume", run.name, "--run-dir", str(self.root)]
         if self.data_dir is not None:
             argv += ["--data-dir", str(self.data_dir)]
         env = _child_env()
-        if processes == 1 and self._spare is not None:
-            spare, self._spare = self._spare, None
-            process = spare.hand_over(argv, run.log_path(), env)
-            if process is not None:
-                return process
-        command = [sys.executable]
-        if processes > 1:
-            command += ["-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}"]
-        command += ["-m", "core", *argv]
-        with run.open_log() as log:
+        with run.open_log() as log:  # opened here, so a log that is not a plain file fails before anything starts
+            if processes == 1 and self._spare is not None:
+                spare, self._spare = self._spare, None
+                process = spare.hand_over(argv, run.log_path(), env)
+                if process is not None:
+                    return process
+            command = [sys.executable]
+            if processes > 1:
+                command += ["-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}"]
+            command += ["-m", "core", *argv]
             return subprocess.Popen(
                 command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
             )
@@ -375,10 +372,6 @@ def _settle(run: Run, launched: Status, before: tuple[Status, int] | None, code:
             run.set_status("failed", f"the training process ended before training (code {code}): {run.log_tail()}")
         return
     run.set_status("failed", f"the training process ended without saying how (code {code}): {run.log_tail()}")
-
-
-def _how_to_stop(run: Run) -> str:
-    return f"stop it with Stop in the app or `python -m core stop {run.path}`"
 
 
 def _check_processes(processes: int, device: str) -> None:

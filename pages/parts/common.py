@@ -83,7 +83,7 @@ def embeddings(run: Run) -> Embeddings:
 
 def queryable(run: Run) -> bool:
     """True when the run has vectors: final ones or those of a finished epoch."""
-    return run.has_vectors() or run.has_checkpoint()
+    return run.current_vectors() is not None
 
 
 def runs_table(runs: list[Run]) -> pd.DataFrame:

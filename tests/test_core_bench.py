@@ -19,6 +19,7 @@ from core import bench
 from core.bench import load as bench_load
 from core.bench import side_by_side
 from core.bench import systems as bench_systems
+from core.config import TrainConfig
 
 
 def test_scale_and_stream_checks_run_end_to_end(tmp_path: Path) -> None:
@@ -43,16 +44,31 @@ def test_rows_per_process_count_and_speed_ratio(monkeypatch: pytest.MonkeyPatch)
 
     def measure(system: str, seed: int, args: object, processes: int = 1, folder: object = None) -> dict[str, Any]:
         calls.append((system, processes))
-        return fake_run({"fast": 3e6, "gensim": 1.5e6}[system] / processes)
+        return fake_run({"fast": 3e6, "gensim:0.025": 1.5e6, "gensim:0.075": 1e6}[system] / processes)
 
     monkeypatch.setattr(side_by_side, "measure", measure)
     args = side_by_side.parse(["--systems", "fast", "gensim", "--processes", "1", "2", "--seeds", "0", "1"])
     rows = side_by_side.summarise(side_by_side.measure_all(args))
-    assert calls.count(("gensim", 2)) == 0, "gensim has no data-parallel mode"
-    assert list(rows) == ["fast", "fast 2proc", "gensim"]
-    assert rows["fast"]["x_gensim"] == pytest.approx(2.0)
+    assert not [call for call in calls if call[0].startswith("gensim") and call[1] != 1], "no data-parallel gensim"
+    assert list(rows) == ["fast", "fast 2proc", "gensim alpha=0.025", "gensim alpha=0.075"]
+    assert rows["fast"]["x_gensim"] == pytest.approx(2.0), "speed is a ratio to gensim at its default rate"
     assert rows["fast 2proc"]["x_gensim"] == pytest.approx(1.0)
     assert "fast 2proc" in side_by_side.table(rows)
+
+
+def test_gensim_runs_at_its_default_rate_and_at_ours() -> None:
+    """Quality is compared like with like: gensim's row at our fast mode's starting rate beside its default."""
+    rates = {float(alpha) for alpha in side_by_side.GENSIM_ROWS.values()}
+    assert rates == {0.025, TrainConfig().sgd_lr}
+    args = side_by_side.parse(["--epochs", "3"])
+    commands: list[list[str]] = []
+    done = subprocess.CompletedProcess([], 0, stdout='{"train_s": 1.0}\n')
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(side_by_side.subprocess, "run", lambda command, **kw: commands.append(command) or done)
+        side_by_side.measure("gensim:0.075", 4, args)
+        side_by_side.measure("gensim", 4, args)
+    assert commands[0][-4:] == ["core.bench.gensim", "4", "3", "0.075"]
+    assert commands[1][-1] == "0.025"
 
 
 def test_gpu_rows_stand_beside_our_cpu_kernel_and_the_first_epoch_is_apart(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -66,7 +82,7 @@ def test_gpu_rows_stand_beside_our_cpu_kernel_and_the_first_epoch_is_apart(monke
     rows = side_by_side.summarise(
         side_by_side.measure_all(side_by_side.parse(["--systems", "fast", "gensim", "--device", "cuda"]))
     )
-    assert list(rows) == ["fast", "gensim", "fast cpu"] and ("fast", "cpu") in calls
+    assert list(rows) == ["fast", *side_by_side.GENSIM_ROWS, "fast cpu"] and ("fast", "cpu") in calls
     assert rows["fast"]["first_epoch_s"] == pytest.approx(3.0)
     assert rows["fast"]["steady_tokens_per_s"] == pytest.approx(2_000_000)
     assert "1st epoch s" in side_by_side.table(rows)

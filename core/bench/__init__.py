@@ -13,7 +13,17 @@ import time
 from pathlib import Path
 
 from core.bench.load import busy
-from core.bench.side_by_side import measure, measure_all, parse, scale_line, stream_check, summarise, table, warm_up
+from core.bench.side_by_side import (
+    measure,
+    measure_all,
+    parse,
+    rates_line,
+    scale_line,
+    stream_check,
+    summarise,
+    table,
+    warm_up,
+)
 
 
 def main(argv: list[str]) -> int:
@@ -44,6 +54,7 @@ def main(argv: list[str]) -> int:
         if args.busy:
             print(f"busy machine: {args.busy} other processes spun on the CPU throughout (pids {pids}, now ended)")
         print(table(rows))
+        print(rates_line())
     for system, row in rows.items():
         print(f"{system} chip top-10: {', '.join(row['chip_top10'])}")
     if args.stream:

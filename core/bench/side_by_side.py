@@ -3,7 +3,8 @@
 Each (system, seed) runs in a fresh process (or a torchrun group, for `--processes 2`), one after
 another, so peak memory is its own and no two compete for the cores. The table shows medians over
 seeds and speed as a ratio to gensim measured in the same invocation, since absolute times on a
-shared machine drift.
+shared machine drift. gensim runs twice: at its default starting rate and at ours (`alpha` = `sgd_lr`),
+since the quality of SGD vectors after a few epochs depends on that rate more than on the code.
 """
 
 from __future__ import annotations
@@ -17,8 +18,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from core.config import TrainConfig
+
 SYSTEMS = ("fast", "book", "gensim")
 NOT_NUMBERS = ("chip_top5", "chip_top10", "device", "rate_quartiles", "epoch_s")
+GENSIM_ALPHA = 0.025  # gensim's default starting learning rate
+GENSIM_ROWS = {f"gensim alpha={rate:g}": rate for rate in (GENSIM_ALPHA, TrainConfig().sgd_lr)}
+SPEED_BASE = f"gensim alpha={GENSIM_ALPHA:g}"  # the row the speed ratios divide by
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -76,14 +82,18 @@ def measure(
     folder: str | None = None,
     device: str | None = None,
 ) -> dict[str, Any]:
-    """One measurement in a fresh process (or `processes` of them under torchrun); its output goes to stderr."""
+    """One measurement in a fresh process (or `processes` of them under torchrun); its output goes to stderr.
+
+    `gensim:ALPHA` is gensim at starting rate ALPHA; plain `gensim` at its default.
+    """
     launcher = [sys.executable]
     if processes > 1:
         launcher += ["-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}"]
     on = device or args.device
     command = [*launcher, "-m", "core.bench.systems", system, str(seed), on, str(args.epochs)]
-    if system == "gensim":
-        command = [sys.executable, "-m", "core.bench.gensim", str(seed), str(args.epochs)]
+    if system.partition(":")[0] == "gensim":
+        alpha = system.partition(":")[2] or str(GENSIM_ALPHA)
+        command = [sys.executable, "-m", "core.bench.gensim", str(seed), str(args.epochs), alpha]
     if folder or args.data_dir:
         command.append(folder or args.data_dir)
     print(f"running {system} seed {seed} in {processes} process(es) ...", file=sys.stderr, flush=True)
@@ -96,10 +106,14 @@ def measure(
 
 
 def measure_all(args: argparse.Namespace) -> dict[str, list[dict[str, Any]]]:
-    """Every (system, process count) over every seed; gensim has no data-parallel mode."""
+    """Every (system, process count) over every seed; gensim has no data-parallel mode and runs at both rates."""
     results = {}
     for system in args.systems:
-        for processes in [1] if system == "gensim" else args.processes:
+        if system == "gensim":
+            for name, rate in GENSIM_ROWS.items():
+                results[name] = [measure(f"gensim:{rate:g}", seed, args) for seed in args.seeds]
+            continue
+        for processes in args.processes:
             name = system if processes == 1 else f"{system} {processes}proc"
             results[name] = [measure(system, seed, args, processes) for seed in args.seeds]
     if args.device != "cpu" and "fast" in args.systems:  # our CPU kernel on all host cores, beside the GPU
@@ -126,9 +140,9 @@ def summarise(results: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, A
         row["device"] = runs[0]["device"]
         row["seeds"] = len(runs)
         rows[system] = row
-    if "gensim" in rows:
+    if SPEED_BASE in rows:
         for row in rows.values():
-            row["x_gensim"] = row["tokens_per_s"] / rows["gensim"]["tokens_per_s"]
+            row["x_gensim"] = row["tokens_per_s"] / rows[SPEED_BASE]["tokens_per_s"]
     return rows
 
 
@@ -147,7 +161,7 @@ def table(rows: dict[str, dict[str, Any]]) -> str:
         ("steady tok/s", lambda s, r: f"{r['steady_tokens_per_s']:,.0f}" if r.get("steady_tokens_per_s") else "-"),
         ("1st epoch s", lambda s, r: _fmt(r.get("first_epoch_s"))),
         ("centers/s", lambda s, r: f"{r['centers_per_s']:,.0f}"),
-        ("x gensim", lambda s, r: f"{r['x_gensim']:.2f}" if r.get("x_gensim") else "-"),
+        (f"x {SPEED_BASE}", lambda s, r: f"{r['x_gensim']:.2f}" if r.get("x_gensim") else "-"),
         ("peak MB", lambda s, r: f"{r['peak_mb']:.0f}"),
         ("final loss", lambda s, r: _fmt(r.get("final_loss"))),
         ("mean loss", lambda s, r: _fmt(r.get("mean_loss"))),
@@ -161,6 +175,15 @@ def table(rows: dict[str, dict[str, Any]]) -> str:
     lines = [" | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in cells]
     lines.insert(1, "-+-".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def rates_line() -> str:
+    """The starting learning rates behind the rows: quality after a few epochs follows them."""
+    cfg = TrainConfig()
+    return (
+        f"starting learning rates: fast {cfg.sgd_lr:g} (SGD, linear decay to 0), book {cfg.lr:g} (Adam), "
+        f"gensim as its row names it (linear decay to 0.0001); x {SPEED_BASE}: raw tokens/s divided by that row's"
+    )
 
 
 def _fmt(value: float | None) -> str:

@@ -27,7 +27,7 @@ from core.explore.vector_files import VectorFileError, read_vectors
 from core.explore.vectors import MAX_NEIGHBOURS, TABLES, Embeddings, UnknownWordError
 from core.job import RunSummary, train_run
 from core.runs import MetricRow, Run, RunError, check_resumable
-from core.train import Trainer, TrainingError
+from core.trainer import Trainer, TrainingError
 
 USER_ERRORS = (
     ConfigError,
@@ -206,11 +206,18 @@ def _open_or_create_run(args: argparse.Namespace) -> tuple[Run, Sentences | None
         run = Run.open(args.resume, args.run_dir)
         check_resume_flags(args)
         return run, None
-    cfg = config_from_args(args)
-    sentences = check_corpus(cfg, args.data_dir)  # a bad corpus or setting is refused before a run folder exists
-    run = Run.create(cfg, args.name, args.run_dir)
-    if args.name is not None and run.name != args.name:
-        print(f"run name {args.name!r} is stored as {run.name!r}: {run.path}", file=sys.stderr)
+    return new_run(config_from_args(args), args.name, args.run_dir, args.data_dir)
+
+
+def new_run(
+    cfg: TrainConfig, name: str | None, run_dir: str | Path | None, data_dir: str | Path | None
+) -> tuple[Run, Sentences]:
+    """A new run folder for `cfg` and the corpus its check read; a bad corpus or setting is refused before
+    a folder exists. A name that sanitising changes is reported on stderr."""
+    sentences = check_corpus(cfg, data_dir)
+    run = Run.create(cfg, name, run_dir)
+    if name is not None and run.name != name:
+        print(f"run name {name!r} is stored as {run.name!r}: {run.path}", file=sys.stderr)
     return run, sentences
 
 
@@ -226,7 +233,32 @@ def _train(args: argparse.Namespace, world: distributed.World, run: Run, sentenc
     stop = threading.Event()
     _stop_on_ctrl_c(stop)
     # Bars on a terminal only: a process the app launched writes to its log file instead.
-    quiet = True if not world.is_main else None
+    summary = train_with_bars(
+        run,
+        stop,
+        bool(args.resume),
+        args.data_dir,
+        sentences,
+        given_settings(args) if args.resume else None,
+        bars=False if not world.is_main else None,
+    )
+    if world.is_main:
+        print_summary(summary)
+    return 0
+
+
+def train_with_bars(
+    run: Run,
+    stop: threading.Event,
+    resume: bool = False,
+    data_dir: str | Path | None = None,
+    sentences: Sentences | None = None,
+    changes: dict[str, object] | None = None,
+    bars: bool | None = True,
+) -> RunSummary:
+    """`train_run` with tqdm bars for the epochs (loss, raw tokens/s), a download and a tokenising;
+    `bars` None shows them on a terminal only."""
+    quiet = None if bars is None else not bars
     bar = LazyBar(bar_format=BAR_FORMAT, disable=quiet)
 
     epochs = 0
@@ -242,25 +274,22 @@ def _train(args: argparse.Namespace, world: distributed.World, run: Run, sentenc
     download = LazyBar(desc="downloading ptb.zip", unit="B", unit_scale=True, disable=quiet)
     tokenise = LazyBar(desc="tokenising the corpus (once)", unit="B", unit_scale=True, disable=quiet)
     try:
-        summary = train_run(
+        return train_run(
             run,
             [show],
             stop,
-            bool(args.resume),
-            args.data_dir,
+            resume,
+            data_dir,
             download.update,
             begin,
             store_progress=tokenise.update,
             sentences=sentences,
-            changes=given_settings(args) if args.resume else None,
+            changes=changes,
         )
     finally:
         download.close()
         tokenise.close()
         bar.close()
-    if world.is_main:
-        print_summary(summary)
-    return 0
 
 
 class LazyBar:

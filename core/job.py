@@ -30,7 +30,7 @@ from core.distributed import World
 from core.explore.vectors import Embeddings, watch_words
 from core.files import remove_stale_temporaries
 from core.runs import MetricRow, Run, RunError, WatchRow, kept_on_failure, resumed_config
-from core.train import Callback, Outcome, Trainer
+from core.trainer import Callback, Outcome, Trainer
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from core import distributed
 from core.config import TrainConfig
 from core.data.corpora import read_text_file
 from core.data.prepared import Prepared
-from core.train import Trainer
+from core.trainer import Trainer
 
 
 def digest(trainer: Trainer) -> str:

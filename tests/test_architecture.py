@@ -99,17 +99,17 @@ def test_only_the_command_line_imports_the_benchmarks(graph: dict[str, set[str]]
 
 
 def test_the_run_folder_never_imports_what_it_launches(graph: dict[str, set[str]]) -> None:
-    for launched in ("core.job", "core.train", "core.cli", "core.engines"):
+    for launched in ("core.job", "core.trainer", "core.cli", "core.engines"):
         assert edges(graph, "core.runs", launched) == []
 
 
 def test_data_never_imports_runs_engines_or_the_loop(graph: dict[str, set[str]]) -> None:
-    for later in ("core.runs", "core.engines", "core.train", "core.job", "core.explore"):
+    for later in ("core.runs", "core.engines", "core.trainer", "core.job", "core.explore"):
         assert edges(graph, "core.data", later) == []
 
 
 def test_explore_never_trains(graph: dict[str, set[str]]) -> None:
-    for training in ("core.job", "core.train", "core.engines"):
+    for training in ("core.job", "core.trainer", "core.engines"):
         assert edges(graph, "core.explore", training) == []
 
 

@@ -16,7 +16,7 @@ from core.data.sampling import NoiseTable, sample_epoch
 from core.engines import fast_cpu
 from core.engines.kernel_numba import LOSS_EVERY, chunk_contexts, draw_chunk_noise, sgd_centers, train_chunk
 from core.engines.stretches import Stretches
-from core.train import Trainer
+from core.trainer import Trainer
 
 CPU = torch.device("cpu")
 

@@ -15,7 +15,7 @@ import pytest
 import torch
 from conftest import ROOT, open_app_page, synthetic_text
 
-from core import train as train_module
+from core import trainer as train_module
 from core.bench import stream as bench_stream
 from core.cli import main as cli_main
 from core.config import ConfigError, TrainConfig
@@ -31,7 +31,7 @@ from core.explore.vectors import MAX_NEIGHBOURS, Embeddings, parse_words, watch_
 from core.job import train_run
 from core.runs import Run
 from core.runs.records import MAX_LIST_WORDS, MAX_WORD_CHARS, WordListError
-from core.train import Trainer, TrainingError
+from core.trainer import Trainer, TrainingError
 
 CPU = torch.device("cpu")
 

@@ -134,7 +134,7 @@ def test_out_of_memory_names_a_batch_size_and_the_run_resumes(
     tiny_corpus: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from core.engines.book import BookEngine
-    from core.train import TrainingError
+    from core.trainer import TrainingError
 
     cfg = TrainConfig(
         corpus=str(tiny_corpus), min_freq=2, subsample=0.0, embed_size=8, epochs=3, mode="book", batch_size=64

@@ -36,8 +36,8 @@ def test_the_schedule_is_written_once() -> None:
 
 
 def test_the_trainer_asks_no_engine_its_type() -> None:
-    """No isinstance in core/train.py names an engine: engines own their step, state and replica sync."""
-    tree = ast.parse((CORE / "train.py").read_text(encoding="utf-8"))
+    """No isinstance in core/trainer.py names an engine: engines own their step, state and replica sync."""
+    tree = ast.parse((CORE / "trainer.py").read_text(encoding="utf-8"))
     checked = [
         ast.unparse(node.args[1])
         for node in ast.walk(tree)

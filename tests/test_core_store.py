@@ -22,7 +22,7 @@ from core.data.prepared import Prepared
 from core.data.vocab import Vocab
 from core.job import train_run
 from core.runs import Run
-from core.train import Trainer
+from core.trainer import Trainer
 
 CPU = torch.device("cpu")
 

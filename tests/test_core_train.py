@@ -10,7 +10,7 @@ import pytest
 import torch
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from core import job, train
+from core import job, trainer
 from core.config import TrainConfig
 from core.data.corpora import read_text_file
 from core.data.prepared import Prepared
@@ -19,7 +19,7 @@ from core.engines.fast_torch import FastEngine
 from core.explore.vectors import Embeddings, watch_words
 from core.job import train_run
 from core.runs import MetricRow, Run
-from core.train import Trainer, TrainingError
+from core.trainer import Trainer, TrainingError
 
 CPU = torch.device("cpu")
 
@@ -45,7 +45,7 @@ def test_same_seed_same_vectors(tiny_corpus: Path, mode: str) -> None:
 
 @pytest.mark.parametrize("mode", ["fast", "book"])
 def test_resumed_run_equals_uninterrupted_run(tiny_corpus: Path, mode: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(train, "EVENT_INTERVAL_S", 0.0)  # an event after every step: stop inside epoch 3
+    monkeypatch.setattr(trainer, "EVENT_INTERVAL_S", 0.0)  # an event after every step: stop inside epoch 3
     cfg = config(tiny_corpus, mode=mode, epochs=4, batch_size=32)
     expected = trained_vectors(cfg)
     run = Run.create(cfg)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from conftest import open_app_page
 
-from core import train
+from core import trainer
 from core.config import TrainConfig
 from core.explore.vectors import STOP_WORDS, default_watch_words, parse_words
 from core.job import train_run
@@ -90,7 +90,7 @@ def test_a_tiny_run_draws_at_least_50_loss_points(tiny_corpus: Path, epochs: int
     run = Run.create(config(tiny_corpus, epochs=epochs))
     train_run(run)
     steps = [row for row in run.metrics() if row.kind == "step"]
-    assert 50 <= len(steps) <= 2 * train.MIN_LOSS_POINTS + epochs
+    assert 50 <= len(steps) <= 2 * trainer.MIN_LOSS_POINTS + epochs
     fractions = [row.fraction for row in steps]
     assert fractions == sorted(fractions)
     reader = run.metrics_reader()

@@ -127,7 +127,7 @@ def train_ptb(data: Any, in_flight: int = 0, **settings: Any) -> dict[str, Any]:
     """One PTB training on the GPU with the default settings changed by `settings`; speed and quality."""
     from core.bench.systems import epoch_clock, epoch_figures
     from core.config import TrainConfig
-    from core.train import Trainer
+    from core.trainer import Trainer
 
     cfg = TrainConfig(device="cuda", **settings)
     ends: list[float] = []
@@ -149,7 +149,7 @@ def train_ptb(data: Any, in_flight: int = 0, **settings: Any) -> dict[str, Any]:
 
 def _emit_run(figure: str, data: Any, labels: dict[str, Any], **settings: Any) -> None:
     """One PTB training's figures, or the reason it failed (a diverged run is a result, not the check's end)."""
-    from core.train import TrainingError
+    from core.trainer import TrainingError
 
     try:
         _emit(figure, **labels, **train_ptb(data, **settings))
@@ -160,7 +160,7 @@ def _emit_run(figure: str, data: Any, labels: dict[str, Any], **settings: Any) -
 def scale_run(device: torch.device) -> dict[str, Any]:
     from core.bench.systems import zipf_corpus
     from core.config import TrainConfig
-    from core.train import Trainer
+    from core.trainer import Trainer
 
     data = zipf_corpus(SCALE_TOKENS, 100_000, 0, device)
     torch.cuda.reset_peak_memory_stats(device)

@@ -23,7 +23,7 @@ from core.data import store
 from core.data.prepared import Prepared
 from core.device import resolve_device
 from core.runs.records import MetricRow
-from core.train import Trainer
+from core.trainer import Trainer
 
 VOCAB_SIZE = 200_000
 LETTERS = 5

@@ -26,7 +26,7 @@ from core.data.prepared import Prepared
 from core.data.vocab import Vocab
 from core.device import resolve_device
 from core.runs.records import MetricRow
-from core.train import Trainer
+from core.trainer import Trainer
 
 
 def run_ours(mode: str, seed: int, device: str, epochs: int, data_dir: str | None) -> dict[str, Any]:

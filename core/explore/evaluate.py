@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from core.data.vocab import UNK
-from core.explore.vectors import Embeddings, Table, row_norms
+from core.explore.vectors import Embeddings, Table, keyed_vectors, row_norms
 from core.files import Damaged
 from core.runs import Run, RunError
 from core.runs.records import check_word_list, parse_evaluation
@@ -129,17 +129,6 @@ def _pair_list(pairs: list[list[str]] | None) -> list[tuple[str, str]] | None:
 
 
 # --- gensim-backed scores --------------------------------------------------------------------
-
-
-def keyed_vectors(words: list[str], vectors: np.ndarray):
-    """gensim's vectors, with norms that make a zero row's cosine 0 (gensim divides by the norm: 0/0 is NaN)."""
-    from gensim.models import KeyedVectors
-
-    kv = KeyedVectors(vector_size=vectors.shape[1])
-    kv.add_vectors(words, vectors.astype(np.float32))
-    norms = row_norms(kv.vectors)
-    kv.norms = np.where(norms > 0, norms, np.inf).astype(np.float32)
-    return kv
 
 
 def score(kv) -> Scores:

@@ -10,7 +10,7 @@ import numpy as np
 
 from core.data.vocab import UNK, VocabError
 from core.files import Damaged
-from core.runs import RunError
+from core.runs import Run, RunError
 from core.runs.records import MAX_LIST_WORDS, MAX_WORD_CHARS, WatchResult, check_word_list, vectors_match
 
 Table = Literal["center", "context", "sum"]
@@ -42,21 +42,44 @@ def close_words(words: list[str], word: str, n: int = 5) -> list[str]:
     return list(dict.fromkeys(lowered + [w for w in close if w != UNK]))[:n]
 
 
-@dataclass
+@dataclass(repr=False)
 class Embeddings:
-    """Word vectors with their words (index 0 may be `<unk>`, which is never a query answer)."""
+    """Word vectors with their words (index 0 may be `<unk>`, which is never a query answer), and the run they
+    come from when they come from one. Beside the app's names, gensim's: `vectors["chip"]`, `"chip" in vectors`,
+    `most_similar`, `similarity`, and `to_gensim()` for gensim's own `KeyedVectors`."""
 
     words: list[str]
     center: np.ndarray
     context: np.ndarray | None = None
     counts: np.ndarray | None = None
+    run: Run | None = None
 
     def __post_init__(self) -> None:
         self.index = {w: i for i, w in enumerate(self.words)}
         self._unit: dict[str, np.ndarray] = {}
 
+    def __repr__(self) -> str:
+        rows, dim = self.center.shape
+        source = f", run {self.run.name!r} at {self.run.path}" if self.run is not None else ""
+        return f"<{type(self).__name__}: {rows} words of dimension {dim}{source}>"
+
+    def __getitem__(self, word: str) -> np.ndarray:
+        """The center vector of `word`; an unknown word raises UnknownWordError (a KeyError) with close spellings."""
+        return self.center[self.lookup(word)]
+
+    def __contains__(self, word: object) -> bool:
+        return word in self.index and word != UNK
+
+    def most_similar(self, word: str, topn: int = 10) -> list[tuple[str, float]]:
+        """gensim's name for `neighbors` on the center table: the `topn` nearest words and their cosines."""
+        return self.neighbors(word, topn)
+
+    def to_gensim(self, which: Table = "center"):
+        """gensim `KeyedVectors` of one table's words that a user can ask about (`<unk>` left out)."""
+        return keyed_vectors(self.vocabulary, self.table(which)[self.first_word :])
+
     @classmethod
-    def from_run(cls, run) -> Embeddings:
+    def from_run(cls, run: Run) -> Embeddings:
         """The run's words and vectors; a vocabulary that does not match its vectors row for row is refused."""
         try:
             vocab = run.vocab()
@@ -68,7 +91,7 @@ class Embeddings:
             mismatch = Damaged(f"the vectors have shapes {tuple(center.shape)} and {tuple(context.shape)}")
         if mismatch is not None:
             raise RunError(f"run {run.name} is damaged: {mismatch.reason}")
-        return cls(vocab.idx_to_token, center.numpy(), context.numpy(), vocab.counts)
+        return cls(vocab.idx_to_token, center.numpy(), context.numpy(), vocab.counts, run)
 
     @property
     def vocabulary(self) -> list[str]:
@@ -148,6 +171,17 @@ def row_norms(table: np.ndarray) -> np.ndarray:
             exact = scale * np.linalg.norm(rows / scale[:, None], axis=1)
         norms[redo] = np.where(np.isfinite(exact), exact, 0)
     return norms
+
+
+def keyed_vectors(words: list[str], vectors: np.ndarray):
+    """gensim's vectors, with norms that make a zero row's cosine 0 (gensim divides by the norm: 0/0 is NaN)."""
+    from gensim.models import KeyedVectors
+
+    kv = KeyedVectors(vector_size=vectors.shape[1])
+    kv.add_vectors(words, vectors.astype(np.float32))
+    norms = row_norms(kv.vectors)
+    kv.norms = np.where(norms > 0, norms, np.inf).astype(np.float32)
+    return kv
 
 
 def unit_rows(table: np.ndarray) -> np.ndarray:

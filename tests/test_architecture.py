@@ -129,3 +129,49 @@ def test_every_room_says_what_it_owns() -> None:
     for room in ("bench", "data", "engines", "explore", "runs"):
         doc = ast.get_docstring(ast.parse((ROOT / "core" / room / "__init__.py").read_text(encoding="utf-8")))
         assert doc and "import" in doc, f"core/{room}/__init__.py must say what it owns and what it may import"
+
+
+TEST_TOOLS = ("triton", "pytest", "playwright")
+
+
+def module_level_imports(path: Path, name: str) -> set[str]:
+    """Every module `path` imports when it is imported: the imports outside functions (a class body runs too)."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found: set[str] = set()
+    pending: list[ast.AST] = [ast.parse(path.read_text(encoding="utf-8"))]
+    while pending:
+        for node in ast.iter_child_nodes(pending.pop()):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+                continue
+            if isinstance(node, ast.Import):
+                found.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    parts = package.split(".")
+                    base = ".".join([*parts[: len(parts) - node.level + 1], base]).strip(".")
+                found.add(base)
+                found.update(f"{base}.{alias.name}" for alias in node.names)
+            pending.append(node)
+    return found
+
+
+def test_the_app_and_the_command_line_import_no_test_tool() -> None:
+    """requirements.txt lacks the test tools: nothing that starting the app, a page, a training process or a
+    notebook's `train` imports may import them (Triton loads only on the CUDA path, Playwright for `--watch`)."""
+    modules = sources()
+    graph = {name: module_level_imports(path, name) for name, path in modules.items()}
+    roots = ["app", *(name for name in modules if name.startswith("pages")), "core.__main__", "core.notebook"]
+    roots += ["core.runs.launcher", "core.runs.spare", "core.explore.projection"]
+    seen: set[str] = set()
+    pending = list(roots)
+    while pending:
+        module = pending.pop()
+        for parent in (module.split(".")[:i] for i in range(1, module.count(".") + 2)):
+            name = ".".join(parent)
+            if name not in seen:
+                seen.add(name)
+                pending.extend(graph.get(name, ()))
+    assert {"core.job", "core.trainer", "core.engines.fast_triton", "torch"} <= seen, "a guard for the guard"
+    assert sorted(name for name in seen if name.split(".")[0] in TEST_TOOLS) == []
+    assert "core.engines.kernel_triton" not in seen

@@ -33,7 +33,7 @@ def triton_kernel() -> ModuleType:
     Triton:
     torch itself imports it, and Triton's own functions keep the mode of their first import)."""
     if importlib.util.find_spec("triton") is None:
-        pytest.skip("triton is not installed (pip install -r requirements.txt)")
+        pytest.skip("triton is not installed (pip install -r requirements-test.txt)")
     assert os.environ.get("TRITON_INTERPRET") == "1"
     return importlib.import_module("core.engines.kernel_triton")
 

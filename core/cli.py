@@ -232,7 +232,7 @@ def check_resume_flags(args: argparse.Namespace) -> None:
 def _train(args: argparse.Namespace, world: distributed.World, run: Run, sentences: Sentences | None = None) -> int:
     stop = threading.Event()
     _stop_on_ctrl_c(stop)
-    # Bars on a terminal only: a process the app launched writes to its log file instead.
+    # Bars on rank 0's terminal only: a process the app launched writes to its log file instead.
     summary = train_with_bars(
         run,
         stop,

@@ -9,7 +9,8 @@ program it is the exact sequential reference.
 
 Noise words come from a counter-based generator, a pure function of (seed, sample position, slot, attempt),
 so any kernel, on any device and in any order, draws the same words for the same center (the CPU kernel of
-`core.engines.kernel_numba` uses it too).
+`core.engines.kernel_numba` uses it too). numba's on-disk cache checks only the file of the function it
+compiled: after changing `noise_word` here, clear `core/engines/__pycache__` so kernel_numba recompiles too.
 """
 
 from __future__ import annotations

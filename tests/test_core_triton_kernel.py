@@ -193,7 +193,10 @@ def test_a_failing_kernel_falls_back_to_the_tensor_engine_in_one_line(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """The GPU path (make_engine's CUDA branch, taken here on CPU tensors) with a kernel that raises or answers
-    wrongly: training finishes on the tensor engine, and says why once, on the command line and in the status."""
+    wrongly: training finishes on the tensor engine, and says why once: on the command line, in the run's status
+    and on the Train page."""
+    from conftest import open_app_page
+
     from core import train
     from core.cli import main
     from core.engines import fast_triton
@@ -217,6 +220,8 @@ def test_a_failing_kernel_falls_back_to_the_tensor_engine_in_one_line(
     assert len(said) == 1 and reason in said[0] and "tensor engine" in said[0], said
     status = Run.open("fallback").status()
     assert status.state == "finished" and status.message == said[0]
+    page = open_app_page("pages/train.py", shown_run="fallback")
+    assert [info.value for info in page.info if "GPU kernel is not used" in info.value], "shown on the Train page"
 
 
 COMPILE_FOR_SM90 = """

@@ -28,7 +28,7 @@ import torch
 import triton
 import triton.language as tl
 
-GOLDEN: tl.constexpr = tl.constexpr(0x9E3779B97F4A7C15)  # as core.engines.kernel_numba
+GOLDEN: tl.constexpr = tl.constexpr(0x9E3779B97F4A7C15)  # as core.engines.kernel_batched
 MIX_1: tl.constexpr = tl.constexpr(0xBF58476D1CE4E5B9)
 MIX_2: tl.constexpr = tl.constexpr(0x94D049BB133111EB)
 MAX_REDRAWS: tl.constexpr = tl.constexpr(64)
@@ -131,12 +131,12 @@ def _train_slice(
         place = first + k
         lr = lr_from + (lr_to - lr_from) * ((place - first).to(tl.float32) / length.to(tl.float32))
         center = tl.load(ids + place).to(tl.int64)
-        where = place + offset
-        inside = (lane < 2 * W) & (where >= 0) & (where < total)
+        spot = place + offset  # each context slot's place in the sample
+        inside = (lane < 2 * W) & (spot >= 0) & (spot < total)
         own = tl.load(sentence + place)
         near = tl.abs(offset) <= tl.load(window + place).to(tl.int64)
-        valid = inside & near & (tl.load(sentence + where, mask=inside, other=0) == own)
-        context = tl.load(ids + where, mask=valid, other=0).to(tl.int64)
+        valid = inside & near & (tl.load(sentence + spot, mask=inside, other=0) == own)
+        context = tl.load(ids + spot, mask=valid, other=0).to(tl.int64)
         noise = noise_words(seed, place, rows - 1, (rows >= 1) & row_ok, center, vocab, threshold, alias, K)
         target = tl.where(rows == 0, center, noise)
 

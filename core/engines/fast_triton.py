@@ -25,7 +25,7 @@ from core.engines.kernel_batched import noise_thresholds, stretch_bounds, train_
 from core.model import SkipGram
 
 GPU_STEP = 1 << 22  # centers per launch at most; steps are only reporting points, so this bounds their time
-IN_FLIGHT_C = 1.0  # provisional: centers in flight per collision class of the noise (see `default_in_flight`)
+IN_FLIGHT_C = 1.0  # provisional, until measured: scales the centers in flight (see `in_flight_for`)
 MIN_IN_FLIGHT = 32
 PROBE_SEED = 0x5EED  # the kernel check's tables, corpus and noise
 
@@ -34,23 +34,23 @@ def triton_available() -> bool:
     return importlib.util.find_spec("triton") is not None
 
 
-def noise_probabilities(noise: NoiseTable) -> np.ndarray:
-    """The distribution an alias table draws: column c gives c with prob[c] and alias[c] otherwise, each 1/V."""
-    prob, alias = noise.prob.cpu().numpy(), noise.alias.cpu().numpy()
-    return (prob + np.bincount(alias, weights=1.0 - prob, minlength=prob.size)) / prob.size
-
-
 def default_in_flight(noise_prob: np.ndarray, k: int, device: torch.device) -> int:
-    """Centers in flight: clamp(IN_FLIGHT_C * (1 / sum p^2) / (k + 1), 32, 2 * SMs) on CUDA; one elsewhere.
+    """Centers in flight for the noise distribution `noise_prob` (normalised here): see `in_flight_for`."""
+    p = np.asarray(noise_prob, dtype=np.float64)
+    p = p / p.sum()
+    return in_flight_for(1.0 / float(np.sum(p * p)), k, device)
 
-    1 / sum p^2 counts the noise distribution's equally likely words (about 570 on PTB), each center holds
-    k + 1 output rows, so this keeps the chance that two programs hold one row at once about fixed.
+
+def in_flight_for(effective_words: float, k: int, device: torch.device) -> int:
+    """clamp(round(IN_FLIGHT_C * effective_words / (k + 1)), 32, 2 * SMs) on CUDA; one elsewhere.
+
+    `effective_words` = 1 / sum p^2 counts the noise distribution's equally likely words (about 570 on PTB,
+    `NoiseTable.effective_words`) and each center holds k + 1 output rows, so IN_FLIGHT_C sets how often two
+    programs hold one row at once.
     """
     if device.type != "cuda":
         return 1
-    p = np.asarray(noise_prob, dtype=np.float64)
-    p = p / p.sum()
-    wanted = round(IN_FLIGHT_C / float(np.sum(p * p)) / (k + 1))
+    wanted = round(IN_FLIGHT_C * effective_words / (k + 1))
     return min(max(wanted, MIN_IN_FLIGHT), 2 * torch.cuda.get_device_properties(device).multi_processor_count)
 
 
@@ -67,7 +67,7 @@ class GpuFastEngine(PlainSgd):
         device = self.v.device
         self.threshold = torch.as_tensor(noise_thresholds(noise.prob.cpu().numpy())).to(device)
         self.alias = noise.alias.to(device=device, dtype=torch.int64)
-        self.in_flight = in_flight or default_in_flight(noise_probabilities(noise), negatives, device)
+        self.in_flight = in_flight or in_flight_for(noise.effective_words, negatives, device)
 
     def run(
         self, sample: EpochSample, bounds: list[tuple[int, int]], span: tuple[float, float], gen: torch.Generator

@@ -266,6 +266,8 @@ def train_with_bars(
     def begin(trainer: Trainer) -> None:
         nonlocal epochs
         epochs = trainer.cfg.epochs
+        for notice in trainer.notices:
+            print(notice, file=sys.stderr)
 
     def show(row: MetricRow) -> None:
         bar.update(row.fraction * epochs, epochs)

@@ -13,7 +13,8 @@ from core.config import TrainConfig
 from core.data.corpora import read_text_file
 from core.data.prepared import Prepared
 from core.data.sampling import NoiseTable
-from core.train import Trainer
+from core.engines.fast_triton import concurrency
+from core.trainer import Trainer
 
 
 def row(ws: float, simlex: float) -> dict[str, float]:
@@ -27,9 +28,9 @@ def test_the_largest_kept_p_stops_at_the_first_that_misses_the_bar() -> None:
 
 
 def test_the_default_concurrency_formula_clamps_to_32_and_twice_the_sms() -> None:
-    assert in_flight.default_concurrency(2.0, 600.0, 5, 132) == 200
-    assert in_flight.default_concurrency(2.0, 60.0, 5, 132) == 32
-    assert in_flight.default_concurrency(2.0, 6000.0, 5, 132) == 264
+    assert concurrency(600.0, 5, 132, 2.0) == 200
+    assert concurrency(60.0, 5, 132, 2.0) == 32
+    assert concurrency(6000.0, 5, 132, 2.0) == 264
 
 
 def test_the_zipf_corpus_effective_words_come_from_its_expected_counts() -> None:

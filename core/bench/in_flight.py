@@ -23,15 +23,15 @@ from core.data.corpora import load_corpus
 from core.data.prepared import Prepared
 from core.data.sampling import EpochSample, NoiseTable
 from core.engines.base import PlainSgd, Steps, learning_rates
+from core.engines.fast_triton import concurrency
 from core.engines.kernel_batched import noise_thresholds, train_in_flight
 from core.model import SkipGram
-from core.train import Trainer
+from core.trainer import Trainer
 
 PROGRAMS = (1, 33, 66, 132, 264, 528, 1056)
 WS353_BAR, SIMLEX_BAR = 0.30, 0.17
 H100_SMS = 132
 SCALE_TOKENS, SCALE_VOCAB = 100_000_000, 100_000  # the GPU check's synthetic corpus (core.bench.systems.zipf_corpus)
-FLOOR = 32
 
 
 class InFlightEngine(PlainSgd):
@@ -92,11 +92,6 @@ def largest_kept(rows: dict[int, list[dict[str, Any]]]) -> int | None:
     return kept
 
 
-def default_concurrency(c: float, effective_words: float, negatives: int, sms: int) -> int:
-    """The formula of the default: clamp(round(c * (1/Σp²) / (K+1)), 32, 2 * SMs)."""
-    return int(min(max(round(c * effective_words / (negatives + 1)), FLOOR), 2 * sms))
-
-
 def zipf_effective_words(tokens: int, vocab: int) -> float:
     """1/Σp² of the noise distribution of `zipf_corpus(tokens, vocab)`, from its expected counts (rank^-1):
     at 100 M tokens its rarest word is expected about 80 times, so sampled counts differ little."""
@@ -127,8 +122,8 @@ def summary(rows: dict[int, list[dict[str, Any]]], ptb_words: float, negatives: 
         f"largest P keeping WS353 >= {WS353_BAR} and SimLex >= {SIMLEX_BAR} on every seed: {kept}",
         f"c = P_max * (K+1) / (1/Σp²) = {kept} * {negatives + 1} / {ptb_words:.1f} = {c:.3f}{bound}",
         f"100 M-token synthetic corpus ({SCALE_VOCAB:,} words, Zipf): 1/Σp² = {scale_words:.1f}",
-        f"default concurrency on an H100 ({H100_SMS} SMs): PTB {default_concurrency(c, ptb_words, negatives, H100_SMS)}"
-        f", 100 M corpus {default_concurrency(c, scale_words, negatives, H100_SMS)}",
+        f"default concurrency on an H100 ({H100_SMS} SMs): PTB {concurrency(ptb_words, negatives, H100_SMS, c)}"
+        f", 100 M corpus {concurrency(scale_words, negatives, H100_SMS, c)}",
     ]
 
 

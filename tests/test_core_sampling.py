@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 from scipy import stats
 
@@ -109,6 +110,11 @@ def test_alias_table_encodes_the_distribution_exactly() -> None:
     weights = counts**0.75
     weights[0] = 0
     np.testing.assert_allclose(implied, weights / weights.sum(), atol=1e-12)
+
+
+def test_effective_words_is_one_over_the_collision_probability() -> None:
+    assert NoiseTable(np.array([50, 7, 7, 7, 7])).effective_words == pytest.approx(4.0)  # 4 equal words
+    assert NoiseTable(np.array([3, 16, 1])).effective_words == pytest.approx(81 / 65)  # p = 8/9, 1/9
 
 
 def test_noise_never_equals_its_positive() -> None:

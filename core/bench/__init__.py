@@ -1,6 +1,6 @@
 """Benchmarks, run by `python -m core bench`: the side-by-side table of our modes and gensim (quiet or with
-busy processes), the GPU check (`--gpu-check`), maps (`--maps`), the Inside the model page's sections
-(`--chapter`) and watching a run in the app (`--watch`).
+busy processes), the GPU check (`--gpu-check`), quality against centers in flight (`--in-flight`), maps
+(`--maps`), the Inside the model page's sections (`--chapter`) and watching a run in the app (`--watch`).
 
 Imported by nothing but the command line's dispatch; may import anything in `core`.
 """
@@ -25,6 +25,10 @@ def main(argv: list[str]) -> int:
         from core.bench.chapter import main as chapter_main
 
         return chapter_main([a for a in argv if a != "--chapter"])
+    if "--in-flight" in argv:
+        from core.bench.in_flight import main as in_flight_main
+
+        return in_flight_main([a for a in argv if a != "--in-flight"])
     if "--maps" in argv:
         from core.bench.maps import main as maps_main
 

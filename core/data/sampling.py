@@ -31,14 +31,18 @@ class NoiseTable:
     """Noise words ∝ count^power over the vocabulary without `<unk>`, drawn in O(1) by Walker's alias method.
 
     Each draw picks a column uniformly, then keeps it or takes its alias; the distribution is exact.
+    `effective_words` is 1/Σp²: the distribution draws the same word twice as often as that many equally
+    likely words would (what sets how many centers a GPU may train at once before they collide on noise rows).
     """
 
     def __init__(self, counts: np.ndarray, power: float = 0.75) -> None:
         weights = np.asarray(counts, dtype=np.float64) ** power
         weights[0] = 0.0
-        prob, alias = _alias_table(weights / weights.sum())
+        p = weights / weights.sum()
+        prob, alias = _alias_table(p)
         self.prob = torch.as_tensor(prob)
         self.alias = torch.as_tensor(alias)
+        self.effective_words = float(1.0 / np.square(p).sum())
 
     def to(self, device: torch.device) -> NoiseTable:
         self.prob, self.alias = self.prob.to(device), self.alias.to(device)

@@ -16,6 +16,7 @@ import torch
 
 from core.data.sampling import EpochSample, NoiseTable
 from core.engines.base import PlainSgd, Steps, learning_rates
+from core.engines.kernel_batched import noise_thresholds
 from core.engines.kernel_numba import train_chunk
 from core.engines.stretches import Stretches
 from core.model import SkipGram
@@ -37,7 +38,7 @@ class FastCpuEngine(PlainSgd):
         self.v, self.u = (table.numpy() for table in self.tables)
         self.lr = lr
         self.negatives = negatives
-        self.prob = noise.prob.numpy()
+        self.threshold = noise_thresholds(noise.prob.numpy())
         self.alias = noise.alias.numpy()
         self.workers = workers
         self.lockstep = lockstep
@@ -97,10 +98,10 @@ class _Pool:
         engine = self.engine
         try:
             while not self.stopping.is_set() and (claim := self.stretches.claim(worker)):
-                index, first, stop = claim
+                _, first, stop = claim
                 loss, scored = train_chunk(
                     engine.v, engine.u, *self.arrays, first, stop, self.max_window,
-                    engine.prob, engine.alias, engine.negatives, *self.lr, self.seed + index,
+                    engine.threshold, engine.alias, engine.negatives, *self.lr, self.seed,
                 )  # fmt: skip
                 with self.changed:
                     done, total, count = self.totals[-1]

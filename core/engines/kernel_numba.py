@@ -13,10 +13,8 @@ import math
 import numba
 import numpy as np
 
-GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-MIX_1 = np.uint64(0xBF58476D1CE4E5B9)
-MIX_2 = np.uint64(0x94D049BB133111EB)
-MAX_REDRAWS = 64
+from core.engines.kernel_batched import noise_thresholds, noise_word
+
 LOSS_EVERY = 8  # training scores the loss of every 8th center: it costs a third of the time when done for all
 
 
@@ -74,37 +72,17 @@ def sgd_centers(v, u, centers, contexts, noise, lr_from, lr_to, loss_every=1, fi
     return losses
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
-def _random(state):
-    """splitmix64: the next state and a 64-bit random number."""
-    state = state + GOLDEN
-    z = state
-    z = (z ^ (z >> np.uint64(30))) * MIX_1
-    z = (z ^ (z >> np.uint64(27))) * MIX_2
-    return state, z ^ (z >> np.uint64(31))
-
-
 @numba.njit(cache=True, nogil=True)
-def draw_chunk_noise(centers, prob, alias, seed, out):
-    """Fill `out` (n, K) with noise words ∝ the alias table, none equal to its row's center.
+def draw_chunk_noise(centers, first, threshold, alias, seed, out):
+    """Fill `out` (n, K) with the noise words of the centers at sample positions first..first+n-1.
 
-    Deterministic in `seed`, so a chunk draws the same words whichever thread trains it.
+    The counter-based generator of `core.engines.kernel_batched` makes each word a function of the seed and the
+    center's place in the sample, so a chunk draws the same words whichever thread (or GPU program) trains it.
     """
-    state = np.uint64(seed)
-    columns = np.uint64(prob.shape[0])
+    k = out.shape[1]
     for i in range(out.shape[0]):
-        for s in range(out.shape[1]):
-            word = centers[i]
-            for _ in range(MAX_REDRAWS):
-                state, r = _random(state)
-                column = np.int64(r % columns)
-                state, r = _random(state)
-                word = column if (r >> np.uint64(11)) * (1.0 / 9007199254740992.0) < prob[column] else alias[column]
-                if word != centers[i]:
-                    break
-            if word == centers[i]:  # a near-certain word drawn 64 times in a row: take its neighbour id
-                word = word % (prob.shape[0] - 1) + 1
-            out[i, s] = word
+        for s in range(k):
+            out[i, s] = noise_word(seed, first + i, s, centers[i], k, threshold, alias)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -125,7 +103,7 @@ def chunk_contexts(ids, sentence, window, start, stop, max_window, out):
 
 
 @numba.njit(fastmath=True, cache=True, nogil=True)
-def train_chunk(v, u, ids, sentence, window, start, stop, max_window, prob, alias, k, lr_from, lr_to, seed):
+def train_chunk(v, u, ids, sentence, window, start, stop, max_window, threshold, alias, k, lr_from, lr_to, seed):
     """Train on centers start..stop-1 of an epoch's sample of n = len(ids) tokens.
 
     The learning rate at center i is lr_from + (lr_to - lr_from) * i / n, so it depends on the
@@ -137,7 +115,7 @@ def train_chunk(v, u, ids, sentence, window, start, stop, max_window, prob, alia
     noise = np.empty((stop - start, k), dtype=np.int64)
     centers = ids[start:stop]
     chunk_contexts(ids, sentence, window, start, stop, max_window, contexts)
-    draw_chunk_noise(centers, prob, alias, seed, noise)
+    draw_chunk_noise(centers, start, threshold, alias, seed, noise)
     n = ids.shape[0]
     first = lr_from + (lr_to - lr_from) * start / n
     last = lr_from + (lr_to - lr_from) * stop / n
@@ -186,9 +164,9 @@ def warm_up(mode: str) -> None:
     table = np.zeros((3, 2), dtype=np.float32)
     ids = np.array([1, 2], dtype=np.int64)
     if mode == "fast":
-        prob, alias, sentence = np.ones(3), np.arange(3, dtype=np.int64), np.zeros(2, dtype=np.int64)
-        window = np.ones(2, dtype=np.int16)
-        train_chunk(table, table.copy(), ids, sentence, window, 0, 2, 1, prob, alias, 1, 0.0, 0.0, 1)
+        threshold, alias = noise_thresholds(np.ones(3)), np.arange(3, dtype=np.int64)
+        sentence, window = np.zeros(2, dtype=np.int64), np.ones(2, dtype=np.int16)
+        train_chunk(table, table.copy(), ids, sentence, window, 0, 2, 1, threshold, alias, 1, 0.0, 0.0, 1)
     else:
         slots, mask = np.zeros((1, 1), dtype=np.int64), np.ones((1, 1), dtype=np.float32)
         book_gradients_cpu(table, table, ids[:1], slots, mask, mask, table.copy(), table.copy())

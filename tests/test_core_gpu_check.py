@@ -161,3 +161,27 @@ def test_many_programs_adding_one_to_a_row_sum_exactly_under_the_interpreter() -
 
     row = programs_add_one(64, 100, torch.device("cpu"))
     assert row.shape == (100,) and bool((row == 64.0).all())
+
+
+def test_the_atomic_test_passes_stale_updates_that_all_land_and_fails_lost_ones(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The check's atomic test with the numba emulation standing in for the GPU: every update a round stale
+    but landing reads 1.0 within the bound; a tenth of the centers' updates lost reads outside it."""
+    from core.bench import gpu_kernel_checks
+    from core.bench.gpu_adapter import cpu_slice
+    from core.bench.gpu_report import ATOMIC_RATIO
+
+    def emulated(share: float):
+        def kernel(v, u, problem, k, seed, lrs, programs, span):
+            stop = span[0] + int((span[1] - span[0]) * share)
+            return torch.tensor(cpu_slice(v.numpy(), u.numpy(), problem, k, seed, lrs, programs, (span[0], stop)))
+
+        return kernel
+
+    ratios = []
+    for share in (1.0, 0.9):
+        monkeypatch.setattr(gpu_kernel_checks, "gpu_slice", emulated(share))
+        ratios.append(gpu_kernel_checks.atomic_ratio(torch.device("cpu"))["ratio"])
+    low, high = ATOMIC_RATIO
+    assert low <= ratios[0] <= high and not low <= ratios[1] <= high

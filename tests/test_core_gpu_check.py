@@ -185,3 +185,38 @@ def test_the_atomic_test_passes_stale_updates_that_all_land_and_fails_lost_ones(
         ratios.append(gpu_kernel_checks.atomic_ratio(torch.device("cpu"))["ratio"])
     low, high = ATOMIC_RATIO
     assert low <= ratios[0] <= high and not low <= ratios[1] <= high
+
+
+def test_the_sections_training_glue_runs_on_a_small_corpus_generated_on_the_device(tmp_path: Path) -> None:
+    """The helpers the GPU sections train through, on the CPU: the device-generated Zipf corpus, a fast-mode
+    run with speed and quality figures, a corpus cut to its first tokens and a book-mode run of batch 1."""
+    from gensim.test.utils import datapath
+
+    from core.bench.gpu_sections import Context, _first_tokens, device_zipf, train
+
+    for name in PAIR_FILES.values():
+        (tmp_path / name).write_bytes(Path(datapath(name)).read_bytes())
+    ctx = Context("smoke", tmp_path / "results.jsonl", tmp_path)
+    data = device_zipf(30_000, 300, 0, torch.device("cpu"))
+    assert data.raw_tokens == 30_000 and int(data.vocab.counts[1]) > int(data.vocab.counts[300])
+    run = train(ctx, data, device="cpu", epochs=2, threads=1)
+    assert run["tokens_per_s"] > 0 and run["centers"] > 0 and len(run["epoch_s"]) == 2
+    assert {"wordsim353", "simlex999", "chip_top10", "mean_loss"} <= set(run)
+    part = _first_tokens(data, 1_000)
+    assert 1_000 <= part.raw_tokens <= 1_040
+    book = train(ctx, part, scored=False, device="cpu", mode="book", batch_size=1, epochs=1)
+    assert book["centers"] > 0 and "diverged" not in book and book["programs"] is None
+
+
+def test_a_section_that_fails_leaves_its_error_for_the_checklist(tmp_path: Path) -> None:
+    """The real `env` section on a machine without CUDA fails; the checklist says so and why."""
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU: the env section would pass here")
+    from core.bench.gpu import section_command
+
+    results = tmp_path / "results.jsonl"
+    run_sections(
+        [("env", 120.0)], results, section_command(results, tmp_path), env=os.environ | {"PYTHONPATH": str(ROOT)}
+    )
+    row = next(line for line in checklist(results).splitlines() if "machine" in line)
+    assert row.startswith("----  machine: did not arrive (env failed: ") and "CUDA" in row

@@ -234,6 +234,8 @@ def _train(args: argparse.Namespace, world: distributed.World, run: Run, sentenc
     def begin(trainer: Trainer) -> None:
         nonlocal epochs
         epochs = trainer.cfg.epochs
+        for notice in trainer.notices:
+            print(notice, file=sys.stderr)
 
     def show(row: MetricRow) -> None:
         bar.update(row.fraction * epochs, epochs)

@@ -175,7 +175,7 @@ def _train_main(
         else:
             run.save_vocab(data.vocab)
         prepare_seconds = time.perf_counter() - began
-        run.set_status("running", "training")
+        run.set_status("running", " ".join(trainer.notices) or "training")
         if on_start:
             on_start(trainer)
         outcome = trainer.train()
@@ -238,7 +238,7 @@ def _finish(run: Run, trainer: Trainer, summary: RunSummary) -> None:
         run.set_status("stopped", "stopped by the user; resume continues from the last finished epoch", **figures)
         return
     run.save_vectors(*trainer.vectors())
-    run.set_status("finished", "", **figures)
+    run.set_status("finished", " ".join(trainer.notices), **figures)
 
 
 def _checkpointer(run: Run) -> Callable[[int, dict[str, torch.Tensor], list[float], float], None]:

@@ -71,11 +71,12 @@ class Trainer:
         self.world = world or World()
         threads = set_threads(cfg.threads)
         torch.manual_seed(cfg.seed)
+        self.notices: list[str] = []  # one line each: what the user should know about how this run trains
         with _allocating(cfg, len(data.vocab), self.device):
             self.model = SkipGram(len(data.vocab), cfg.embed_size).to(self.device)
             self.keep = keep_probabilities(data.vocab.counts, cfg.subsample).to(self.device)
             noise = NoiseTable(data.vocab.counts).to(self.device)
-            self.engine = make_engine(cfg, self.model, noise, threads, lockstep=self.world.size > 1)
+            self.engine = make_engine(cfg, self.model, noise, threads, self.world.size > 1, self.notices.append)
         self.epoch_losses: list[float] = []
         self.seconds_before = 0.0  # training time behind the restored checkpoint
         self.replicas = Replicas(self.world) if self.world.size > 1 else None

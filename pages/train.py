@@ -255,6 +255,8 @@ def show_state(status: Status) -> None:
             f"mean loss {status.mean_loss if status.mean_loss is not None else float('nan'):.4f}, "
             f"vocabulary {status.vocab_size} words, device {status.device}."
         )
+        if message:  # how it trained, e.g. a GPU kernel passed over for the tensor engine
+            st.info(literal(message))
     elif state == "failed":
         st.error(f"Training failed: {literal(message)}")
     elif state == "damaged":

@@ -8,6 +8,8 @@ the trainer, the job or the run folder.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from core.config import TrainConfig
 from core.data.sampling import NoiseTable
 from core.engines.base import Engine
@@ -15,12 +17,20 @@ from core.engines.book import BookEngine
 from core.engines.book_cuda import GraphBookEngine
 from core.engines.fast_cpu import FastCpuEngine
 from core.engines.fast_torch import FastEngine
-from core.engines.fast_triton import GpuFastEngine, triton_available
+from core.engines.fast_triton import gpu_fast_engine
 from core.model import SkipGram
 
 
-def make_engine(cfg: TrainConfig, model: SkipGram, noise: NoiseTable, threads: int, lockstep: bool) -> Engine:
-    """`lockstep`: data-parallel replicas merge between steps, so no update may be in flight there."""
+def make_engine(
+    cfg: TrainConfig,
+    model: SkipGram,
+    noise: NoiseTable,
+    threads: int,
+    lockstep: bool,
+    notify: Callable[[str], None],
+) -> Engine:
+    """`lockstep`: data-parallel replicas merge between steps, so no update may be in flight there.
+    `notify` hears, in one line, why an engine was passed over (a GPU kernel that fails its check)."""
     on_cpu = model.embed_v.weight.device.type == "cpu"
     if on_cpu:
         from core.engines.kernel_numba import warm_up
@@ -32,6 +42,6 @@ def make_engine(cfg: TrainConfig, model: SkipGram, noise: NoiseTable, threads: i
         return book(model, cfg.lr, cfg.negatives, noise, cfg.batch_size)
     if on_cpu:
         return FastCpuEngine(model, cfg.sgd_lr, cfg.negatives, noise, threads, lockstep)
-    if on_cuda and triton_available():
-        return GpuFastEngine(model, cfg.sgd_lr, cfg.negatives, noise)
+    if on_cuda:
+        return gpu_fast_engine(model, cfg.sgd_lr, cfg.negatives, noise, cfg.max_window, cfg.batch_size, notify)
     return FastEngine(model, cfg.sgd_lr, cfg.negatives, noise, cfg.batch_size)

@@ -58,7 +58,13 @@ def record(section: str, what: str, **values: object) -> dict[str, object]:
 
 
 def cell(programs: int, lr: float, seed: int, ws: float, rate: float) -> dict[str, object]:
-    figures = {"tokens_per_s": rate, "wordsim353": ws, "simlex999": 0.2, "chip_top10": ["intel"]}
+    figures = {
+        "tokens_per_s": rate,
+        "wordsim353": ws,
+        "simlex999": 0.2,
+        "chip_top10": ["intel"],
+        "engine": "GpuFastEngine",
+    }
     return record("grid", "cell", programs=programs, sgd_lr=lr, seed=seed, **figures)
 
 
@@ -105,7 +111,7 @@ def test_the_checklist_says_what_passed_failed_and_did_not_arrive(tmp_path: Path
     assert row("kernel-only centers/s").startswith("----") and "killed at its 25 s deadline" in row("kernel-only")
     assert row("host's share").startswith("----") and "host: not run" in row("host's share")
     assert row("quality grid").startswith("PASS") and "P=132, sgd_lr 0.05" in row("quality grid")
-    assert row("median raw tokens/s").startswith("PASS") and "grid's pick" in row("median raw tokens/s")
+    assert row("median raw tokens/s").startswith("PASS") and "grid's pick, P=132, GpuFastEngine" in row("median raw")
     assert row("median WS353").startswith("PASS") and row("chip's top 10").startswith("PASS")
     assert row("book mode").startswith("----") and "CUDA graph capture failed" in row("book mode")
     assert row("100 M tokens on the GPU").startswith("----") and "scale: not run" in row("100 M tokens on the GPU")
@@ -220,3 +226,16 @@ def test_a_section_that_fails_leaves_its_error_for_the_checklist(tmp_path: Path)
     )
     row = next(line for line in checklist(results).splitlines() if "machine" in line)
     assert row.startswith("----  machine: did not arrive (env failed: ") and "CUDA" in row
+
+
+def test_the_exactness_checks_pass_on_the_kernel_under_the_interpreter() -> None:
+    """The check's own calls into the Triton kernel (through the adapter), on CPU tensors: one program equals
+    the CPU reference, and the atomic test reads 1.0 for 64 programs."""
+    from core.bench.gpu_kernel_checks import atomic_ratio, one_program
+    from core.bench.gpu_report import ATOMIC_RATIO, EXACT_MAX_DIFF
+
+    one = one_program(torch.device("cpu"), centers=120, vocab=40)
+    assert one["max_diff"] <= EXACT_MAX_DIFF and one["scored"] == one["scored_cpu"] > 0
+    assert one["loss"] == pytest.approx(one["loss_cpu"], rel=1e-5)
+    low, high = ATOMIC_RATIO
+    assert low <= atomic_ratio(torch.device("cpu"), programs=64)["ratio"] <= high

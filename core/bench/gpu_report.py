@@ -120,9 +120,9 @@ def exact_rows(f: Found) -> list[str]:
     lo, hi = ATOMIC_RATIO
     return [
         judged(
-            f"kernel, 1 program, equals the CPU reference (max diff <= {EXACT_MAX_DIFF:g}, same centers scored)",
+            f"kernel, 1 program, equals the CPU reference (max diff <= {EXACT_MAX_DIFF:g}, same centers and loss)",
             one and f"{one['max_diff']:.3g}, {one['scored']:,.0f} / {one['scored_cpu']:,} scored",
-            bool(one) and one["max_diff"] <= EXACT_MAX_DIFF and one["scored"] == one["scored_cpu"],
+            bool(one) and _equal(one),
             f.why("exact"),
         ),
         judged(
@@ -138,6 +138,12 @@ def exact_rows(f: Found) -> list[str]:
             f.why("exact"),
         ),
     ]
+
+
+def _equal(one: Record) -> bool:
+    """Tables within EXACT_MAX_DIFF, the same centers scored and the loss sums equal to 1e-4 relative."""
+    same_loss = abs(one["loss"] - one["loss_cpu"]) <= 1e-4 * max(1.0, abs(one["loss_cpu"]))
+    return one["max_diff"] <= EXACT_MAX_DIFF and one["scored"] == one["scored_cpu"] and same_loss
 
 
 def speed_rows(f: Found) -> list[str]:
@@ -185,7 +191,8 @@ def confirm_rows(f: Found) -> list[str]:
     where = ""
     if setting:
         where = "grid's pick" if setting["picked"] else "defaults, no pick"
-        where = f" ({len(runs)} seeds, {where}, P={runs[0]['programs'] if runs else setting['programs']})"
+        engine = f", {runs[0].get('engine', '?')}" if runs else ""
+        where = f" ({len(runs)} seeds, {where}, P={runs[0]['programs'] if runs else setting['programs']}{engine})"
     rate, ws, sl = (median(runs, k) for k in ("tokens_per_s", "wordsim353", "simlex999"))
     chip = [bool(CHIP_NEIGHBOURS & set(r.get("chip_top10", []))) for r in runs]
     tops = "; ".join(" ".join(r.get("chip_top10", [])) for r in runs) if runs else None

@@ -99,6 +99,7 @@ def train(ctx: Context, data: Prepared, programs: int | None = None, scored: boo
         "train_s": outcome.train_seconds,
         "mean_loss": float(np.mean(outcome.epoch_losses)),
         "programs": engine_programs(trainer.engine),
+        "engine": type(trainer.engine).__name__,  # the tensor engine if the kernel failed its probe
     }
     if scored:
         vectors = trainer.vectors()[0].cpu().numpy()

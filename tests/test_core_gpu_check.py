@@ -118,6 +118,15 @@ def test_the_checklist_says_what_passed_failed_and_did_not_arrive(tmp_path: Path
     cpu = lines.index("CPU reference (optional):")
     assert all(line.startswith("----") for line in lines[cpu + 1 :]) and len(lines) == cpu + 3
 
+    failed_cpu = [record("cpu", "error", error="NumbaError: no"), record("cpu", "end", status="failed", rc=1)]
+    path.write_text("".join(json.dumps(r) + "\n" for r in records + failed_cpu), encoding="utf-8")
+    again = checklist(path).splitlines()
+    assert again[2 : again.index("CPU reference (optional):")] == lines[2:cpu], "the CPU reference changed a GPU row"
+    assert (
+        again[-2]
+        == "----  (optional) fast mode on the CPU, all host cores: did not arrive (cpu failed: NumbaError: no)"
+    )
+
 
 FAKE_SECTION = """
 import subprocess, sys, time

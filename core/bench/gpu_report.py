@@ -232,7 +232,8 @@ def book_rows(f: Found) -> list[str]:
     for run in epochs:
         shown = f"diverged: {run['diverged']}" if "diverged" in run else _book_shown(run)
         ok = "diverged" not in run and run["mean_loss"] <= BOOK_LOSS_MAX
-        label = f"book, batch {run['batch_size']:,}, 5 epochs: no divergence, mean loss <= {BOOK_LOSS_MAX}"
+        label = f"book, batch {run['batch_size']:,}, {run.get('epochs', '?')} epochs: no divergence, "
+        label += f"mean loss <= {BOOK_LOSS_MAX}"
         lines.append(judged(label, shown, ok, why))
     good = [r for r in epochs if "diverged" not in r and r["mean_loss"] <= BOOK_LOSS_MAX]
     best = max(good, key=lambda r: r.get("steady_centers_per_s") or 0.0, default=None)

@@ -219,7 +219,9 @@ def book(ctx: Context) -> None:
     """The book mode: batches 512 and 65,536 for 5 epochs, then 1 and 1,000,000 for a fixed number of steps."""
     data = ctx.ptb
     for batch in BOOK_BATCHES:
-        ctx.emit("run", batch_size=batch, **train(ctx, data, scored=False, mode="book", batch_size=batch))
+        ctx.emit(
+            "run", batch_size=batch, epochs=EPOCHS, **train(ctx, data, scored=False, mode="book", batch_size=batch)
+        )
     for batch, tokens, epochs in BOOK_FIXED:
         part = data if tokens is None else _first_tokens(data, tokens)
         run = train(ctx, part, scored=False, mode="book", batch_size=batch, epochs=epochs)

@@ -14,6 +14,7 @@ git), which the device run carries. Nothing here installs anything.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import signal
@@ -79,14 +80,19 @@ def _run_one(command: list[str], limit: float, env: dict[str, str] | None) -> tu
     try:
         rc = proc.wait(timeout=limit)
     except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+        _kill_group(proc)
         return "killed", None
     except BaseException:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+        _kill_group(proc)
         raise
     return ("done" if rc == 0 else "failed"), rc
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    """SIGKILL the section's process group (it and any process it started), then reap it."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
 
 
 def section_command(results: Path, data_dir: Path) -> Callable[[str], list[str]]:

@@ -176,7 +176,7 @@ def host(ctx: Context) -> None:
     """The host's share of a training step: 2 PTB epochs through the Trainer against the kernel alone."""
     data = ctx.ptb
     run = train(ctx, data, scored=False, epochs=2)
-    if "diverged" in run:
+    if "diverged" in run or not run["programs"]:  # diverged, or the kernel failed its probe (tensor engine)
         ctx.emit("host_share", **run)
         return
     programs = run["programs"]

@@ -155,6 +155,9 @@ def speed_rows(f: Found) -> list[str]:
         shares = (
             f"{share['share']:.0%} of a step, {share['host_ms_per_step']:.2f} ms per step (P = {share['programs']})"
         )
+    elif share:
+        shares = f"not measured: diverged ({share['diverged']})" if "diverged" in share else None
+        shares = shares or f"not measured: the run trained on {share.get('engine')} (the kernel failed its probe?)"
     return [
         info(
             "default centers in flight",

@@ -50,7 +50,20 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--stream-dir", default="bench-data", help="where the streaming check writes its files")
     parser.add_argument("--stream-seconds", type=float, default=60.0, help="training time of the streaming check")
     parser.add_argument("--json", type=Path, default=None, help="where to write the results (default: bench-results/)")
-    parser.add_argument("--gpu-check", action="store_true", help="issue 11's GPU figures, one command (core.bench.gpu)")
+    parser.add_argument(
+        "--gpu-check",
+        action="store_true",
+        help="issue 23's GPU figures and checklist, one command, under 6 minutes (core.bench.gpu); "
+        "--json names its results file (JSON lines)",
+    )
+    parser.add_argument(
+        "--prepare",
+        action="store_true",
+        help="with --gpu-check: copy ptb.zip and gensim's pair files into device-data/ for the GPU machine",
+    )
+    parser.add_argument(
+        "--report", type=Path, metavar="FILE", help="with --gpu-check: print the checklist of a results file"
+    )
     parser.add_argument(
         "--busy", type=int, default=0, metavar="N", help="keep N other processes spinning on the CPU while measuring"
     )

@@ -1,0 +1,96 @@
+"""A run folder is also a TensorBoard log directory: `tensorboard --logdir <runs folder>` lists each run by name.
+
+The job hands every loss point to a `Board` (a training callback): `loss/step` gets one scalar per step point of
+the metrics, numbered 1, 2, ... over the whole run, and `loss/epoch` one per epoch at the epoch's number, each at
+the point's own wall time. A resume numbers on from the step points the run kept and opens its event file with
+`purge_step` just past them, so TensorBoard drops the points of the interrupted epoch (as the metrics file does)
+instead of showing them twice. When the run finishes, its final vectors are written as the Projector's TSV pair
+with a `projector_config.pbtxt` naming them, which TensorBoard's projector reads.
+
+Writing events must never stop a training: the first failure is reported once (on standard error, which the
+app keeps in the run's log) and the board writes nothing more. The file names are `core.runs.folder`'s.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from core.runs.folder import PROJECTOR_VECTORS, PROJECTOR_WORDS, Run
+from core.runs.records import MetricRow
+
+STEP_TAG, EPOCH_TAG = "loss/step", "loss/epoch"
+FLUSH_S = 2  # a TensorBoard open on a training run sees its points within seconds (it reloads every 5 s)
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+class Board:
+    """The TensorBoard side of one training session of `run` (rank 0 only: the others write nothing)."""
+
+    def __init__(self, run: Run, report: Callable[[str], None] = _stderr) -> None:
+        self.run = run
+        self.report = report
+        self.writer = None  # a torch.utils.tensorboard.SummaryWriter once `open` succeeds
+        self.steps = 0  # step points of the run so far: the global step of the last one
+        self.failed = False
+
+    def open(self, resumed: bool) -> None:
+        """Start this session's event file, after a resume has cut the metrics back to its checkpoint."""
+        self.steps = sum(1 for row in self.run.metrics() if row.kind == "step")
+        purge_step = self.steps + 1 if resumed else None
+        self._guarded(lambda: self._start(purge_step))
+
+    def _start(self, purge_step: int | None) -> None:
+        from torch.utils.tensorboard import SummaryWriter  # imports tensorboard: 0.1 s, only where a run trains
+
+        self.writer = SummaryWriter(str(self.run.board_folder()), purge_step=purge_step, flush_secs=FLUSH_S)
+
+    def __call__(self, row: MetricRow) -> None:
+        if self.writer is None:
+            return
+        if row.kind == "step":
+            self.steps += 1
+            tag, step = STEP_TAG, self.steps
+        else:
+            tag, step = EPOCH_TAG, row.epoch
+        self._guarded(lambda: self.writer.add_scalar(tag, row.loss, step, walltime=row.time))
+
+    def projector(self, write_pair: Callable[[tuple[Path, Path]], object]) -> None:
+        """Write the run's final vectors with `write_pair(paths)` (the Projector's TSV pair), then the config
+        that shows them in TensorBoard's projector under the run's name."""
+        self._guarded(lambda: self._projector(write_pair))
+
+    def _projector(self, write_pair: Callable[[tuple[Path, Path]], object]) -> None:
+        from google.protobuf import text_format
+        from tensorboard.plugins.projector.projector_config_pb2 import ProjectorConfig
+
+        write_pair(self.run.projector_files())
+        config = ProjectorConfig()
+        embedding = config.embeddings.add()
+        embedding.tensor_name = self.run.name
+        embedding.tensor_path, embedding.metadata_path = PROJECTOR_VECTORS, PROJECTOR_WORDS  # beside the config
+        self.run.save_projector_config(text_format.MessageToString(config))
+
+    def close(self) -> None:
+        """Flush and close the event file (at the end of the session, however it ends)."""
+        writer, self.writer = self.writer, None
+        if writer is not None:
+            self._guarded(writer.close)
+
+    def _guarded(self, action: Callable[[], object]) -> None:
+        """Run `action` unless writing failed before; a failure is reported once and ends the board's writing."""
+        if self.failed:
+            return
+        try:
+            action()
+        except Exception as exc:  # whatever TensorBoard's writer raises (a full disk, a missing package...)
+            self.failed = True
+            self.writer = None
+            self.report(
+                f"warning: run {self.run.name}: TensorBoard's files cannot be written ({exc}); "
+                "training goes on without them"
+            )

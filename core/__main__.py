@@ -7,7 +7,10 @@ from collections.abc import Callable
 
 
 def command_line() -> Callable[[list[str]], int]:
-    """`core.cli.main`, imported, with the fast mode's compiled kernel loaded."""
+    """`core.cli.main`, imported, with the fast mode's compiled kernel loaded and TensorBoard's event writer
+    imported (a run opens one before its first step)."""
+    import torch.utils.tensorboard  # noqa: F401
+
     from core.cli import main
     from core.engines.kernel_numba import warm_up
 

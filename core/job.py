@@ -249,7 +249,7 @@ def _finish(run: Run, trainer: Trainer, summary: RunSummary, board: Board) -> No
     center, context = trainer.vectors()
     run.save_vectors(center, context)
     vocab = trainer.data.vocab
-    board.projector(lambda paths: write_projector(paths, vocab.idx_to_token, center.cpu().numpy(), vocab.counts))
+    board.projector(vocab.idx_to_token, center.cpu().numpy(), vocab.counts, write_projector)
     run.set_status("finished", "", **figures)
 
 

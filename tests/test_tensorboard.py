@@ -168,3 +168,18 @@ def test_a_new_checkpoint_removes_the_projector_files_of_an_earlier_finish(tiny_
     assert run.epochs_done() == 3 and not any(path.exists() for path in run.projector_files())
     train_run(run, resume=True)
     assert all(path.is_file() for path in run.projector_files())
+
+
+def test_the_projector_shows_the_most_frequent_words_of_a_large_vocabulary(
+    tiny_corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from core.explore.vector_files import read_vectors
+    from core.runs import board
+
+    monkeypatch.setattr(board, "MAX_PROJECTED", 6)
+    run = tiny_run(tiny_corpus)
+    train_run(run)
+    shown = read_vectors(run.projector_files()[0])
+    vectors = Embeddings.from_run(run)
+    assert shown.words == vectors.words[1:6]  # the vocabulary's first 6 rows, <unk> left out as in every export
+    np.testing.assert_array_equal(shown.center, vectors.center[1:6])

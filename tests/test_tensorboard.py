@@ -183,3 +183,18 @@ def test_the_projector_shows_the_most_frequent_words_of_a_large_vocabulary(
     vectors = Embeddings.from_run(run)
     assert shown.words == vectors.words[1:6]  # the vocabulary's first 6 rows, <unk> left out as in every export
     np.testing.assert_array_equal(shown.center, vectors.center[1:6])
+
+
+def test_the_points_are_on_disk_while_the_run_trains(tiny_corpus: Path) -> None:
+    """When epoch 2 begins, TensorBoard already reads epoch 1's points (the writer flushes at each epoch's end)."""
+    run = tiny_run(tiny_corpus)
+    seen: list[dict] = []
+
+    def read_at_epoch_two(row: MetricRow) -> None:
+        if row.epoch == 2 and not seen:
+            seen.append(scalars(run))
+
+    train_run(run, [read_at_epoch_two])
+    epoch_one = [row for row in run.metrics() if row.epoch == 1]
+    assert seen[0][EPOCH_TAG] == [(1, pytest.approx(epoch_one[-1].loss))]
+    assert len(seen[0][STEP_TAG]) == len(epoch_one) - 1  # every step point of epoch 1

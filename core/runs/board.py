@@ -62,10 +62,10 @@ class Board:
             return
         if row.kind == "step":
             self.steps += 1
-            tag, step = STEP_TAG, self.steps
-        else:
-            tag, step = EPOCH_TAG, row.epoch
-        self._guarded(lambda: self.writer.add_scalar(tag, row.loss, step, walltime=row.time))
+            self._guarded(lambda: self.writer.add_scalar(STEP_TAG, row.loss, self.steps, walltime=row.time))
+            return
+        self._guarded(lambda: self.writer.add_scalar(EPOCH_TAG, row.loss, row.epoch, walltime=row.time))
+        self._guarded(lambda: self.writer.flush())  # an epoch's points are on disk before the next epoch begins
 
     def projector(self, words: list[str], vectors: np.ndarray, counts: np.ndarray, write_pair: WritePair) -> None:
         """Write the run's final vectors of its MAX_PROJECTED most frequent words (its vocabulary's first) with

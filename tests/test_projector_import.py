@@ -66,7 +66,7 @@ def test_other_metadata_shapes(tmp_path: Path) -> None:
     """One column without a header; several with a header whose `word` column is not the first; X-vectors.tsv
     finds X-metadata.tsv."""
     (tmp_path / "vectors.tsv").write_text("1\t0\n0\t1\n", encoding="utf-8")
-    (tmp_path / "metadata.tsv").write_text("alpha\nbeta\n", encoding="utf-8")
+    (tmp_path / "metadata.tsv").write_text("\ufeffalpha\r\nbeta\r\n", encoding="utf-8")  # a BOM, CRLF
     assert read_vectors(tmp_path / "vectors.tsv").words == ["alpha", "beta"]
     (tmp_path / "glove-vectors.tsv").write_text("1\t0\n0\t1\n", encoding="utf-8")
     (tmp_path / "glove-metadata.tsv").write_text("count\tWord\n7\tgamma\n3\tdelta\n", encoding="utf-8")

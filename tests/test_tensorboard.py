@@ -122,7 +122,7 @@ def poll_json(url: str, ready, server: subprocess.Popen, deadline: float):
 
 
 def test_tensorboard_serves_the_loss_curves_and_the_projector(tiny_corpus: Path, tmp_path: Path) -> None:
-    run = tiny_run(tiny_corpus, "tiny run")  # a name that needs quoting in a URL
+    run = tiny_run(tiny_corpus, "tiny-café")  # a name that needs quoting in a URL
     train_run(run)
     port = free_port()
     command = [sys.executable, "-m", "tensorboard.main", "--logdir", str(runs_root()), "--host", "127.0.0.1"]

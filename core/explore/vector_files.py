@@ -498,7 +498,7 @@ def _projector_words(fh: BinaryIO, name: str, rows: int, whole: bool, vectors: s
     place: dict[str, int] = {}
     while raw := fh.readline(MAX_LINE):
         line_no += 1
-        text = _decode(raw, name, line_no).rstrip("\r\n")
+        text = _decode(raw, name, line_no).rstrip("\r\n").removeprefix("\ufeff" if line_no == 1 else "")
         if not text.strip():
             continue
         cells = text.split("\t")

@@ -98,6 +98,9 @@ def test_uploads_of_the_zip_and_of_vectors_tsv(run_and_export) -> None:
     assert at.selectbox(key="nb_word").options == embeddings.words[1:]
     at.selectbox(key="nb_word").set_value("cat1").run()
     assert list(at.dataframe[0].value["word"]) == [word for word, _ in embeddings.neighbors("cat1", 10)]
+    at.switch_page("pages/projection.py").run()  # the same import, mapped
+    assert not at.exception and at.selectbox(key="pj_run").value.startswith(FILE_PREFIX + "tiny-projector.zip")
+    assert at.get("plotly_chart")
 
     at = import_upload("vectors.tsv", (folder / "vectors.tsv").read_bytes(), "text/tab-separated-values")
     assert not at.error  # once "text/tab-separated-values files are not allowed"

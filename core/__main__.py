@@ -2,12 +2,17 @@
 waits for its command line (core.runs.spare). Nothing heavy is imported before that check, so a spare
 whose input closes ends at once."""
 
+import contextlib
 import sys
 from collections.abc import Callable
 
 
 def command_line() -> Callable[[list[str]], int]:
-    """`core.cli.main`, imported, with the fast mode's compiled kernel loaded."""
+    """`core.cli.main`, imported, with the fast mode's compiled kernel loaded and TensorBoard's event writer
+    imported (a run opens one before its first step)."""
+    with contextlib.suppress(ImportError):  # without tensorboard a run trains on and says so once
+        import torch.utils.tensorboard  # noqa: F401
+
     from core.cli import main
     from core.engines.kernel_numba import warm_up
 

@@ -22,7 +22,7 @@ from core.data.corpora import CorpusError, Sentences
 from core.data.vocab import UNK, VocabError
 from core.device import DeviceError
 from core.explore.evaluate import EvaluationError, Report, full_report, save_evaluation
-from core.explore.export import FORMATS, ExportError, export_vectors
+from core.explore.export import FORMATS, ExportError, export_vectors, projector_paths
 from core.explore.vector_files import VectorFileError, read_vectors
 from core.explore.vectors import MAX_NEIGHBOURS, TABLES, Embeddings, UnknownWordError
 from core.job import RunSummary, train_run
@@ -43,6 +43,7 @@ USER_ERRORS = (
 )
 
 RUN_HELP = "a run's name under the runs folder, or the path of its folder (as `train` prints it)"
+FILE_KINDS = "word2vec/GloVe text, .bin, or the Projector's vectors.tsv (its metadata.tsv beside it) or their zip"
 BAR_FORMAT = "{l_bar}{bar}| {n:.2f}/{total} epochs [{elapsed}<{remaining}{postfix}]"
 
 
@@ -62,14 +63,14 @@ def build_parser() -> argparse.ArgumentParser:
     add_run_dir(stop)
 
     neighbors = sub.add_parser("neighbors", help="nearest neighbours of a word by cosine similarity")
-    neighbors.add_argument("run", help=RUN_HELP)
+    neighbors.add_argument("run", metavar="RUN_OR_VECTORS_FILE", help=f"{RUN_HELP}; or a vectors file ({FILE_KINDS})")
     add_run_dir(neighbors)
     neighbors.add_argument("word")
     neighbors.add_argument("-k", type=_neighbour_count, default=10, help=f"how many neighbours (1 to {MAX_NEIGHBOURS})")
     neighbors.add_argument("--table", choices=TABLES, default="center")
 
     evaluate = sub.add_parser("evaluate", help="WordSim353, SimLex999 and Google analogies of a run or vectors file")
-    evaluate.add_argument("target", metavar="RUN_OR_VECTORS_FILE", help="a run, or a word2vec/GloVe text or .bin file")
+    evaluate.add_argument("target", metavar="RUN_OR_VECTORS_FILE", help=f"a run, or a vectors file ({FILE_KINDS})")
     add_run_dir(evaluate)
     evaluate.add_argument("--oov", action="store_true", help="list the word pairs left out as out of vocabulary")
     evaluate.add_argument("--limit", type=_positive, help="evaluate only the first N words (the most frequent)")
@@ -357,23 +358,27 @@ def cmd_stop(args: argparse.Namespace) -> int:
 
 
 def cmd_neighbors(args: argparse.Namespace) -> int:
-    embeddings = Embeddings.from_run(Run.open(args.run, args.run_dir))
+    embeddings, _ = _vectors_of(args.run, args.run_dir)
     for word, cosine in embeddings.neighbors(args.word, args.k, args.table):
         print(f"{word}\t{cosine:.4f}")
     return 0
 
 
+def _vectors_of(target: str, run_dir: str | None, limit: int | None = None) -> tuple[Embeddings, Run | None]:
+    """A path to a file is a vectors file (its first `limit` words); anything else names a run (returned too)."""
+    if not Path(target).is_file():
+        run = Run.open(target, run_dir)
+        return _first_words(Embeddings.from_run(run), limit), run
+    bar = LazyBar(desc="reading vectors", unit=" words", unit_scale=True)
+    try:
+        return read_vectors(target, limit, bar.update), None
+    finally:
+        bar.close()
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    """A path to a file is a vectors file; anything else names a run, whose report is saved with it."""
-    run = None if Path(args.target).is_file() else Run.open(args.target, args.run_dir)
-    if run is None:
-        bar = LazyBar(desc="reading vectors", unit=" words", unit_scale=True)
-        try:
-            embeddings = read_vectors(args.target, args.limit, bar.update)
-        finally:
-            bar.close()
-    else:
-        embeddings = _first_words(Embeddings.from_run(run), args.limit)
+    """A run's report is saved with it; a vectors file's is printed only."""
+    embeddings, run = _vectors_of(args.target, args.run_dir, args.limit)
     report = full_report(embeddings, args.table, args.oov, source=str(run.path if run else args.target))
     print_report(report, args.oov)
     if run is not None and args.limit is not None:
@@ -413,6 +418,6 @@ def _percent(value: float | None) -> str:
 def cmd_export(args: argparse.Namespace) -> int:
     embeddings = Embeddings.from_run(Run.open(args.run, args.run_dir))
     count = export_vectors(embeddings, args.out, args.format, args.table)
-    where = f"{args.out / 'vectors.tsv'} and {args.out / 'metadata.tsv'}" if args.format == "projector" else args.out
+    where = " and ".join(map(str, projector_paths(args.out))) if args.format == "projector" else args.out
     print(f"wrote {count} vectors of dimension {embeddings.center.shape[1]} ({args.format}) to {where}")
     return 0

@@ -27,9 +27,11 @@ from core.data.corpora import Progress, Sentences, load_corpus
 from core.data.prepared import Prepared
 from core.device import resolve_device
 from core.distributed import World
+from core.explore.vector_files import write_projector
 from core.explore.vectors import Embeddings, watch_words
 from core.files import remove_stale_temporaries
 from core.runs import MetricRow, Run, RunError, WatchRow, kept_on_failure, resumed_config
+from core.runs.board import Board
 from core.trainer import Callback, Outcome, Trainer
 
 
@@ -161,6 +163,7 @@ def _train_main(
 ) -> RunSummary:
     """Rank 0's part of `train_run`, under the run's lock."""
     run.set_status("running", "loading the corpus")
+    board = Board(run)
     try:
         began = time.perf_counter()
         downloading = _shown_in_status(run, "downloading PTB", download_progress)
@@ -168,23 +171,27 @@ def _train_main(
         data = prepare(cfg, data_dir, downloading, tokenising, world, sentences)
         sentences = None  # the token lists are in `data` now; let them go while training runs
         watcher = _Watcher(run)
-        trainer = Trainer(cfg, data, [*callbacks, run.append_metric, watcher], stop, _checkpointer(run), world)
+        reporters = [*callbacks, run.append_metric, watcher, board]
+        trainer = Trainer(cfg, data, reporters, stop, _checkpointer(run), world)
         watcher.trainer = trainer
         if resume:
             _restore(run, trainer, data)
         else:
             run.save_vocab(data.vocab)
+        board.open(resume)
         prepare_seconds = time.perf_counter() - began
         run.set_status("running", " ".join(trainer.notices) or "training")
         if on_start:
             on_start(trainer)
         outcome = trainer.train()
     except BaseException as exc:
+        board.close()
         message = "interrupted" if isinstance(exc, KeyboardInterrupt) else str(exc)
         run.set_status("stopped" if isinstance(exc, KeyboardInterrupt) else "failed", message)
         raise
+    board.close()
     summary = RunSummary(run, outcome, prepare_seconds, data.raw_tokens, len(data.vocab), str(data.device))
-    _finish(run, trainer, summary)
+    _finish(run, trainer, summary, board)
     return summary
 
 
@@ -223,7 +230,9 @@ def _seconds(meta: dict) -> float:
     return float(seconds) if isinstance(seconds, int | float) and seconds >= 0 else 0.0
 
 
-def _finish(run: Run, trainer: Trainer, summary: RunSummary) -> None:
+def _finish(run: Run, trainer: Trainer, summary: RunSummary, board: Board) -> None:
+    """Record how the session ended; a finished run keeps its final vectors, also as the Projector's pair that
+    TensorBoard shows (written once, at the end: a checkpoint stays as cheap as its weights)."""
     outcome = summary.outcome
     figures = {
         "epochs_done": len(outcome.epoch_losses),
@@ -237,7 +246,10 @@ def _finish(run: Run, trainer: Trainer, summary: RunSummary) -> None:
     if outcome.stopped:
         run.set_status("stopped", "stopped by the user; resume continues from the last finished epoch", **figures)
         return
-    run.save_vectors(*trainer.vectors())
+    center, context = trainer.vectors()
+    run.save_vectors(center, context)
+    vocab = trainer.data.vocab
+    board.projector(vocab.idx_to_token, center.cpu().numpy(), vocab.counts, write_projector)
     run.set_status("finished", " ".join(trainer.notices), **figures)
 
 

@@ -9,6 +9,8 @@ import zipfile
 from pathlib import Path
 
 from core.explore.vector_files import (
+    PROJECTOR_METADATA,
+    PROJECTOR_VECTORS,
     ExportError,
     file_format,
     write_projector,
@@ -39,8 +41,13 @@ def export_vectors(embeddings: Embeddings, out: Path, fmt: str = "word2vec", whi
     if fmt == "word2vec-binary":
         return write_word2vec_binary(out, embeddings.words, table)
     if fmt == "projector":
-        return write_projector(out, embeddings.words, table, embeddings.counts)
+        return write_projector(projector_paths(out), embeddings.words, table, embeddings.counts)
     raise ExportError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
+
+
+def projector_paths(folder: Path) -> tuple[Path, Path]:
+    """Where the projector format puts its two files in `folder`."""
+    return Path(folder) / PROJECTOR_VECTORS, Path(folder) / PROJECTOR_METADATA
 
 
 def check_target(out: Path, fmt: str) -> None:
@@ -53,8 +60,8 @@ def check_target(out: Path, fmt: str) -> None:
     if fmt == "projector":
         if out.exists() and not out.is_dir():
             raise ExportError(f"{out} is a file; the projector format writes a folder: give a new folder name")
-        for name, kind in (("vectors.tsv", "projector vectors"), ("metadata.tsv", "projector metadata")):
-            _check_replaceable(out / name, kind)
+        for path, kind in zip(projector_paths(out), ("projector vectors", "projector metadata"), strict=True):
+            _check_replaceable(path, kind)
         return
     if out.is_dir():
         raise ExportError(f"{out} is a folder; {fmt} writes one file: give a file name (or --format projector)")
@@ -97,6 +104,6 @@ def export_bytes(embeddings: Embeddings, fmt: str = "word2vec", which: Table = "
             return out.read_bytes()
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-            for name in ("vectors.tsv", "metadata.tsv"):
-                archive.write(out / name, name)
+            for path in projector_paths(out):
+                archive.write(path, path.name)
         return buffer.getvalue()

@@ -7,8 +7,11 @@ however large the file is, and every damaged file is reported as a `VectorFileEr
 from __future__ import annotations
 
 import codecs
+import zipfile
+import zlib
 from collections.abc import Callable
-from pathlib import Path
+from contextlib import AbstractContextManager
+from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
 import numpy as np
@@ -26,6 +29,7 @@ MAX_DIM = 100_000  # word vectors have tens to thousands of values; a larger cla
 FIRST_ROWS_BYTES = 64 << 20  # the matrix starts at most this large and grows with what is actually read
 BOM = b"\xef\xbb\xbf"
 MAX_FILE_BYTES = 1 << 40  # the reader streams and stops at `limit` words: this only refuses what is not a file
+PROJECTOR_VECTORS, PROJECTOR_METADATA = "vectors.tsv", "metadata.tsv"  # the Embedding Projector's pair
 
 
 class VectorFileError(ValueError):
@@ -67,18 +71,18 @@ def write_word2vec_binary(path: Path, words: list[str], vectors: np.ndarray) -> 
     return len(keep)
 
 
-def write_projector(folder: Path, words: list[str], vectors: np.ndarray, counts: np.ndarray | None) -> int:
-    """`folder/vectors.tsv` (values, no header) and `folder/metadata.tsv` (header `word\\tcount`), row for row."""
+def write_projector(paths: tuple[Path, Path], words: list[str], vectors: np.ndarray, counts: np.ndarray | None) -> int:
+    """The Projector's pair at `paths`: vectors (values, no header) and metadata (header `word\\tcount`), row
+    for row."""
     keep = _exportable(words)
     bad = [words[i] for i in keep if "\t" in words[i]]
     if bad:
         raise ExportError(f"word {bad[0]!r} contains a tab and cannot be written to a TSV file")
-    folder = Path(folder)
     values = "".join(_numbers(vectors[i], "\t") + "\n" for i in keep)
     count = (lambda i: "") if counts is None else (lambda i: str(int(counts[i])))
     metadata = "word\tcount\n" + "".join(f"{words[i]}\t{count(i)}\n" for i in keep)
-    for name, text in (("vectors.tsv", values), ("metadata.tsv", metadata)):
-        write_atomic(folder / name, lambda tmp, text=text: tmp.write_text(text, encoding="utf-8"))
+    for path, text in zip(paths, (values, metadata), strict=True):
+        write_atomic(Path(path), lambda tmp, text=text: tmp.write_text(text, encoding="utf-8"))
     return len(keep)
 
 
@@ -109,7 +113,7 @@ def file_format(path: Path) -> str | None:
         return None
     if first.startswith(b"word\t"):
         return "projector metadata"
-    if b"\t" in first and all(_is_number(v) for v in first.decode("utf-8", "replace").split("\t")):
+    if _tab_separated_numbers(sample):
         return "projector vectors"
     parts = first.decode("utf-8", "replace").rstrip().split(" ")
     return "glove" if len(parts) > 1 and all(_is_number(v) for v in parts[1:]) else None
@@ -119,15 +123,19 @@ def file_format(path: Path) -> str | None:
 
 
 def read_vectors(path: str | Path, limit: int | None = None, progress: Progress | None = None) -> Embeddings:
-    """Load word2vec/fastText text (`count dim` header), GloVe text (no header) or word2vec binary.
+    """Load word2vec/fastText text (`count dim` header), GloVe text (no header), word2vec binary, or the
+    Embedding Projector's pair (see `_read_projector`): its `vectors.tsv`, or a zip holding the pair.
 
-    Binary is chosen by a `.bin` suffix or by NUL / non-UTF-8 bytes near the start. `limit` keeps the first
-    words only and stops reading there. `progress(done, total)` is called every few thousand words; `total`
-    is 0 when a header-less file does not say how many words it holds.
+    Binary is chosen by a `.bin` suffix or by NUL / non-UTF-8 bytes near the start; the Projector's vectors by a
+    `.tsv` suffix or a first line of tab-separated numbers. `limit` keeps the first words only and stops reading
+    there. `progress(done, total)` is called every few thousand words; `total` is 0 when a header-less file
+    does not say how many words it holds.
     """
     path = Path(path)
     if limit is not None and limit < 1:
         raise ValueError(f"limit must be at least 1, not {limit}")
+    if path.suffix.lower() == ".zip":
+        return _read_projector_zip(path, limit, progress)
     with _open(path) as fh:
         sample = fh.read(SNIFF_BYTES)
         start = len(BOM) if sample.startswith(BOM) else 0  # a UTF-8 byte order mark is not part of the text
@@ -135,6 +143,12 @@ def read_vectors(path: str | Path, limit: int | None = None, progress: Progress 
         if not sample.strip():
             raise VectorFileError(f"{path} is empty: it holds no vectors; export or download it again")
         fh.seek(start)
+        if sample.startswith(b"word\t"):
+            raise VectorFileError(
+                f"{path} is the Projector's metadata (the words); give the vectors file beside it, {PROJECTOR_VECTORS}"
+            )
+        if path.suffix.lower() == ".tsv" or _tab_separated_numbers(sample):
+            return _read_projector(fh, str(path), _metadata_beside(path), limit, progress)
         header = _header(fh.readline(MAX_LINE))
         binary = path.suffix.lower() == ".bin" or _looks_binary(sample)
         if binary and header is None:
@@ -203,7 +217,12 @@ class _Reader:
     unit = "line"  # what `add`'s `where` numbers
 
     def __init__(
-        self, fh: BinaryIO, path: Path, header: tuple[int, int] | None, limit: int | None, progress: Progress | None
+        self,
+        fh: BinaryIO,
+        path: str | Path,
+        header: tuple[int, int] | None,
+        limit: int | None,
+        progress: Progress | None,
     ) -> None:
         self.fh, self.path, self.limit, self.progress = fh, path, limit, progress
         self.count, self.dim = header if header else (None, None)
@@ -272,25 +291,10 @@ class _TextReader(_Reader):
             if not raw:
                 return self.finish(whole_file=True)
             line_no += 1
-            text = self._decode(raw, line_no)
+            text = _decode(raw, self.path, line_no)
             if text.strip():
                 self._parse(text, line_no)
         return self.finish(whole_file=False)
-
-    def _decode(self, raw: bytes, line_no: int) -> str:
-        problem = "binary data (NUL bytes)" if b"\0" in raw else None
-        if problem is None and len(raw) == MAX_LINE and not raw.endswith(b"\n"):
-            problem = f"more than {MAX_LINE} bytes without a line break"
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            problem = problem or "bytes that are not UTF-8 text"
-        if problem:
-            raise VectorFileError(
-                f"{self.path}, line {line_no}: {problem}; this text vectors file is really binary or damaged "
-                "(a word2vec binary file needs a 'count dim' first line and the .bin suffix)"
-            )
-        return text
 
     def _parse(self, text: str, line_no: int) -> None:
         word, *values = text.rstrip().split(" ")
@@ -312,6 +316,23 @@ class _TextReader(_Reader):
                 f"{self.path}, line {line_no}: {token!r} is not a number; fix or remove that line"
             ) from None
         self.add(word, row, line_no)
+
+
+def _decode(raw: bytes, path: str | Path, line_no: int) -> str:
+    """A line of a text vectors file as text; binary or damaged bytes are refused with the line's number."""
+    problem = "binary data (NUL bytes)" if b"\0" in raw else None
+    if problem is None and len(raw) == MAX_LINE and not raw.endswith(b"\n"):
+        problem = f"more than {MAX_LINE} bytes without a line break"
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        problem = problem or "bytes that are not UTF-8 text"
+    if problem:
+        raise VectorFileError(
+            f"{path}, line {line_no}: {problem}; this text vectors file is really binary or damaged "
+            "(a word2vec binary file needs a 'count dim' first line and the .bin suffix)"
+        )
+    return text
 
 
 def _is_number(token: str) -> bool:
@@ -393,3 +414,164 @@ class _BinaryReader(_Reader):
                 f"{self.path}, vector {number}: no UTF-8 word before the values; the file is damaged or not word2vec"
             )
         return word
+
+
+# --- the Embedding Projector's pair ---------------------------------------------------------
+
+Metadata = tuple[str, Callable[[], AbstractContextManager[BinaryIO]]]  # its name in messages, and how to open it
+
+
+def _tab_separated_numbers(sample: bytes) -> bool:
+    """The file starts like the Projector's vectors file: a line of numbers separated by tabs."""
+    first = sample.split(b"\n", 1)[0].decode("utf-8", "replace").strip()
+    return "\t" in first and all(_is_number(v) for v in first.split("\t"))
+
+
+def _metadata_beside(vectors: Path) -> Metadata | None:
+    """The words of a Projector vectors file on disk: `metadata.tsv` beside `vectors.tsv` (`X-metadata.tsv` beside
+    `X-vectors.tsv`); None when there is none, and the rows are named by their number."""
+    head, found, tail = vectors.name.rpartition("vectors")
+    beside = vectors.with_name(head + "metadata" + tail)
+    if not found or not (beside.exists() or beside.is_symlink()):
+        return None
+    return str(beside), lambda: _open(beside)
+
+
+def _read_projector(
+    fh: BinaryIO, name: str, metadata: Metadata | None, limit: int | None, progress: Progress | None
+) -> Embeddings:
+    """The Projector's pair: vectors (one per line, tab-separated values, no header) and, when given, the
+    metadata whose lines name them row for row; without metadata the words are `row1`, `row2`, ..."""
+    reader = _TsvReader(fh, name, None, limit, progress)
+    rows, matrix = reader.read()
+    if metadata is None:
+        return Embeddings(rows, matrix)
+    meta_name, open_metadata = metadata
+    with open_metadata() as meta:
+        words = _projector_words(meta, meta_name, len(rows), reader.whole, name)
+    return Embeddings(words, matrix)
+
+
+class _TsvReader(_Reader):
+    """The Projector's vectors file; its rows are named `row1`, `row2`, ... until the metadata names them.
+    Blank lines are skipped, as TensorBoard's projector does."""
+
+    def read(self) -> tuple[list[str], np.ndarray]:
+        self.whole, line_no = False, 0
+        while not self.full():
+            raw = self.fh.readline(MAX_LINE)
+            if not raw:
+                self.whole = True
+                break
+            line_no += 1
+            text = _decode(raw, self.path, line_no)
+            if text.strip():
+                self._parse(text.strip().split("\t"), line_no)
+        return self.finish(self.whole)
+
+    def _parse(self, values: list[str], line_no: int) -> None:
+        if self.rows is None:
+            self.dim, self.first = len(values), line_no
+            self.rows = self._new_rows(self.dim)
+        if len(values) != self.dim:
+            raise VectorFileError(
+                f"{self.path}, line {line_no}: {len(values)} values but line {self.first} has {self.dim}; "
+                "every row of the Projector's vectors file must have the same number of values"
+            )
+        bad = next((v for v in values if not _is_number(v)), None)
+        if bad is not None:
+            raise VectorFileError(
+                f"{self.path}, line {line_no}: {bad!r} is not a number; the Projector's vectors file holds "
+                "tab-separated numbers only, one vector per line (the words go in metadata.tsv beside it)"
+            )
+        with np.errstate(over="ignore"):  # a value past float32's range becomes inf, refused in `add`
+            row = np.array(values, dtype=np.float32)
+        self.add(f"row{len(self.words) + 1}", row, line_no)
+
+
+def _projector_words(fh: BinaryIO, name: str, rows: int, whole: bool, vectors: str) -> list[str]:
+    """The words of the first `rows` vectors: the metadata's lines, one label each; a file of several
+    tab-separated columns starts with a header, whose `word` column (else its first) holds the words.
+    `whole`: the vectors were read to their end, so the words must end there too."""
+    column, width, line_no = 0, None, 0
+    words: list[str] = []
+    place: dict[str, int] = {}
+    while raw := fh.readline(MAX_LINE):
+        line_no += 1
+        text = _decode(raw, name, line_no).rstrip("\r\n").removeprefix("\ufeff" if line_no == 1 else "")
+        if not text.strip():
+            continue
+        cells = text.split("\t")
+        if not words and width is None and len(cells) > 1:
+            width = len(cells)
+            names = [c.strip().casefold() for c in cells]
+            column = names.index("word") if "word" in names else 0
+            continue
+        if len(cells) != (width or 1):
+            first = f"the header has {width}" if width else "the first line has 1"
+            raise VectorFileError(
+                f"{name}, line {line_no}: {len(cells)} tab-separated columns but {first}; every line of the "
+                "metadata must have as many (a metadata file of several columns starts with a header line)"
+            )
+        if len(words) == rows:
+            if not whole:
+                return words
+            extra = 1 + sum(1 for line in iter(lambda: fh.readline(MAX_LINE), b"") if line.strip())
+            raise _mismatch(vectors, rows, name, rows + extra)
+        _add_word(cells[column].strip(), words, place, name, line_no)
+    if len(words) < rows:
+        raise _mismatch(vectors, rows, name, len(words), whole)
+    return words
+
+
+def _add_word(word: str, words: list[str], place: dict[str, int], name: str, line_no: int) -> None:
+    if not word:
+        raise VectorFileError(f"{name}, line {line_no}: the word is empty; every vector needs a word")
+    if word in place:
+        raise VectorFileError(
+            f"{name}: word {word!r} appears twice (line {place[word]} and line {line_no}); keep one of them "
+            "and its row in the vectors file"
+        )
+    place[word] = line_no
+    words.append(word)
+
+
+def _mismatch(vectors: str, rows: int, name: str, words: int, whole: bool = True) -> VectorFileError:
+    held = f"{rows}" if whole else f"at least {rows}"
+    return VectorFileError(
+        f"{vectors} holds {held} vectors but {name} names {words} words; the two files must match row for row: "
+        "export them again together"
+    )
+
+
+def _read_projector_zip(path: Path, limit: int | None, progress: Progress | None) -> Embeddings:
+    """The Projector's pair from a zip (the app's download): its `vectors.tsv` and the `metadata.tsv` beside it."""
+    with _open(path) as raw:
+        try:
+            with zipfile.ZipFile(raw) as archive:
+                vectors, metadata = _pair_in(archive, path)
+                meta = None if metadata is None else (f"{path} ({metadata.filename})", lambda: archive.open(metadata))
+                with archive.open(vectors) as fh:
+                    return _read_projector(fh, f"{path} ({vectors.filename})", meta, limit, progress)
+        except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError) as exc:
+            raise VectorFileError(
+                f"{path} cannot be read as a zip file ({exc}); zip or download the vectors.tsv and metadata.tsv again"
+            ) from None
+
+
+def _pair_in(archive: zipfile.ZipFile, path: Path) -> tuple[zipfile.ZipInfo, zipfile.ZipInfo | None]:
+    """The archive's one `vectors.tsv` and the `metadata.tsv` in its folder (None when there is none)."""
+    files = [m for m in archive.infolist() if not m.is_dir()]
+    found = [m for m in files if PurePosixPath(m.filename).name == PROJECTOR_VECTORS]
+    if len(found) != 1:
+        held = f"{len(found)} files named {PROJECTOR_VECTORS}" if found else f"no {PROJECTOR_VECTORS}"
+        raise VectorFileError(
+            f"{path} holds {held}; a zip to import holds the Projector's pair, one {PROJECTOR_VECTORS} and the "
+            f"{PROJECTOR_METADATA} beside it (as the app's Projector download)"
+        )
+    beside = PurePosixPath(found[0].filename).parent / PROJECTOR_METADATA
+    metadata = next((m for m in files if PurePosixPath(m.filename) == beside), None)
+    too_big = [m.filename for m in (found[0], metadata) if m is not None and m.file_size > MAX_FILE_BYTES]
+    if too_big:
+        raise VectorFileError(f"{path}: {too_big[0]} claims more than {MAX_FILE_BYTES >> 30} GB; it is not vectors")
+    return found[0], metadata

@@ -64,6 +64,10 @@ CONFIG, STATUS, METRICS, VOCAB = "config.json", "status.json", "metrics.jsonl", 
 CHECKPOINT, VECTORS, EVALUATION = "checkpoint.safetensors", "vectors.safetensors", "evaluation.json"
 EVALUATION_TABLES = ("center", "context", "sum")  # each table's report has its own file
 LOCK, STOP, LOG, WATCH = "train.lock", "stop.request", "launch.log", "watch.json"
+# TensorBoard reads the run folder as a log directory: its writer names the event files (this prefix, then the
+# time, host and process), its projector reads the config, which names the run's final vectors as a TSV pair.
+EVENTS, PROJECTOR_CONFIG = "events.out.tfevents.", "projector_config.pbtxt"
+PROJECTOR_VECTORS, PROJECTOR_WORDS = "vectors.tsv", "metadata.tsv"
 # Folders the runs folder keeps for itself: never run names.
 RESERVED = frozenset({"uploads", "imports", queue.FOLDER})
 _NAME_OK = re.compile(r"[^\w.-]+")  # \w: letters and digits of any script, and `_`
@@ -341,9 +345,11 @@ class Run:
 
     # --- weights ------------------------------------------------------------------------
     def save_checkpoint(self, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
-        """Write a new checkpoint; final vectors of an earlier finish no longer follow it and are removed."""
+        """Write a new checkpoint; final vectors of an earlier finish (and their projector files) no longer follow
+        it and are removed."""
         _save_tensors(self.path / CHECKPOINT, tensors, meta)
-        (self.path / VECTORS).unlink(missing_ok=True)
+        for name in (VECTORS, PROJECTOR_CONFIG, PROJECTOR_VECTORS, PROJECTOR_WORDS):
+            (self.path / name).unlink(missing_ok=True)
 
     def has_checkpoint(self) -> bool:
         return (self.path / CHECKPOINT).is_file()
@@ -396,6 +402,23 @@ class Run:
             raise RunError(f"run {self.name} has no vectors yet: it has not finished an epoch")
         tensors, _ = _load_tensors(path)
         return tensors["center"], tensors["context"]
+
+    # --- TensorBoard -------------------------------------------------------------------------
+    def board_folder(self) -> Path:
+        """The run's TensorBoard log directory: the run folder itself, so `tensorboard --logdir <runs folder>`
+        names each run as the app does."""
+        return self.path
+
+    def event_files(self) -> list[Path]:
+        """TensorBoard's event files of this run, oldest first (one per training session)."""
+        return sorted(self.path.glob(EVENTS + "*"))
+
+    def projector_files(self) -> tuple[Path, Path]:
+        """Where the run's final vectors go as the Projector's pair: vectors, then words."""
+        return self.path / PROJECTOR_VECTORS, self.path / PROJECTOR_WORDS
+
+    def save_projector_config(self, text: str) -> None:
+        write_text_atomic(self.path / PROJECTOR_CONFIG, text)
 
     def delete(self) -> None:
         """Delete the folder while holding the run's lock, so no training can start on it meanwhile; a run that is

@@ -127,8 +127,15 @@ def requested_file(upload, path: str) -> tuple[str, str, bool] | None:
 
 def import_panel(picker: str) -> None:
     """Upload a file, give a path on this machine, or take gensim's sample; N words; clear errors."""
-    with st.expander("Import a vectors file (word2vec, GloVe, fastText .vec, word2vec binary)"):
-        upload = st.file_uploader("Upload", ["txt", "vec", "bin"], key="import_upload")
+    with st.expander("Import a vectors file (word2vec, GloVe, fastText .vec, word2vec binary, Projector TSV)"):
+        upload = st.file_uploader(
+            "Upload",
+            ["txt", "vec", "bin", "tsv", "zip"],
+            key="import_upload",
+            help="the Embedding Projector's pair: its vectors.tsv (rows named by number), or a zip holding "
+            "vectors.tsv and metadata.tsv, as the Neighbours page downloads it; a path reads the metadata.tsv "
+            "beside a vectors.tsv",
+        )
         path = st.text_input("…or a path on this machine", key="import_path").strip()
         limit = st.number_input(
             "Load the first N words",

@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from core.config import ConfigError
-from core.explore.evaluate import EvaluationError, full_report, save_evaluation
+from core.explore.evaluate import EvaluationError, full_report, load_evaluation, save_evaluation
 from core.explore.vectors import Embeddings, UnknownWordError
 from core.runs import Run, RunError, list_runs
 from pages.parts.charts import compare_loss_figure
@@ -56,34 +56,48 @@ def config_section(runs: list[Run]) -> None:
     st.subheader("Settings")
     configs = {run.name: run.config().to_dict() for run in runs}
     frame = pd.DataFrame(configs).astype(str)
-    frame.insert(0, "differs", frame.nunique(axis=1) > 1)
-    frame = frame.sort_values("differs", ascending=False, kind="stable")
+    differs = (frame.nunique(axis=1) > 1).sort_values(ascending=False, kind="stable")
+    frame = frame.loc[differs.index]
+    frame.insert(0, "differs", differs.map({True: "≠", False: ""}))  # a mark, not a checkbox that looks clickable
     if st.checkbox("Only the settings that differ", value=True, key="cmp_only_diff"):
-        frame = frame[frame["differs"]]
+        frame = frame[differs]
         if frame.empty:
             st.caption("These runs have the same settings.")
             return
-    st.dataframe(
-        frame.rename_axis("setting").reset_index(),
-        hide_index=True,
-        width="stretch",
-        column_config={"differs": st.column_config.CheckboxColumn("differs")},
-    )
+    st.dataframe(frame.rename_axis("setting").reset_index(), hide_index=True, width="stretch")
 
 
 def scores_section(runs: list[Run]) -> None:
     st.subheader("Scores")
-    rows = [{"run": run.name, **scores(run)} for run in runs]
-    missing = [run for run, row in zip(runs, rows, strict=True) if all(v is None for k, v in row.items() if k != "run")]
-    if missing and st.button(f"Evaluate the {len(missing)} run(s) without scores", key="cmp_evaluate"):
+    offer = st.empty()  # the button, drawn before the table and taken away once every run is scored
+    missing = unscored(runs)
+    if missing and offer.button(f"Evaluate {runs_named(len(missing))} without scores", key="cmp_evaluate"):
         evaluate_runs(missing)
-        rows = [{"run": run.name, **scores(run)} for run in runs]
+        offer.empty()  # a run that could not be scored has its warning; the next rerun offers it again
+    rows = [{"run": run.name, **scores(run)} for run in runs]
     formats = {"WS353": "{:.3f}", "SimLex": "{:.3f}", "analogy": "{:.1%}"}
     shown = [
         {k: v if k not in formats else "–" if v is None else formats[k].format(v) for k, v in r.items()} for r in rows
     ]
     names = {"WS353": "WordSim353 Spearman", "SimLex": "SimLex999 Spearman", "analogy": "analogy (3CosAdd)"}
     st.dataframe(pd.DataFrame(shown).rename(columns=names), hide_index=True, width="stretch")  # never a raw None
+
+
+def unscored(runs: list[Run]) -> list[Run]:
+    """Runs with no report of their current center vectors (or a damaged one). A run whose report has no
+    score (a vocabulary that covers no test pair) is scored: evaluating it again would change nothing."""
+    return [run for run in runs if not has_report(run)]
+
+
+def has_report(run: Run) -> bool:
+    try:
+        return load_evaluation(run) is not None
+    except RunError:
+        return False
+
+
+def runs_named(count: int) -> str:
+    return "the run" if count == 1 else f"the {count} runs"
 
 
 def evaluate_runs(runs: list[Run]) -> None:
@@ -126,9 +140,11 @@ def neighbours_section(runs: list[Run]) -> None:
     columns = st.columns(len(lists))
     for column, (name, words) in zip(columns, lists.items(), strict=True):
         column.caption(literal(name))
-        frame = pd.DataFrame({"rank": range(1, len(words) + 1), "word": words, "in all": [w in shared for w in words]})
+        marks = ["✓" if w in shared else "" for w in words]
+        frame = pd.DataFrame({"rank": range(1, len(words) + 1), "word": words, "in all": marks})
         column.dataframe(frame, hide_index=True, width="stretch")
-    st.dataframe(overlap_table(lists), hide_index=True)
+    jaccard = {"Jaccard": st.column_config.NumberColumn(format="%.2f", help="shared words / words in either list")}
+    st.dataframe(overlap_table(lists), hide_index=True, column_config=jaccard)
 
 
 def overlap_table(lists: dict[str, list[str]]) -> pd.DataFrame:

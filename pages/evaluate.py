@@ -56,7 +56,8 @@ def show_report(report: Report, source: Source) -> None:
         column.metric(f"{pair.name} Spearman", spearman, help=f"{pair.covered} of {pair.total} pairs covered")
     columns[2].metric("Analogy 3CosAdd", percent(total.accuracy_add), help=f"{total.questions:,} of {total.total:,}")
     columns[3].metric("Analogy 3CosMul", percent(total.accuracy_mul), help="gensim's most_similar_cosmul")
-    st.dataframe(pd.DataFrame(report.similarity_rows()), hide_index=True, width="stretch")
+    spearman = {"Spearman": st.column_config.NumberColumn(format="%.3f")}  # as the metrics above read
+    st.dataframe(pd.DataFrame(report.similarity_rows()), hide_index=True, width="stretch", column_config=spearman)
     with st.expander("Out-of-vocabulary pairs (left out of the correlations)"):
         for pair in report.pairs:
             oov = pair.oov or []
@@ -66,11 +67,16 @@ def show_report(report: Report, source: Source) -> None:
     rows = report.analogy_rows()
     st.plotly_chart(analogy_figure(rows[:-1]), width="stretch")
     table = pd.DataFrame(rows)
-    st.dataframe(table, hide_index=True, width="stretch", column_config=_accuracy_columns())
+    table[list(ACCURACY)] = table[list(ACCURACY)] * 100  # percent, each with one decimal (0%, 2.38%, 0.89% before)
+    st.dataframe(table, hide_index=True, width="stretch", height="content", column_config=ANALOGY_COLUMNS)
 
 
-def _accuracy_columns() -> dict:
-    return {name: st.column_config.NumberColumn(name, format="percent") for name in ("3CosAdd", "3CosMul")}
+ACCURACY = ("3CosAdd", "3CosMul")
+ANALOGY_COLUMNS = {
+    "questions": st.column_config.NumberColumn("answerable", help="questions whose four words the vectors know"),
+    "in the set": st.column_config.NumberColumn("in the set", help="questions in Google's set"),
+    **{name: st.column_config.NumberColumn(name, format="%.1f%%", help="of the answerable") for name in ACCURACY},
+}
 
 
 def odd_one_out_section(emb: Embeddings, which: str) -> None:

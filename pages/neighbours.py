@@ -19,6 +19,7 @@ TABLE_HELP = {
     "context": "context vectors u",
     "sum": "v + u, often a little better on similarity tests",
 }
+QUERY_HELP = "any word of the vocabulary; press Enter. A word it lacks gets the closest spellings to pick from."
 PREFERRED_WORDS = ("chip", "bank", "monday", "intel", "government")
 FORMAT_LABELS = {
     "word2vec": "word2vec text (.txt; gensim, fastText and most tools read it)",
@@ -41,14 +42,13 @@ def default_word(emb: Embeddings) -> str:
 
 
 def neighbours_section(emb: Embeddings) -> None:
-    vocab = emb.vocabulary
     if not st.session_state.get("nb_word_seeded"):  # first visit: a shared link's ?word=, else a familiar word
         st.session_state["nb_word"] = st.query_params.get("word") or default_word(emb)
         st.session_state["nb_word_seeded"] = True
     left, mid, right = st.columns([2, 1, 2])
-    word = left.selectbox(
-        "Query word", vocab, key="nb_word", accept_new_options=True, help="type to search the vocabulary"
-    )
+    # A plain text box: what is typed is what is asked. Streamlit's selectbox with new options (1.67) replaced
+    # the text with the last keystroke whenever it spelled the selected word on the way (chip -> chipp gave p).
+    word = left.text_input("Query word", key="nb_word", help=QUERY_HELP).strip()
     k = mid.number_input("k", min_value=1, max_value=100, value=10, key="nb_k")
     which = right.radio(
         "Table",
@@ -80,21 +80,28 @@ def neighbours_section(emb: Embeddings) -> None:
 
 
 def analogy_section(emb: Embeddings) -> None:
+    """a : b :: c : ? with the top answers ranked and scored, not the best alone: the expected word is often
+    second or third."""
     st.subheader("Analogy: a is to b as c is to ?")
-    columns = st.columns(3)
+    *columns, count = st.columns([2, 2, 2, 1])
     a, b, c = (col.text_input(label, key=f"an_{label}").strip() for col, label in zip(columns, "abc", strict=True))
+    k = int(count.number_input("answers", min_value=1, max_value=100, value=10, key="an_k"))
     if not (a and b and c):
-        st.caption("Fill in three words, e.g. “he : his :: she : ?”. The answer maximises cos(x, b − a + c).")
+        st.caption("Fill in three words, e.g. “he : his :: she : ?”. The answers maximise cos(x, b − a + c).")
         return
     try:
-        answers = emb.analogy(a, b, c, k=5)
+        answers = emb.analogy(a, b, c, k=k)
     except UnknownWordError as exc:
         show_unknown(exc)
         return
-    st.markdown(
-        f"{literal(a)} : {literal(b)} :: {literal(c)} : **{literal(answers[0][0])}**" if answers else "No answer."
-    )
-    st.dataframe(pairs_frame(answers), hide_index=True, column_config=COSINE)
+    if not answers:
+        st.markdown("No answer.")
+        return
+    st.markdown(f"{literal(a)} : {literal(b)} :: {literal(c)} : **{literal(answers[0][0])}**")
+    chart, table = st.columns([3, 2])
+    title = f"{a} : {b} :: {c} : ? (top {len(answers)})"
+    chart.plotly_chart(similarity_bars(answers, title), width="stretch", key="an_chart")
+    table.dataframe(pairs_frame(answers), hide_index=True, width="stretch", column_config=COSINE)
 
 
 def similarity_section(emb: Embeddings) -> None:
@@ -127,7 +134,9 @@ def export_section(source: Source, emb: Embeddings) -> None:
         icon=":material/download:",
     )
     left, right = st.columns([3, 1])
-    words = left.text_input("Neighbour lists for these words (comma separated)", key="ex_words")
+    words = left.text_input(
+        "Neighbour lists for these words (comma separated)", key="ex_words", placeholder="empty: the query word"
+    )
     k = int(right.number_input("Neighbours per word", 1, 1000, 10, key="ex_k"))
     try:
         asked = parse_words(words or st.session_state.get("nb_word") or "", "words for neighbour lists")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from conftest import open_app_page
 from streamlit.testing.v1 import AppTest
 
@@ -33,6 +34,9 @@ def test_evaluate_saves_the_report_and_home_shows_it(lee_run) -> None:
     assert at.get("plotly_chart"), "per-section accuracy chart"
     sections = at.dataframe[-1].value
     assert sections["section"].iloc[-1] == "Total accuracy" and len(sections) == len(expected.analogies) + 1
+    total = sections.iloc[-1]  # accuracies in percent, every one shown with one decimal
+    assert total["3CosAdd"] == pytest.approx(100 * expected.analogy_total.accuracy_add)
+    assert '"format": "%.1f%%"' in at.dataframe[-1].proto.columns
     oov = [d.value for d in at.dataframe if list(d.value.columns) == ["word 1", "word 2"]]
     assert len(oov[0]) == expected.pairs[0].total - expected.pairs[0].covered  # WordSim353 pairs left out
 

@@ -83,13 +83,15 @@ def test_every_page_renders_with_a_damaged_run_of_each_kind(damaged_beside_good:
     for page in PAGES:
         at = open_app_page(f"pages/{page}.py")  # asserts no exception
         assert not at.exception, page
-    home = open_app_page("pages/home.py").dataframe[0].value.set_index("run")
+    home_page = open_app_page("pages/home.py")
+    home = home_page.dataframe[0].value.set_index("run")
     assert set(home.index) == {"good-a", "good-b", *damaged_beside_good}
+    notes = {c.value.split("**")[1]: plain(c.value) for c in home_page.caption if c.value.startswith("⚠ **")}
     for name, (_, reason) in DAMAGED.items():
         if reason:
-            assert home.loc[name, "state"] == "damaged" and reason in home.loc[name, "message"], name
-    assert home.loc["linked", "state"] == "damaged" and "symbolic link" in home.loc["linked", "message"]
-    assert home.loc["good-a", "state"] == home.loc["good-b", "state"] == "finished"
+            assert home.loc[name, "state"] == "⚠ damaged" and reason in notes[name], name
+    assert home.loc["linked", "state"] == "⚠ damaged" and "symbolic link" in notes["linked"]
+    assert home.loc["good-a", "state"] == home.loc["good-b", "state"] == "✓ finished"
     assert home.loc["good-a", "WS353"] == "–"  # evaluated, but its vocabulary holds no WordSim353 pair: not NaN
 
     train = open_app_page("pages/train.py")
@@ -106,7 +108,7 @@ def test_every_page_renders_with_a_damaged_run_of_each_kind(damaged_beside_good:
         if name == "vocab-longer":
             assert any("damaged" in e.value and "vocabulary holds" in plain(e.value) for e in neighbours.error)
     neighbours.selectbox(key="nb_run").set_value("good-a").run()
-    neighbours.selectbox(key="nb_word").set_value("cat1").run()
+    neighbours.text_input(key="nb_word").set_value("cat1").run()
     assert not neighbours.error and len(neighbours.dataframe[0].value) == 10
 
     evaluate = open_app_page("pages/evaluate.py")
@@ -147,8 +149,8 @@ def test_literal_shows_exactly_the_text(text: str) -> None:
 def test_markup_tokens_show_as_text_on_the_explorer_pages(template: Path) -> None:
     copy_run(template, "good-a")
     first = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    first.query_params["word"] = MARKUP[0][:-2]  # close to a token: suggestion buttons (one run: AppTest
-    first.switch_page("pages/neighbours.py").run()  # cannot run again with a value outside the options)
+    first.query_params["word"] = MARKUP[0][:-2]  # close to a token: suggestion buttons
+    first.switch_page("pages/neighbours.py").run()
     at = open_app_page("pages/neighbours.py")
     for key, word in zip(("an_a", "an_b", "an_c"), MARKUP, strict=False):
         at.text_input(key=key).set_value(word)

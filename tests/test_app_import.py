@@ -43,7 +43,7 @@ def test_gensim_sample_works_in_every_explorer_page() -> None:
     assert not at.exception and not at.error
     assert at.selectbox(key="nb_run").value.startswith(FILE_PREFIX + SAMPLE_NAME)
     assert at.radio(key="nb_table").options == ["center"]  # a file holds one table
-    at.selectbox(key="nb_word").set_value("of").run()
+    at.text_input(key="nb_word").set_value("of").run()
     table = at.dataframe[0].value
     assert len(table) == 10 and "of" not in set(table["word"]) and table["cosine"].is_monotonic_decreasing
 
@@ -63,7 +63,10 @@ def test_gensim_written_file_loads_its_first_n_words(tmp_path: Path, binary: boo
     at = import_path(open_app_page("pages/neighbours.py"), path, limit=120)
     assert not at.error
     assert at.selectbox(key="nb_run").value == f"{FILE_PREFIX}{path} (first 120 words)"
-    assert at.selectbox(key="nb_word").options[-1] == "word119"
+    at.text_input(key="nb_word").set_value("word119").run()
+    assert len(at.dataframe[0].value) == 10  # the 120th word is there, the 121st is not
+    at.text_input(key="nb_word").set_value("word120").run()
+    assert any("“word120” is not in the vocabulary" in w.value for w in at.warning)
     at.switch_page("pages/projection.py").run()
     at.number_input(key="pj_n").set_value(120).run()
     assert not at.exception and at.number_input(key="pj_n").max == 120

@@ -193,8 +193,7 @@ def test_a_start_while_another_trains_queues_shows_the_queue_and_can_be_cancelle
 
     home = page("pages/home.py")
     table = home.dataframe[0].value.set_index("run")
-    assert table.loc["second", "state"] == "queued" and table.loc["second", "queue"] == "1"
-    assert table.loc["first", "live"] and not table.loc["second", "live"]
+    assert table.loc["second", "state"] == "○ queued #1" and table.loc["first", "state"] == "● training"
     click(home, "Cancel")
     assert state(Run.open("second")) == "stopped"
     assert not any(header.value == "Queue" for header in home.subheader)
@@ -312,8 +311,7 @@ def test_after_a_restart_a_queued_run_stays_queued_and_starts_when_the_slot_free
 
     home = page("pages/home.py")
     table = home.dataframe[0].value.set_index("run")
-    assert table.loc["second", "state"] == "queued" and table.loc["second", "queue"] == "1"
-    assert table.loc["first", "live"] and table.loc["first", "state"] == "running"
+    assert table.loc["second", "state"] == "○ queued #1" and table.loc["first", "state"] == "● training"
     train = page(shown_run="first")
     click(train, "Stop")
     wait_for(lambda: state(Run.open("second")) == "finished", timeout=120)
@@ -349,7 +347,7 @@ def test_training_outlives_its_tab_and_the_next_visitor_sees_it_live() -> None:
 
     home = page("pages/home.py")
     row = home.dataframe[0].value.set_index("run").loc["survivor"]
-    assert row["live"] and row["state"] == "running"
+    assert row["state"] == "● training"
     train = page()
     assert train.selectbox(key="shown_run").value == "survivor"
     assert any("Running" in panel.value for panel in train.html)  # the live panel

@@ -83,7 +83,7 @@ def test_short_training_completes_and_shows_on_home() -> None:
 
     at.switch_page("pages/home.py").run()
     table = at.dataframe[0].value.set_index("run")
-    assert table.loc[run.name, "state"] == "finished"
+    assert table.loc[run.name, "state"] == "✓ finished"
 
 
 def test_invalid_hyperparameters_show_a_message_and_start_nothing() -> None:

@@ -80,7 +80,8 @@ def test_train_watch_stop_query_and_map(app_url: str) -> None:
 
         page.get_by_role("link", name="Neighbours").click()
         expect(page.get_by_text(re.compile("Nearest to"))).to_be_visible()
-        page.get_by_role("combobox", name="Query word").click()
+        page.get_by_role("textbox", name="Query word").click()
+        page.keyboard.press("ControlOrMeta+A")
         page.keyboard.type("police")
         page.keyboard.press("Enter")
         expect(page.get_by_text("Nearest to “police” (center)")).to_be_visible()

@@ -4,6 +4,7 @@ Tour screenshots."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -165,10 +166,18 @@ def test_search_click_isolate_and_tsne_frames(ptb_run: str, app_url: str) -> Non
         assert seconds_until_idle(server) is not None, "the t-SNE of a closed tab kept the server busy"
 
 
-def test_tour_screenshots(ptb_run: str, app_url: str) -> None:  # noqa: F811
-    """One picture per page for the README's Tour, on a finished PTB run."""
+def test_tour_screenshots(ptb_run: str, isolated_runs: Path, app_url: str) -> None:  # noqa: F811
+    """One picture per page for the README's Tour, on a finished PTB run, and what two of those pages must do
+    at 1400 × 1000: Home's run table fits, and the Neighbours box keeps what is typed into it."""
     from playwright.sync_api import expect
 
+    from core.runs import Run
+
+    # A second run as a user's runs read: the default name (date, corpus, mode) and a status message.
+    shutil.copytree(isolated_runs / ptb_run, isolated_runs / "20261207-091500-ptb-fast-2")
+    copy = Run.open(isolated_runs / "20261207-091500-ptb-fast-2")
+    message = "stopped by the user; resume continues from the last finished epoch"
+    copy.set_status("stopped", message, **copy.status().figures())
     TOUR.mkdir(parents=True, exist_ok=True)
     with chromium_page(height=1000, timeout_s=90) as page:
         for path, heading in (("", "Word2Vec Studio"), ("train", "Train"), ("neighbours", "Neighbours")):
@@ -176,9 +185,37 @@ def test_tour_screenshots(ptb_run: str, app_url: str) -> None:  # noqa: F811
             expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible()
             page.wait_for_timeout(1500)  # charts settle
             page.screenshot(path=str(TOUR / f"{path or 'home'}.png"))
+            if path == "":
+                table = page.evaluate(TABLE_FIT)
+                assert table["right"] <= 1400 and table["content"] <= table["shown"], table  # no column cut off
+        type_chipp_after_chip(page)
         page.goto(f"{app_url}/inside")
         expect(page.get_by_role("heading", name="Inside the model", exact=True)).to_be_visible()
         expect(page.get_by_role("heading", name="6. The result")).to_be_visible()  # every section has drawn
         expect(page.locator(".js-plotly-plot").first).to_be_visible()  # the histogram
         page.wait_for_timeout(1500)
         page.screenshot(path=str(TOUR / "inside.png"))
+
+
+# The first table's right edge and its columns' width (the grid's scroll width) against the width it shows.
+TABLE_FIT = """() => {
+  const frame = document.querySelector('[data-testid="stDataFrame"]'), grid = frame.querySelector('.dvn-scroller');
+  return {right: frame.getBoundingClientRect().right, content: grid.scrollWidth, shown: grid.clientWidth};
+}"""
+
+
+def type_chipp_after_chip(page) -> None:
+    """With "chip" asked (the page's first word on PTB), type "chipp" key by key as a person would: the box
+    keeps "chipp" (Streamlit's selectbox made it "p") and the page offers the closest spellings."""
+    from playwright.sync_api import expect
+
+    expect(page.get_by_text("Nearest to “chip” (center)")).to_be_visible()
+    box = page.get_by_role("textbox", name="Query word")
+    box.click()
+    page.keyboard.press("ControlOrMeta+A")
+    page.keyboard.type("chipp", delay=50)
+    expect(box).to_have_value("chipp")
+    page.keyboard.press("Enter")
+    expect(page.get_by_text("“chipp” is not in the vocabulary of these vectors.")).to_be_visible()
+    expect(box).to_have_value("chipp")
+    expect(page.get_by_role("button", name="chip", exact=True)).to_be_visible()  # a suggestion

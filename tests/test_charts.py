@@ -130,5 +130,5 @@ def test_the_train_and_compare_charts_smooth_alike(tmp_path: Path) -> None:
     reader = MetricsReader(path)
     reader.poll()
     line = list(compare_loss_figure({"a": (rows, 2)}, "step", "epochs").data[0].y)
-    assert line == reader.smoothed == smoothed([row.loss for row in rows])
+    assert line == reader.smoothed() == smoothed([row.loss for row in rows])
     assert line[0] == rows[0].loss  # debiased: the first point is the first loss, not a tenth of it

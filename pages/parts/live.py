@@ -350,8 +350,8 @@ CSS = """
 """
 
 # Fetches the panel each second (not while the tab is hidden) and swaps it in; asks Python for a rerun (the
-# `changed` trigger) once, when the run's phase changes (it starts after waiting in the queue, or ends), so
-# that the page around the panel (the queue list, the buttons) or the ended run shows.
+# `changed` trigger) when the run's phase changes (it starts after waiting in the queue, or ends), so that
+# the page around the panel (the queue list, the buttons) or the ended run shows.
 JS = f"""
 export default function(component) {{
     const {{ data, parentElement, setTriggerValue }} = component;
@@ -362,18 +362,20 @@ export default function(component) {{
         parentElement.appendChild(box);
     }}
     if (data.html) box.innerHTML = data.html;
-    let shown = data.html, changed = false, busy = false;
+    // Each phase the feed reports is told to Python once; polling goes on until the component is gone, as
+    // a phase seen in passing (a process between the queue and its lock) may leave the panel where it is.
+    let shown = data.html, told = data.phase, gone = false, busy = false;
     async function poll() {{
-        if (changed || busy || document.hidden) return;
+        if (gone || busy || document.hidden) return;
         busy = true;
         try {{
             const reply = await fetch(data.url, {{ cache: "no-store" }});
             if (reply.ok) {{
                 const body = await reply.json();
                 if (body.html !== shown) {{ box.innerHTML = body.html; shown = body.html; }}
-                if (body.phase !== data.phase) {{ changed = true; setTriggerValue("changed", body.phase); }}
+                if (body.phase !== told) {{ told = body.phase; setTriggerValue("changed", body.phase); }}
             }} else if (reply.status === 404) {{
-                changed = true; setTriggerValue("changed", "ended");
+                gone = true; setTriggerValue("changed", "ended");
             }}
         }} catch (error) {{
             /* the server restarts or is gone: Streamlit shows that; try again at the next poll */

@@ -55,10 +55,10 @@ def test_train_watch_stop_query_and_map(app_url: str) -> None:
         page.get_by_role("link", name="Train").click()
         page.get_by_text("Lee news corpus").click()
         for label, value in (("Minimum word count", "5"), ("Epochs", "300")):
-            field = page.get_by_label(label, exact=True)
+            field = page.get_by_label(re.compile(f"^{label}"))
             field.fill(value)
             field.press("Enter")
-        expect(page.get_by_label("Epochs", exact=True)).to_have_value("300")
+        expect(page.get_by_label(re.compile("^Epochs"))).to_have_value("300")
         page.get_by_role("button", name="Start").click()
 
         points = page.get_by_text(re.compile(r"\d+ loss points logged"))
@@ -122,11 +122,11 @@ def test_a_live_run_is_followed_without_reruns_and_its_end_shows_by_itself(app_u
         page.get_by_text("Lee news corpus").click()
         settled(page)
         for label, value in (("Minimum word count", "5"), ("Epochs", "250")):
-            field = page.get_by_label(label, exact=True)
+            field = page.get_by_label(re.compile(f"^{label}"))
             field.fill(value)
             field.press("Enter")
             settled(page)
-        expect(page.get_by_label("Epochs", exact=True)).to_have_value("250")
+        expect(page.get_by_label(re.compile("^Epochs"))).to_have_value("250")
         page.get_by_role("button", name="Start").click()
         expect(page.get_by_text(re.compile(r"\d+ loss points logged"))).to_be_visible()
         expect(page.get_by_role("progressbar")).to_be_visible()
@@ -165,7 +165,7 @@ def test_a_run_queued_behind_another_shows_when_the_first_ends(app_url: str) -> 
         page.get_by_text("Lee news corpus").click()
         settled(page)
         for label, value in (("Minimum word count", "5"), ("Epochs", "60")):
-            field = page.get_by_label(label, exact=True)
+            field = page.get_by_label(re.compile(f"^{label}"))
             field.fill(value)
             field.press("Enter")
             settled(page)

@@ -51,6 +51,7 @@ from pages.parts.train_form import (
     clear_field_error,
     collect_settings,
     corpus_from_form,
+    fetch_ptb,
     held,
     keep_settings,
     note_field_error,
@@ -89,7 +90,8 @@ def start() -> None:
     """Button callback: check the settings and the corpus, then train in the background or queue (or say why not).
 
     The launcher reads the corpus before it creates the run, so a refused start leaves no run folder;
-    an upload saved for it alone is removed too.
+    an upload saved for it alone is removed too. PTB that is not on this machine is fetched first (from the
+    path given, else downloaded), so an offline Start is refused too, saying how to give a copy.
     """
     clear_messages()
     upload, fresh = None, False
@@ -100,6 +102,8 @@ def start() -> None:
         else:
             corpus = corpus_from_form()
         cfg = TrainConfig.from_dict({**collect_settings(), "corpus": corpus})
+        if cfg.corpus == "ptb":
+            fetch_ptb(launcher().data_dir)
         asked = st.session_state.get("run_name") or None
         run = launcher().start(cfg, name=asked, processes=processes(), watch=current_watch_words())
     except (ConfigError, RunError, ValueError, OSError) as exc:
@@ -200,6 +204,8 @@ def resume() -> None:
     if run is None:
         return
     try:
+        if run.config().corpus == "ptb":
+            fetch_ptb(launcher().data_dir)
         launcher().resume(run, processes=processes())
     except (ConfigError, RunError, ValueError, OSError) as exc:
         st.session_state["train_error"] = user_message(exc)

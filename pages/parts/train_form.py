@@ -14,6 +14,7 @@ import streamlit as st
 import torch
 
 from core.config import SCHEMA, ConfigError, Setting, TrainConfig
+from core.data.corpora import PTB_URL, install_ptb, ptb_needs_download, ptb_zip
 from core.data.store import STORE_THRESHOLD_BYTES
 from core.device import DeviceError, available_devices, resolve_device
 
@@ -66,6 +67,7 @@ def settings_defaults() -> dict[str, Any]:
         "cfg_corpus": DEFAULTS.corpus,
         **{f"cfg_{s.name}": initial_value(s) for s in form_settings()},
         "cfg_corpus_path": "",
+        "cfg_ptb_zip": "",
         "cfg_processes": GPUS if GPUS > 1 else 1,
         "run_name": "",
         "watch_words": WATCH_DEFAULT,
@@ -230,6 +232,8 @@ def corpus_fields() -> None:
     st.radio(SCHEMA["corpus"].label, corpora, index, format_func=CORPORA.get, key="cfg_corpus", horizontal=True)
     if st.session_state.get("cfg_corpus") == "upload":
         st.file_uploader("Text file: one sentence per line, words split on white space", ["txt", "gz"], key="upload")
+    if st.session_state.get("cfg_corpus") == "ptb" and ptb_needs_download():
+        ptb_source_field()
     if st.session_state.get("cfg_corpus") == "path":
         st.text_input(
             "Path of a UTF-8 text file (.txt or .gz) on the machine running the app",
@@ -241,6 +245,33 @@ def corpus_fields() -> None:
     field_error("corpus")
     lowercase = SCHEMA["lowercase"]
     st.checkbox(lowercase.label, bool(held("cfg_lowercase")), key="cfg_lowercase", help=widget_help(lowercase))
+
+
+def ptb_source_field() -> None:
+    """Said before Start: PTB is not on this machine, so Start downloads it (the network is needed), unless the
+    path of a copy is given here."""
+    st.info(
+        f"The Penn Treebank is not on this machine yet: Start downloads it (2 MB) from {PTB_URL}, which needs "
+        "the network. Offline? Give the path of a copy of ptb.zip below, or choose the Lee corpus."
+    )
+    st.text_input(
+        "Path of a copy of ptb.zip (optional)",
+        held("cfg_ptb_zip"),
+        key="cfg_ptb_zip",
+        help="It is checked against the book's file (sha1) and kept in the cache, so later runs find it too.",
+    )
+
+
+def fetch_ptb(data_dir: Path | None) -> None:
+    """Before a PTB run exists: copy the given ptb.zip into the cache, or download it, so that an offline Start
+    is refused with its reason (and how to give a copy) instead of leaving a failed run behind."""
+    if not ptb_needs_download(data_dir):
+        return
+    local = str(setting_value("cfg_ptb_zip")).strip()
+    if local:
+        install_ptb(local)
+    else:
+        ptb_zip(data_dir)
 
 
 def processes_field() -> None:

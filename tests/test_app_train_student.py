@@ -35,7 +35,7 @@ def test_a_stopped_run_says_where_it_stopped_with_both_speeds_named(tmp_path: Pa
     assert bar.proto.text == "Stopped at 71%"
     shown = {m.label: m.value for m in at.metric}
     assert shown[CENTERS_LABEL] == "15,000" and shown[RAW_LABEL] == "20,000"
-    assert any("the book's train function prints as tokens/sec" in c.value for c in at.caption)
+    assert any("D2L's train function prints: center words trained per second" in c.value for c in at.caption)
     assert run.metrics()[-1].centers_per_s == 15_000.0  # kept in the metrics file
     assert progress_text(run.metrics()[-1], "running") == "71% done · ETA 3 s"
 

@@ -89,11 +89,11 @@ def progress_text(last: MetricRow, state: str = "running") -> str:
     return f"{state.capitalize()} at {share_done(last):.0%}"
 
 
-CENTERS_LABEL = "Centers/s (the book's tokens/sec)"
+CENTERS_LABEL = "Book's tokens/sec"
 RAW_LABEL = "Raw tokens/s"
 SPEED_CAPTION = (
-    "Centers/s counts the center words trained each second, after subsampling: what the book's train function "
-    "prints as tokens/sec. Raw tokens/s counts the corpus's tokens before subsampling, as gensim and our "
+    "The book's tokens/sec is what D2L's train function prints: center words trained per second, after "
+    "subsampling (centers/s). Raw tokens/s counts the corpus's tokens before subsampling, as gensim and our "
     "benchmarks do."
 )
 

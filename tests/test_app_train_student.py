@@ -120,3 +120,9 @@ def test_a_failed_resume_says_its_error_once(tmp_path: Path) -> None:
     message = run.status().message
     assert message == "Resume failed, the run is as it was: could not download ptb.zip (again)"
     assert run.status().state == "failed"
+
+
+def test_a_training_writes_the_books_tokens_per_second_with_its_metrics(lee_run: Run) -> None:
+    rows = lee_run.metrics()
+    assert rows and all(row.centers_per_s is not None and row.centers_per_s > 0 for row in rows)
+    assert all(row.centers_per_s < row.tokens_per_s for row in rows)  # subsampling drops frequent words

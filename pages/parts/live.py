@@ -80,7 +80,8 @@ def share_done(last: MetricRow) -> float:
 
 
 def progress_text(last: MetricRow, state: str = "running") -> str:
-    """`71% done · ETA 3 s` while the run trains; once it ended, where it ended (`Stopped at 71%`), no ETA."""
+    """`71% done · ETA 3 s` while the run trains; otherwise where it stands (`Stopped at 71%`, `Queued at 71%` for
+    a resumed run that waits), with no ETA."""
     if state == "running":
         eta = f"ETA {last.eta_s:.0f} s" if last.eta_s < float("inf") else "ETA unknown"
         return f"{share_done(last):.0%} done · {eta}"
@@ -144,13 +145,13 @@ def panel_html(run: Run, reader: MetricsReader, status: Status, reg: Launcher, v
     if reader.last is None:
         parts.append(f'<p class="caption">{NO_STEPS_YET}</p>')
     else:
-        parts.append(progress_html(reader, run.config().epochs, view))
+        parts.append(progress_html(reader, run.config().epochs, view, phase(reg, run, status)))
     parts.append("<h3>Watch words</h3>")
     parts.append(watch_html(reader))
     return "".join(parts)
 
 
-def progress_html(reader: MetricsReader, epochs: int, view: LossView) -> str:
+def progress_html(reader: MetricsReader, epochs: int, view: LossView, now: str = "running") -> str:
     """Progress bar and ETA, the figures, the loss chart and, for several processes, each one's throughput."""
     last = reader.last
     cells = "".join(
@@ -160,7 +161,7 @@ def progress_html(reader: MetricsReader, epochs: int, view: LossView) -> str:
     parts = [
         f'<div class="progress" role="progressbar" aria-valuemin="0" aria-valuemax="100" '
         f'aria-valuenow="{share_done(last) * 100:.0f}"><div style="width:{share_done(last):.1%}"></div></div>',
-        f'<p class="caption">{progress_text(last)}</p>',
+        f'<p class="caption">{progress_text(last, now)}</p>',
         f'<div class="figures">{cells}</div>',
         f'<p class="caption">{escape(SPEED_CAPTION)}</p>',
         f'<img class="chart" alt="loss chart" src="data:image/svg+xml;base64,{svg}">',

@@ -64,7 +64,9 @@ REFUSED = "start_refused"  # a Start was refused: the shown run's result box ste
 WHOLE_PAGE = "train_whole_page"  # a button of the runs area asks for the form to be redrawn too
 WATCH_AUTO = "watch_auto"  # the watch words this page chose for the shown run, replaced when another run shows
 FOLLOW = "train_follow"  # the run to show next: the one that took the slot of the run the page followed
-FORM_OPEN = "train_form_open"  # whether the form starts open, decided once per session (see `form_expander`)
+# Whether the form is open, decided once per session (open unless a run trains): an `expanded` that changed
+# between reruns (closed once a Start's run trained) made the browser fold the form at the user's next edit.
+FORM_OPEN = "train_form_open"
 
 
 def buttons(reg: Launcher, shown: Run | None) -> None:

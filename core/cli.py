@@ -106,7 +106,7 @@ def add_setting_flags(parser: argparse.ArgumentParser) -> None:
         default = getattr(defaults, setting.name)
         if isinstance(default, bool):
             group.add_argument(
-                setting.cli_flag, dest=setting.name, action="store_true", default=None, help=setting.help
+                setting.cli_flag, dest=setting.name, action="store_true", default=None, help=setting.described()
             )
             continue
         kind = type(default)
@@ -123,12 +123,12 @@ def add_setting_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def flag_help(setting: Setting, default: object) -> str:
-    """`Epochs (passes): passes over the corpus; 1 to 1000, default 5; may change on --resume`."""
-    unit = f" ({setting.unit})" if setting.unit else ""
+    """`Epochs (passes), the book's num_epochs: passes over the corpus; 1 to 1000, default 5; may change on
+    --resume`."""
     where = "" if setting.form else "; command line only"
     resume = "; may change on --resume" if setting.resumable else ""
     limits = f"{setting.range_text()}, " if setting.low is not None else ""
-    return f"{setting.label}{unit}: {setting.help}; {limits}default {default}{resume}{where}"
+    return f"{setting.described()}; {limits}default {default}{resume}{where}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

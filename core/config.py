@@ -83,7 +83,8 @@ class Setting:
 
     `uses` lists where the setting matters as `mode/device` patterns (`*` for any), the device being the one
     training runs on (`auto` resolves to cuda, mps or cpu first). `group` places it on the form; `form=False`
-    keeps a setting on the command line only.
+    keeps a setting on the command line only. `book` is the name D2L's chapter (§15.3-15.4) gives it, shown
+    beside ours on the form, in the command line's help and in the README.
     """
 
     name: str
@@ -99,6 +100,7 @@ class Setting:
     flag: str = ""
     group: str = "model"
     form: bool = True
+    book: str = ""
 
     @property
     def cli_flag(self) -> str:
@@ -107,6 +109,16 @@ class Setting:
     @property
     def whole(self) -> bool:
         return isinstance(self.low, int) and not isinstance(self.low, bool)
+
+    def unit_text(self) -> str:
+        """` (unit)`, or nothing when there is no unit or the help ends with it already (`negative samples drawn
+        per context word (per context word)` said it twice)."""
+        return f" ({self.unit})" if self.unit and not self.help.endswith(self.unit) else ""
+
+    def described(self) -> str:
+        """`Label (unit), the book's num_epochs: help`: how the command line's help and the README describe it."""
+        book = f", the book's {self.book}" if self.book else ""
+        return f"{self.label}{self.unit_text()}{book}: {self.help}"
 
     def range_text(self) -> str:
         """`1 to 1000`, `1e-07 to 10`: how the form, the CLI's --help and the README state the range."""
@@ -139,7 +151,15 @@ SCHEMA: dict[str, Setting] = {
             group="corpus",
         ),
         Setting(
-            "min_freq", "Minimum word count", "rarer words become <unk>", "occurrences", 1, 1_000_000, 1, group="corpus"
+            "min_freq",
+            "Minimum word count",
+            "rarer words become <unk>",
+            "occurrences",
+            1,
+            1_000_000,
+            1,
+            group="corpus",
+            book="min_freq",
         ),
         Setting(
             "subsample",
@@ -150,6 +170,7 @@ SCHEMA: dict[str, Setting] = {
             1.0,
             1e-5,
             group="corpus",
+            book="t",
         ),
         Setting(
             "mode",
@@ -158,7 +179,9 @@ SCHEMA: dict[str, Setting] = {
             choices=MODES,
             group="mode",
         ),
-        Setting("embed_size", "Vector size", "dimensions of each word vector", "dimensions", 2, 2048, 1),
+        Setting(
+            "embed_size", "Vector size", "dimensions of each word vector", "dimensions", 2, 2048, 1, book="embed_size"
+        ),
         Setting(
             "max_window",
             "Context window",
@@ -168,11 +191,29 @@ SCHEMA: dict[str, Setting] = {
             50,
             1,
             flag="--window",
+            book="max_window_size",
         ),
-        Setting("negatives", "Noise words", "negative samples drawn per context word", "per context word", 1, 100, 1),
-        Setting("epochs", "Epochs", "passes over the corpus", "passes", 1, 1000, 1, resumable=True),
         Setting(
-            "lr", "Learning rate (Adam)", "Adam's step size in the book mode", "", 1e-7, 10.0, 5e-4, uses=("book/*",)
+            "negatives",
+            "Noise words",
+            "negative samples drawn per context word",
+            "per context word",
+            1,
+            100,
+            1,
+            book="num_noise_words",
+        ),
+        Setting("epochs", "Epochs", "passes over the corpus", "passes", 1, 1000, 1, resumable=True, book="num_epochs"),
+        Setting(
+            "lr",
+            "Learning rate (Adam)",
+            "Adam's step size in the book mode",
+            "",
+            1e-7,
+            10.0,
+            5e-4,
+            uses=("book/*",),
+            book="lr",
         ),
         Setting(
             "sgd_lr",
@@ -194,8 +235,18 @@ SCHEMA: dict[str, Setting] = {
             1,
             uses=("book/*", "fast/cuda", "fast/mps"),
             resumable=True,
+            book="batch_size",
         ),
-        Setting("seed", "Random seed", "the same seed gives the same batches", "", 0, 2**63 - 1, 1),
+        Setting(
+            "seed",
+            "Random seed",
+            "the same seed gives the same random draws (subsampling, noise words, batch order); a 32-bit value, as "
+            "NumPy's seeds",
+            "",
+            0,
+            2**32 - 1,
+            1,
+        ),
         Setting(
             "device",
             "Device",
@@ -203,6 +254,7 @@ SCHEMA: dict[str, Setting] = {
             choices=DEVICES,
             resumable=True,
             group="system",
+            book="device",
         ),
         Setting(
             "threads",
@@ -296,18 +348,17 @@ def settings_table() -> str:
     """The README's settings table (Markdown), generated from the schema; a test keeps the README in sync."""
     defaults = TrainConfig()
     lines = [
-        "| setting | command line | what it is | range | default | used by | on resume |",
-        "|---|---|---|---|---|---|---|",
+        "| setting | the book's name | command line | what it is | range | default | used by | on resume |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for s in SCHEMA.values():
-        unit = f" ({s.unit})" if s.unit else ""
         used = ", ".join(_used_text(pattern) for pattern in s.uses)
         where = s.cli_flag + ("" if s.form else " (command line only)")
         resume = "may change" if s.resumable else "fixed"
-        what = f"{s.label}{unit}: {s.help}".replace("|", "\\|").replace("<", "&lt;")
-        lines.append(
-            f"| `{s.name}` | `{where}` | {what} | {s.range_text()} | {getattr(defaults, s.name)} | {used} | {resume} |"
-        )
+        what = f"{s.label}{s.unit_text()}: {s.help}".replace("|", "\\|").replace("<", "&lt;")
+        book = f"`{s.book}`" if s.book else ""
+        default = getattr(defaults, s.name)
+        lines.append(f"| `{s.name}` | {book} | `{where}` | {what} | {s.range_text()} | {default} | {used} | {resume} |")
     return "\n".join(lines) + "\n"
 
 

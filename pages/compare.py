@@ -12,7 +12,7 @@ from core.explore.evaluate import EvaluationError, full_report, load_evaluation,
 from core.explore.vectors import Embeddings, UnknownWordError
 from core.runs import Run, RunError, list_runs
 from pages.parts.charts import compare_loss_figure
-from pages.parts.common import embeddings, queryable, require_app, scores
+from pages.parts.common import embeddings, loss_view, queryable, require_app, scores
 from pages.parts.text import literal
 
 COMPARE_WORDS = ("chip", "bank", "monday", "government")
@@ -47,8 +47,9 @@ def loss_section(runs: list[Run]) -> None:
     left, right = st.columns(2)
     per = left.radio("Curve", ("epoch", "step"), horizontal=True, key="cmp_per", format_func=lambda p: f"per {p}")
     x_axis = right.radio("Against", ("epochs", "seconds"), horizontal=True, key="cmp_x")
+    view = loss_view("cmp_loss")
     curves = {run.name: (run.metrics(), run.config().epochs) for run in runs}
-    st.plotly_chart(compare_loss_figure(curves, per, x_axis), width="stretch")
+    st.plotly_chart(compare_loss_figure(curves, per, x_axis, view), width="stretch")
 
 
 def config_section(runs: list[Run]) -> None:

@@ -16,12 +16,13 @@ from core.explore.vectors import default_watch_words, parse_words, watch_words
 from core.runs import MetricsReader, Run, RunError, Status, list_runs, save_upload
 from core.runs.launcher import Launcher
 from core.runs.records import WordListError
-from pages.parts.charts import loss_figure
+from pages.parts.charts import LossView, loss_figure
 from pages.parts.common import (
     CURRENT_RUN,
     browser_feed,
     embeddings,
     launcher,
+    loss_view,
     metrics,
     queryable,
     require_app,
@@ -32,10 +33,12 @@ from pages.parts.live import (
     NO_STEPS_YET,
     NO_WATCH_YET,
     RANKS_HEADER,
+    SPEED_CAPTION,
     WATCH_HEADER,
     active,
     figures,
     live_panel,
+    phase,
     points_logged,
     progress_text,
     ranks_caption,
@@ -48,6 +51,7 @@ from pages.parts.train_form import (
     clear_field_error,
     collect_settings,
     corpus_from_form,
+    fetch_ptb,
     held,
     keep_settings,
     note_field_error,
@@ -59,6 +63,10 @@ POLL_S = 1.0  # a poll reads only new rows; less often leaves the cores to the t
 REFUSED = "start_refused"  # a Start was refused: the shown run's result box steps aside until the user picks a run
 WHOLE_PAGE = "train_whole_page"  # a button of the runs area asks for the form to be redrawn too
 WATCH_AUTO = "watch_auto"  # the watch words this page chose for the shown run, replaced when another run shows
+FOLLOW = "train_follow"  # the run to show next: the one that took the slot of the run the page followed
+# Whether the form is open, decided once per session (open unless a run trains): an `expanded` that changed
+# between reruns (closed once a Start's run trained) made the browser fold the form at the user's next edit.
+FORM_OPEN = "train_form_open"
 
 
 def buttons(reg: Launcher, shown: Run | None) -> None:
@@ -84,7 +92,8 @@ def start() -> None:
     """Button callback: check the settings and the corpus, then train in the background or queue (or say why not).
 
     The launcher reads the corpus before it creates the run, so a refused start leaves no run folder;
-    an upload saved for it alone is removed too.
+    an upload saved for it alone is removed too. PTB that is not on this machine is fetched first (from the
+    path given, else downloaded), so an offline Start is refused too, saying how to give a copy.
     """
     clear_messages()
     upload, fresh = None, False
@@ -95,6 +104,8 @@ def start() -> None:
         else:
             corpus = corpus_from_form()
         cfg = TrainConfig.from_dict({**collect_settings(), "corpus": corpus})
+        if cfg.corpus == "ptb":
+            fetch_ptb(launcher().data_dir)
         asked = st.session_state.get("run_name") or None
         run = launcher().start(cfg, name=asked, processes=processes(), watch=current_watch_words())
     except (ConfigError, RunError, ValueError, OSError) as exc:
@@ -195,6 +206,8 @@ def resume() -> None:
     if run is None:
         return
     try:
+        if run.config().corpus == "ptb":
+            fetch_ptb(launcher().data_dir)
         launcher().resume(run, processes=processes())
     except (ConfigError, RunError, ValueError, OSError) as exc:
         st.session_state["train_error"] = user_message(exc)
@@ -226,6 +239,9 @@ def pick_shown_run(reg: Launcher) -> Run | None:
     A run deleted meanwhile (on Home, maybe by another session) is named in a warning, once.
     """
     names = [r.name for r in list_runs()]
+    follow = st.session_state.pop(FOLLOW, None)
+    if follow in names:
+        st.session_state["shown_run"] = follow
     wanted = st.session_state.get("shown_run") or st.session_state.get(CURRENT_RUN)
     if wanted and wanted not in names:
         st.warning(f"Run {wanted} no longer exists: it was deleted.")
@@ -267,16 +283,18 @@ def show_state(status: Status) -> None:
         st.info("Waiting to start")
 
 
-def show_progress(reader: MetricsReader, epochs: int) -> None:
+def show_progress(reader: MetricsReader, epochs: int, state: str, view: LossView) -> None:
     """The live panel's figures, for a run that ended, with the interactive loss chart."""
     last = reader.last
     if last is None:
         st.caption(NO_STEPS_YET)
         return
-    st.progress(share_done(last), text=progress_text(last))
-    for column, (label, value) in zip(st.columns(4), figures(last, epochs), strict=True):
+    st.progress(share_done(last), text=progress_text(last, state))
+    shown = figures(last, epochs)
+    for column, (label, value) in zip(st.columns(len(shown)), shown, strict=True):
         column.metric(label, value)
-    st.plotly_chart(loss_figure(reader, epochs), width="stretch")
+    st.caption(SPEED_CAPTION)
+    st.plotly_chart(loss_figure(reader, epochs, view), width="stretch")
     st.caption(points_logged(reader))
     if last.rank_tokens_per_s:
         ranks = list(last.rank_tokens_per_s)
@@ -325,39 +343,54 @@ def run_vocabulary(path: str) -> list[str]:
 
 
 def run_panel(run: Run, reg: Launcher) -> None:
-    """The live part of the page; it follows the run while it trains and redraws the whole page when it ends.
+    """The live part of the page; it follows the run while it trains or waits, and redraws the whole page when
+    its phase changes: when it starts after waiting (the queue list changes) and when it ends. A run that
+    ends while another waits or trains gives the page to that one, so the page follows the queue.
 
     A browser on this machine follows it by itself (`pages.parts.live`), which costs the training
     nothing noticeable; elsewhere this fragment polls, at a cost of about a quarter of a core of the
     browser's on two cores, as Streamlit's browser side rebuilds the page at every rerun."""
-    was_live = active(reg, run, safe_status(run))
-    feed = browser_feed() if was_live else None
+    began = phase(reg, run, safe_status(run))
+    feed = browser_feed() if began != "ended" else None
+    view = loss_view("loss")
 
-    @st.fragment(run_every=POLL_S if was_live and feed is None else None)
+    @st.fragment(run_every=POLL_S if began != "ended" and feed is None else None)
     def panel() -> None:
         if not run.path.is_dir():
             st.warning(f"Run {run.name} no longer exists: it was deleted.")
             return
         status = safe_status(run)
-        if active(reg, run, status):
-            pass_watch_words(run, current_watch_words())
-            live_panel(run, metrics(run), status, reg, feed)
-            return
-        show_ended(run, status)
-        if was_live:
+        now = phase(reg, run, status)
+        if now != began:
+            if now == "ended":
+                follow_queue(reg, run, status)
             st.rerun()
+        if now != "ended":
+            pass_watch_words(run, current_watch_words())
+            live_panel(run, metrics(run), status, reg, feed, view)
+            return
+        show_ended(run, status, view)
 
     panel()
 
 
-def show_ended(run: Run, status: Status) -> None:
+def follow_queue(reg: Launcher, ended: Run, status: Status) -> None:
+    """The run the page followed has ended: show the run that trains or waits next, if any, and say so."""
+    names = [r.name for r in (*reg.live_runs(), *reg.queued_runs()) if r.name != ended.name]
+    if names:
+        st.session_state[FOLLOW] = names[0]
+        how = status.state if status.state in ("finished", "stopped", "failed") else "ended"
+        st.session_state["train_notice"] = f"Run {ended.name} {how}; now showing run {names[0]}, next in the queue."
+
+
+def show_ended(run: Run, status: Status, view: LossView) -> None:
     show_state(status)
     try:
         epochs = run.config().epochs
     except (RunError, ConfigError) as exc:
         st.error(literal(exc))
         return
-    show_progress(metrics(run), epochs)
+    show_progress(metrics(run), epochs, status.state, view)
     st.subheader("Watch words")
     show_watch(run, current_watch_words())
 
@@ -393,7 +426,7 @@ st.write(
 )
 reg = launcher()
 restore_settings()
-with st.expander("Corpus and hyperparameters", expanded=not reg.live_runs()):
+with st.expander("Corpus and hyperparameters", expanded=st.session_state.setdefault(FORM_OPEN, not reg.live_runs())):
     settings_form()
 check_ahead(reg)
 keep_settings()

@@ -23,7 +23,7 @@ def app_url(tmp_path: Path, isolated_runs: Path) -> Iterator[str]:
     """A `streamlit run app.py` server on a free port, always terminated afterwards."""
     if not Path(CHROMIUM).is_file():
         pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium to run the browser test")
-    env = {**os.environ, "W2V_RUNS_DIR": str(isolated_runs)}
+    env = {**os.environ, "W2V_RUNS_DIR": str(isolated_runs), "W2V_MAX_JOBS": "1"}
     env.setdefault("W2V_DATA_DIR", str(ROOT.parent / "shared" / "data"))
     with app_server(tmp_path, env) as port:
         yield f"http://localhost:{port}"
@@ -55,10 +55,10 @@ def test_train_watch_stop_query_and_map(app_url: str) -> None:
         page.get_by_role("link", name="Train").click()
         page.get_by_text("Lee news corpus").click()
         for label, value in (("Minimum word count", "5"), ("Epochs", "300")):
-            field = page.get_by_label(label, exact=True)
+            field = page.get_by_label(re.compile(f"^{label}"))
             field.fill(value)
             field.press("Enter")
-        expect(page.get_by_label("Epochs", exact=True)).to_have_value("300")
+        expect(page.get_by_label(re.compile("^Epochs"))).to_have_value("300")
         page.get_by_role("button", name="Start").click()
 
         points = page.get_by_text(re.compile(r"\d+ loss points logged"))
@@ -123,11 +123,11 @@ def test_a_live_run_is_followed_without_reruns_and_its_end_shows_by_itself(app_u
         page.get_by_text("Lee news corpus").click()
         settled(page)
         for label, value in (("Minimum word count", "5"), ("Epochs", "250")):
-            field = page.get_by_label(label, exact=True)
+            field = page.get_by_label(re.compile(f"^{label}"))
             field.fill(value)
             field.press("Enter")
             settled(page)
-        expect(page.get_by_label("Epochs", exact=True)).to_have_value("250")
+        expect(page.get_by_label(re.compile("^Epochs"))).to_have_value("250")
         page.get_by_role("button", name="Start").click()
         expect(page.get_by_text(re.compile(r"\d+ loss points logged"))).to_be_visible()
         expect(page.get_by_role("progressbar")).to_be_visible()
@@ -151,3 +151,40 @@ def test_a_live_run_is_followed_without_reruns_and_its_end_shows_by_itself(app_u
         expect(page.locator(".js-plotly-plot").first).to_be_visible()  # the finished run's interactive chart
         expect(page.get_by_role("button", name="Resume")).to_be_disabled()
         expect(page.get_by_role("button", name="Stop")).to_be_disabled()
+
+
+def test_a_run_queued_behind_another_shows_when_the_first_ends(app_url: str) -> None:
+    """One training at a time: the second Start waits in the queue; when the first run ends, the page shows
+    the second one training within 3 s, with no reload."""
+    from playwright.sync_api import expect
+
+    from core.runs import list_runs
+
+    with chromium_page(height=1700, timeout_s=60) as page:
+        page.goto(f"{app_url}/train")
+        expect(page.get_by_role("heading", name="Train", exact=True)).to_be_visible()
+        page.get_by_text("Lee news corpus").click()
+        settled(page)
+        for label, value in (("Minimum word count", "5"), ("Epochs", "60")):
+            field = page.get_by_label(re.compile(f"^{label}"))
+            field.fill(value)
+            field.press("Enter")
+            settled(page)
+        page.get_by_role("button", name="Start").click()
+        expect(page.get_by_text(re.compile(r"\d+ loss points logged"))).to_be_visible()  # the first run trains
+        [first] = list_runs()
+        settled(page)
+        page.get_by_role("button", name="Start").click()
+        expect(page.get_by_role("heading", name="Queue")).to_be_visible()
+        [second] = [run for run in list_runs() if run.name != first.name]
+        assert second.status().state == "queued", "the second run waits while the first trains"
+
+        while first.status().state == "running":
+            page.wait_for_timeout(50)
+        notice = page.get_by_text(f"now showing run {second.name}, next in the queue")
+        expect(notice).to_be_visible(timeout=3000)
+        expect(page.get_by_text(re.compile(r"^Running"))).to_be_visible(timeout=3000)
+        expect(page.get_by_role("heading", name="Queue")).to_have_count(0, timeout=3000)
+        expect(page.get_by_text(re.compile(r"\d+ loss points logged"))).to_be_visible()  # the second run's chart
+        page.get_by_role("button", name="Stop").click()
+        expect(page.get_by_text(re.compile("^Stopped:"))).to_be_visible()

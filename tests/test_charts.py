@@ -13,6 +13,7 @@ from core.runs.records import CHART_POINTS, smoothed
 from pages.parts.charts import (
     LABEL_PX,
     MAP_PX,
+    LossView,
     analogy_figure,
     compare_loss_figure,
     loss_figure,
@@ -130,5 +131,11 @@ def test_the_train_and_compare_charts_smooth_alike(tmp_path: Path) -> None:
     reader = MetricsReader(path)
     reader.poll()
     line = list(compare_loss_figure({"a": (rows, 2)}, "step", "epochs").data[0].y)
-    assert line == reader.smoothed == smoothed([row.loss for row in rows])
+    assert line == reader.smoothed() == smoothed([row.loss for row in rows])
     assert line[0] == rows[0].loss  # debiased: the first point is the first loss, not a tenth of it
+
+
+def test_the_compare_chart_takes_the_same_smoothing_and_log_scale() -> None:
+    rows = [step_row(i, 40) for i in range(40)]
+    fig = compare_loss_figure({"a": (rows, 2)}, "step", "epochs", LossView(0.0, log=True))
+    assert list(fig.data[0].y) == [row.loss for row in rows] and fig.layout.yaxis.type == "log"

@@ -218,7 +218,7 @@ def test_the_metrics_reader_and_the_feed_treat_a_foreign_metrics_file_as_damaged
     reader = run.metrics_reader()
     assert within_deadline(reader.poll) == 0 and reader.last is None and reader.problem
     reply = within_deadline(lambda: PanelFeed(launcher, Readers())("odd"))
-    assert set(reply) == {"html", "ended"}
+    assert set(reply) == {"html", "phase", "ended"}
     assert stat.S_ISREG(os.stat(outside).st_mode)
 
 

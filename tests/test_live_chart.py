@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from urllib.parse import parse_qsl
 
 import pytest
 
 from core.runs import MetricsReader
-from pages.parts.charts import LOSS_COLOURS, loss_figure, loss_svg, nice_ticks
+from core.runs.records import smoothed
+from pages.parts.charts import LOSS_COLOURS, LossView, loss_figure, loss_svg, nice_ticks
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -93,3 +96,38 @@ def test_the_live_and_the_interactive_chart_draw_each_series_in_one_colour(tmp_p
     assert plotly == LOSS_COLOURS
     svg = loss_svg(reader, epochs=2)
     assert all(f'stroke="{colour}"' in svg for colour in LOSS_COLOURS.values())
+
+
+def test_the_moving_average_is_debiased_as_tensorboard_smooths() -> None:
+    """Worked by hand at weight 0.6: averages 0.4, 0.44, 0.364 divided by 1 - 0.6^t (0.4, 0.64, 0.784)."""
+    assert smoothed([1.0, 0.5, 0.25], 0.6) == pytest.approx([1.0, 0.6875, 0.364 / 0.784])
+    assert smoothed([0.7, 0.3], 0.9)[0] == pytest.approx(0.7)  # the first point is the first loss, at any weight
+    assert smoothed([0.7, 0.3, 0.5], 0.0) == [0.7, 0.3, 0.5]  # no smoothing: the losses themselves
+
+
+def test_the_reader_smooths_every_step_at_the_weight_asked_for(tmp_path: Path) -> None:
+    reader = reader_with(tmp_path, steps=30, epochs_done=0)
+    losses = [0.6 - 0.002 * i for i in range(30)]
+    for weight in (0.6, 0.95, 0.0):
+        assert reader.smoothed(weight) == pytest.approx(smoothed(losses, weight))
+        assert reader.chart_points(weight=weight)[2][0] == pytest.approx(losses[0])
+
+
+def test_the_view_travels_in_the_feed_url_and_bad_values_take_the_default() -> None:
+    view = LossView(0.85, log=True)
+    assert LossView.from_query(dict(parse_qsl(view.query()))) == view
+    assert LossView.from_query({"smoothing": "nan", "log": "yes"}) == LossView()
+    assert LossView(5.0).smoothing == 0.99 and LossView(-1.0).smoothing == 0.0
+
+
+def test_the_log_toggle_sets_both_charts_log_scale(tmp_path: Path) -> None:
+    reader = reader_with(tmp_path, steps=40, epochs_done=1)
+    assert loss_figure(reader, 2, LossView(log=True)).layout.yaxis.type == "log"
+    assert loss_figure(reader, 2).layout.yaxis.type == "linear"
+    svg = ET.fromstring(loss_svg(reader, 2, LossView(log=True)))
+    labels = [t.text for t in svg.iter(f"{SVG}text")]
+    assert "loss (binary cross-entropy), log scale" in labels
+    ticks = {float(t.get("y")): float(t.text) for t in svg.iter(f"{SVG}text") if t.get("text-anchor") == "end"}
+    ys = sorted(ticks)  # top to bottom: the values fall, and equal ratios take equal heights
+    ratios = [math.log(ticks[a] / ticks[b]) / (b - a) for a, b in itertools.pairwise(ys)]
+    assert max(ratios) == pytest.approx(min(ratios), rel=0.05)

@@ -58,7 +58,7 @@ def test_the_feed_answers_only_with_its_token_and_on_the_loopback(feed, tmp_path
     assert url.startswith(f"http://127.0.0.1:{server.port}/{server.token}/")
     assert "live-caf%C3%A9" in url  # the run's name, quoted
     code, headers, body = fetch(url)
-    assert code == 200 and set(body) == {"html", "ended"}
+    assert code == 200 and set(body) == {"html", "phase", "ended"}
     assert headers["Access-Control-Allow-Origin"] == "*"  # the page is served from Streamlit's port
     assert headers["Cache-Control"] == "no-store"
     assert fetch(url.replace(server.token, "guessed"))[0] == 404

@@ -14,6 +14,7 @@ from core import config
 from core.cli import build_parser, config_from_args, main
 from core.config import SCHEMA, ConfigError, TrainConfig, resumable_fields, settings_table
 from core.runs import RESUMABLE_FIELDS
+from pages.parts.train_form import form_label
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")
@@ -51,18 +52,51 @@ def test_every_field_is_on_the_form_or_documented_as_command_line_only() -> None
     for setting in SCHEMA.values():
         if setting.form:
             assert setting.name in shown, setting.name
-            assert shown[setting.name].label == setting.label
+            assert shown[setting.name].label == form_label(setting)
         else:
             assert "command line only" in settings_table().split(f"`{setting.name}`")[1].split("\n")[0]
     for name, widget in shown.items():
         if name in SCHEMA and SCHEMA[name].low is not None:
             assert f"Range {SCHEMA[name].range_text()}." in widget.help, name
+        assert "Range ." not in (widget.help or ""), name
 
 
-def test_the_form_shows_only_what_the_mode_and_device_use() -> None:
+def test_each_setting_shows_the_books_name_on_the_form_in_the_cli_and_the_readme() -> None:
+    """The names of D2L's train function and data loader, beside ours, wherever settings are listed."""
+    books = {s.name: s.book for s in SCHEMA.values() if s.book}
+    assert books == {
+        "min_freq": "min_freq",
+        "subsample": "t",
+        "embed_size": "embed_size",
+        "max_window": "max_window_size",
+        "negatives": "num_noise_words",
+        "epochs": "num_epochs",
+        "lr": "lr",
+        "batch_size": "batch_size",
+        "device": "device",
+    }
+    widgets = form_widgets("book", "cpu")
+    text, table = train_help(), settings_table()
+    for name, book in books.items():
+        assert widgets[name].label.endswith(f"· `{book}`") and f"`{book}`" in widgets[name].help, name
+        assert f"{SCHEMA[name].label}" in text and f"the book's {book}:" in text, name
+        assert f"| `{name}` | `{book}` |" in table, name
+
+
+def test_help_texts_say_nothing_twice_and_the_seed_range_is_32_bits() -> None:
+    assert "(per context word)" not in train_help() and "per context word" in train_help()
+    assert SCHEMA["seed"].range_text() == "0 to 4294967295"
+    assert TrainConfig(seed=2**32 - 1).seed == 2**32 - 1
+    with pytest.raises(ConfigError, match="between 0 and 4294967295"):
+        TrainConfig(seed=2**32)
+
+
+def test_fields_keep_their_places_and_what_the_mode_does_not_use_is_greyed_out() -> None:
     fast, book = form_widgets("fast", "cpu"), form_widgets("book", "cpu")
-    assert "sgd_lr" in fast and "lr" not in fast and "batch_size" not in fast  # the CPU kernel has no batches
-    assert "lr" in book and "sgd_lr" not in book and "batch_size" in book
+    assert list(fast) == list(book), "the same fields in the same order in both modes"
+    assert not fast["sgd_lr"].disabled and fast["lr"].disabled and fast["batch_size"].disabled  # no CPU batches
+    assert book["lr"].disabled is False and book["sgd_lr"].disabled and not book["batch_size"].disabled
+    assert "Not used by the fast mode on cpu" in fast["lr"].help
     assert fast["sgd_lr"].label == "Learning rate (SGD, decays to 0)"
 
 

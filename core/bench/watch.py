@@ -85,7 +85,7 @@ def app_run(root: Path, epochs: int, env: dict[str, str], timeout_s: float) -> d
             with chromium_page() as page:
                 page.goto(f"{url}/train")
                 expect(page.get_by_role("heading", name="Train", exact=True)).to_be_visible()
-                field = page.get_by_label("Epochs", exact=True)
+                field = page.get_by_label(re.compile("^Epochs"))
                 field.fill(str(epochs))
                 field.press("Enter")
                 page.wait_for_timeout(READING_S * 1000)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
+import shutil
 import tempfile
 import urllib.request
 import zipfile
@@ -19,6 +20,10 @@ PTB_SHA1 = "319d85e578af0cdc590547f26231e4e31cdf1e42"
 PTB_MEMBER = "ptb/ptb.train.txt"
 DATA_DIR_ENV = "W2V_DATA_DIR"
 BUILT_IN = ("ptb", "lee")  # corpus names that are not file paths
+OFFLINE_HINT = (
+    "Offline? Give the path of a copy of ptb.zip (the Train page's field for it, or --data-dir on the command "
+    f"line), or set {DATA_DIR_ENV} to the folder holding it, or use the lee corpus"
+)
 MAX_TEXT_BYTES = 2 * 1024**3
 
 Sentences = list[list[str]]
@@ -66,6 +71,28 @@ def ptb_zip(data_dir: str | Path | None = None, progress: Progress | None = None
     return cached
 
 
+def install_ptb(path: str | Path) -> Path:
+    """Copy a local `ptb.zip` (checked by its sha1) into the cache, where every later run finds it without the
+    network; returns where it now lies."""
+    source = Path(path).expanduser()
+    if source.is_dir():
+        source = source / "ptb.zip"
+    if not source.is_file():
+        raise CorpusError(f"{source} is not a file on this machine; give the path of ptb.zip")
+    _check_sha1(source)
+    cached = cache_dir() / "ptb.zip"
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=cached.parent, suffix=".part")
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as out, open(source, "rb") as fh:
+            shutil.copyfileobj(fh, out)
+        os.replace(tmp, cached)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return cached
+
+
 def ptb_needs_download(data_dir: str | Path | None = None) -> bool:
     """Whether reading PTB would download it: no offline folder is given and the cache holds no good copy."""
     cached = cache_dir() / "ptb.zip"
@@ -100,10 +127,7 @@ def download(url: str, dest: Path, sha1: str, progress: Progress | None = None) 
             raise CorpusError(f"download of {url} is corrupt (sha1 mismatch); try again")
         os.replace(tmp, dest)
     except OSError as exc:
-        raise CorpusError(
-            f"could not download {url} ({exc}). Offline? Set {DATA_DIR_ENV} to a folder holding ptb.zip, "
-            "or pass its path, or use the lee corpus"
-        ) from exc
+        raise CorpusError(f"could not download {url} ({exc}). {OFFLINE_HINT}") from exc
     finally:
         tmp.unlink(missing_ok=True)
 

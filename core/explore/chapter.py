@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from core.config import TrainConfig
+from core.config import SCHEMA, TrainConfig
 from core.data.corpora import CorpusError, load_corpus, ptb_needs_download
 from core.data.sampling import EpochSample, NoiseTable, draw_noise, keep_probabilities, sample_epoch, sentence_index
 from core.data.vocab import Vocab
@@ -28,20 +28,18 @@ BOOK_LABEL = ((1.0, 0.0, 0.0, 0.0), (0.0, 1.0, 0.0, 0.0))
 BOOK_MASK = ((1.0, 1.0, 1.0, 1.0), (1.0, 1.0, 0.0, 0.0))
 
 
-BOOK_NAMES = {  # the book's variable names -> TrainConfig fields
-    "embed_size": "embed_size",
-    "max_window_size": "max_window",
-    "num_noise_words": "negatives",
-    "batch_size": "batch_size",
-    "lr": "lr",
-    "num_epochs": "epochs",
-    "t (subsampling)": "subsample",
-}
-
-
 def book_names(config: TrainConfig) -> list[tuple[str, str, str]]:
-    """(book's name, our setting, this run's value) for each setting the chapter names."""
-    return [(book, ours, f"{getattr(config, ours):g}") for book, ours in BOOK_NAMES.items()]
+    """(book's name, our setting, this run's value) for each setting the chapter names (`Setting.book`)."""
+    values = {name: getattr(config, name) for name in SCHEMA}
+    return [
+        (s.book, s.name, f"{values[s.name]:g}" if _number(values[s.name]) else str(values[s.name]))
+        for s in SCHEMA.values()
+        if s.book
+    ]
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def generator(seed: int) -> torch.Generator:

@@ -267,13 +267,23 @@ class Run:
             raise RunError(f"run {self.name} is damaged: {LOG}: {exc.strerror}") from None
 
     def log_tail(self, lines: int = 5) -> str:
+        return " | ".join(self._log_lines()[-lines:])
+
+    def last_error(self) -> str:
+        """The last error the command line wrote to the log (`error: ...`, without the prefix): one line, even when
+        earlier attempts wrote the same error before it; the log's last lines when it holds none."""
+        errors = [line[len("error: ") :] for line in self._log_lines() if line.startswith("error: ")]
+        return errors[-1] if errors else self.log_tail()
+
+    def _log_lines(self) -> list[str]:
+        """The lines of the log's last LOG_TAIL_BYTES; none when it cannot be read."""
         try:
             with open_regular(self.log_path(), limit=None) as fh:
                 fh.seek(max(0, os.fstat(fh.fileno()).st_size - LOG_TAIL_BYTES))
                 text = fh.read(LOG_TAIL_BYTES).decode("utf-8", errors="replace")
         except OSError:
             text = ""
-        return " | ".join(text.strip().splitlines()[-lines:])
+        return text.strip().splitlines()
 
     # --- metrics and watch words ---------------------------------------------------------------
     def append_metric(self, row: MetricRow | WatchRow) -> None:

@@ -367,11 +367,11 @@ def _settle(run: Run, launched: Status, before: tuple[Status, int] | None, code:
     if now == launched:  # it wrote nothing: the run is as it was before it was queued
         if before is not None and _epochs_done(run) == before[1]:
             kept = before[0]
-            run.set_status(kept.state, f"Resume failed, the run is as it was: {run.log_tail()}", **kept.figures())
+            run.set_status(kept.state, f"Resume failed, the run is as it was: {run.last_error()}", **kept.figures())
         elif now.state == "queued":
-            run.set_status("failed", f"the training process ended before training (code {code}): {run.log_tail()}")
+            run.set_status("failed", f"the training process ended before training (code {code}): {run.last_error()}")
         return
-    run.set_status("failed", f"the training process ended without saying how (code {code}): {run.log_tail()}")
+    run.set_status("failed", f"the training process ended without saying how (code {code}): {run.last_error()}")
 
 
 def _check_processes(processes: int, device: str) -> None:

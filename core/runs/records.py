@@ -20,10 +20,12 @@ from core.config import ConfigError, TrainConfig
 from core.files import Damaged, open_regular, parse_object
 
 STATES = ("created", "queued", "running", "finished", "stopped", "failed", "interrupted")
-SMOOTHING = 0.9  # weight of the past in the moving average of the step losses (the chart's line)
+SMOOTHING = 0.6  # weight of the past in the moving average of the step losses (TensorBoard's default)
+MAX_SMOOTHING = 0.99  # the most a chart's smoothing slider gives: at 1 the line would never move
 MAX_PID = 2**31 - 1  # what os.kill accepts
 STATUS_FIGURES = ("updated", "epochs_done", "mean_loss", "final_loss", "train_seconds", "tokens_per_s", "vocab_size")
 CHART_POINTS = 600  # the most step points a loss chart draws, however long the run
+KEPT_LINES = 4  # smoothed lines a metrics reader keeps, one per smoothing weight lately asked for
 MAX_LIST_WORDS = 20  # watch words, odd-one-out words, ...: each costs a pass over the vocabulary
 MAX_WORD_CHARS = 100  # no real word is longer; a longer one would make spelling suggestions crawl
 
@@ -44,11 +46,13 @@ def check_word_list(words: list[str], what: str, limit: int = MAX_LIST_WORDS) ->
 def smoothing_step(average: float, value: float, n: int, weight: float = SMOOTHING) -> tuple[float, float]:
     """The exponential moving average after its n-th value: the running average, and the line's point.
 
-    The point divides by 1 - weight**n (debiasing): the average starts at zero, and undivided its first
-    points would sit far below the losses they follow.
+    As TensorBoard smooths its scalars: the point divides by 1 - weight**n (debiasing), so the first point
+    is the first value. The average starts at zero, and undivided its first points would sit far below the
+    losses they follow; started at the first value instead, the line stays above a falling loss for long.
+    A weight of 0 draws the values themselves.
     """
     average = weight * average + (1 - weight) * value
-    return average, average / (1 - weight**n)
+    return average, average / (1 - weight**n) if weight else value
 
 
 def smoothed(values: list[float], weight: float = SMOOTHING) -> list[float]:
@@ -106,12 +110,13 @@ class MetricRow:
     eta_s: float
     time: float
     rank_tokens_per_s: tuple[float, ...] = ()  # each rank's speed at the last sync, in data-parallel runs
-    centers_per_s: float | None = None  # the trainer's; not kept in the metrics file
+    centers_per_s: float | None = None  # the book's "tokens/sec": centers trained per second (absent in older runs)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["fraction"] = round(self.fraction, 6)
-        del data["centers_per_s"]
+        if self.centers_per_s is None:
+            del data["centers_per_s"]
         if self.rank_tokens_per_s:
             data["rank_tokens_per_s"] = list(self.rank_tokens_per_s)
         else:
@@ -134,6 +139,7 @@ class MetricRow:
                 eta_s=float(data.get("eta_s", math.inf)),
                 time=float(data.get("time", 0.0)),
                 rank_tokens_per_s=tuple(float(r) for r in data.get("rank_tokens_per_s") or ()),
+                centers_per_s=_maybe(float, data.get("centers_per_s")),
             )
         except KeyError as exc:
             raise DamagedRecord(f"a metric row lacks {exc}") from exc
@@ -201,8 +207,8 @@ def _maybe(kind: type, value: Any) -> Any:
 class MetricsReader:
     """Follows one metrics file: each `poll` reads only the bytes appended since the last one.
 
-    It keeps what the pages draw: step losses with their moving average (computed as rows arrive,
-    so a poll costs the new rows only), epoch rows, the last row and the latest watch row. A file
+    It keeps what the pages draw: step losses with their moving average at each weight a chart asked for
+    (extended by the new rows only), epoch rows, the last row and the latest watch row. A file
     replaced by a shorter one (a resume drops the epochs after its checkpoint) is read afresh.
     Damaged lines are counted and skipped; a line still being written waits for its newline. Something
     other than a plain file where the metrics belong (a folder, a FIFO, a link) reads as no rows, with
@@ -215,13 +221,12 @@ class MetricsReader:
     damaged: int = 0
     fractions: list[float] = field(default_factory=list)
     losses: list[float] = field(default_factory=list)
-    smoothed: list[float] = field(default_factory=list)
     epochs: list[MetricRow] = field(default_factory=list)
     last: MetricRow | None = None
     watch: WatchRow | None = None
     problem: str = ""
     _inode: int | None = None
-    _average: float = 0.0
+    _lines: dict[float, tuple[float, list[float]]] = field(default_factory=dict)  # weight: (average, line)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def poll(self) -> int:
@@ -254,8 +259,9 @@ class MetricsReader:
     def _reset(self, inode: int | None) -> None:
         self.offset = self.damaged = 0
         self.problem = ""
-        self.fractions, self.losses, self.smoothed, self.epochs = [], [], [], []
-        self.last, self.watch, self._average = None, None, 0.0
+        self.fractions, self.losses, self.epochs = [], [], []
+        self.last, self.watch = None, None
+        self._lines = {}
         self._inode = inode
 
     def _take(self, lines: list[bytes]) -> int:
@@ -280,7 +286,8 @@ class MetricsReader:
                 continue
             added += 1
             if kind == "step":
-                self._add_step(*point)
+                self.fractions.append(point[0])
+                self.losses.append(point[1])
         if newest is not None:
             self._set_last(newest)
         return added
@@ -291,23 +298,34 @@ class MetricsReader:
         except DamagedRecord:
             self.damaged += 1
 
-    def _add_step(self, fraction: float, loss: float) -> None:
-        self.fractions.append(fraction)
-        self.losses.append(loss)
-        self._average, point = smoothing_step(self._average, loss, len(self.losses))
-        self.smoothed.append(point)
-
     @property
     def steps(self) -> int:
         return len(self.losses)
 
-    def chart_points(self, limit: int = CHART_POINTS) -> tuple[list[float], list[float], list[float]]:
-        """At most `limit` step points (fraction, loss, smoothed loss), evenly spaced, the newest always in."""
-        picks = bounded_indices(len(self.losses), limit)
+    def smoothed(self, weight: float = SMOOTHING) -> list[float]:
+        """The moving average's line over every step loss at `weight` (as `smoothed` computes it), extended by the
+        rows read since it was last asked for; the lines of the last few weights asked for are kept."""
+        with self._lock:
+            average, line = self._lines.pop(weight, (0.0, []))
+            for n in range(len(line), len(self.losses)):
+                average, point = smoothing_step(average, self.losses[n], n + 1, weight)
+                line.append(point)
+            if len(self._lines) >= KEPT_LINES:
+                self._lines.pop(next(iter(self._lines)))
+            self._lines[weight] = (average, line)
+            return line
+
+    def chart_points(
+        self, limit: int = CHART_POINTS, weight: float = SMOOTHING
+    ) -> tuple[list[float], list[float], list[float]]:
+        """At most `limit` step points (fraction, loss, smoothed loss), evenly spaced, the newest always in;
+        the line is smoothed over every step, not over the points drawn."""
+        line = self.smoothed(weight)
+        picks = bounded_indices(len(line), limit)
         return (
             [self.fractions[i] for i in picks],
             [self.losses[i] for i in picks],
-            [self.smoothed[i] for i in picks],
+            [line[i] for i in picks],
         )
 
 

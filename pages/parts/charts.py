@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import html
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -19,9 +20,39 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from core.runs import MetricRow, MetricsReader, bounded_indices
-from core.runs.records import smoothed
+from core.runs.records import MAX_SMOOTHING, SMOOTHING, smoothed
 
 LOSS_COLOURS = {"step loss": "#636efa", "smoothed": "#ef553b", "epoch mean": "#00cc96"}  # the loss charts' series
+LOSS_AXIS = "loss (binary cross-entropy)"
+
+
+@dataclass(frozen=True)
+class LossView:
+    """How a loss chart is drawn: the smoothing weight of its moving average (0 draws the losses themselves, at
+    most `MAX_SMOOTHING`, in hundredths) and whether its loss axis is logarithmic."""
+
+    smoothing: float = SMOOTHING
+    log: bool = False
+
+    def __post_init__(self) -> None:
+        weight = self.smoothing if math.isfinite(self.smoothing) else SMOOTHING
+        object.__setattr__(self, "smoothing", round(min(max(weight, 0.0), MAX_SMOOTHING), 2))
+
+    def query(self) -> str:
+        """The view as a URL query, as the live panel's feed reads it back (`from_query`)."""
+        return f"smoothing={self.smoothing:g}&log={int(self.log)}"
+
+    @classmethod
+    def from_query(cls, query: Mapping[str, str]) -> LossView:
+        """The view a query asks for; what cannot be read takes the default."""
+        try:
+            weight = float(query.get("smoothing", SMOOTHING))
+        except ValueError:
+            weight = SMOOTHING
+        return cls(weight, query.get("log") == "1")
+
+
+DEFAULT_VIEW = LossView()
 
 
 def plain(text: str) -> str:
@@ -30,12 +61,12 @@ def plain(text: str) -> str:
     return html.escape(text, quote=False)
 
 
-def loss_figure(curve: MetricsReader, epochs: int) -> go.Figure:
+def loss_figure(curve: MetricsReader, epochs: int, view: LossView = DEFAULT_VIEW) -> go.Figure:
     """Step losses as points, their smoothed line, and each epoch's mean loss, against epochs done.
 
     However long the run, at most `CHART_POINTS` step points are drawn (evenly spaced, the newest included).
     """
-    fractions, loss, line = curve.chart_points()
+    fractions, loss, line = curve.chart_points(weight=view.smoothing)
     x = [f * epochs for f in fractions]
     fig = go.Figure()
     marker = {"size": 4, "opacity": 0.45, "color": LOSS_COLOURS["step loss"]}
@@ -51,13 +82,14 @@ def loss_figure(curve: MetricsReader, epochs: int) -> go.Figure:
     )
     fig.update_layout(
         xaxis_title="epoch",
-        yaxis_title="loss (binary cross-entropy)",
+        yaxis_title=LOSS_AXIS,
         height=360,
         margin={"l": 10, "r": 10, "t": 30, "b": 10},
         legend={"orientation": "h", "y": 1.12},
         uirevision="loss",
     )
     fig.update_xaxes(range=[0, epochs])
+    fig.update_yaxes(type="log" if view.log else "linear")
     return fig
 
 
@@ -77,6 +109,21 @@ def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
     return [first + i * step for i in range(math.ceil((high - first) / step - 1e-9) + 1)]
 
 
+def log_ticks(low: float, high: float) -> list[float]:
+    """Ticks of a logarithmic axis covering low..high (both > 0): 1, 2 and 5 times powers of ten, or, when
+    fewer than three of those fall in the range (losses often span less than a factor of two), round values
+    of the linear ticks, whose spacing on the axis then shows the log scale."""
+    first, last = math.floor(math.log10(low)), math.ceil(math.log10(high))
+    marks = [m * 10.0**p for p in range(first, last + 1) for m in (1, 2, 5)]
+    below = max((m for m in marks if m <= low), default=marks[0])
+    above = min((m for m in marks if m >= high), default=marks[-1])
+    inside = [m for m in marks if below <= m <= above]
+    if len(inside) >= 4:
+        return inside
+    ticks = nice_ticks(low, high)
+    return ticks if ticks[0] > 0 else [low, *ticks[1:]]
+
+
 def _label(value: float, step: float) -> str:
     """A tick label with as many decimals as the step needs (0.025 -> 3, 2.5 -> 1, 20 -> 0)."""
     decimals = max(0, -math.floor(math.log10(step)))
@@ -85,25 +132,27 @@ def _label(value: float, step: float) -> str:
     return f"{value:.{decimals}f}"
 
 
-def loss_svg(curve: MetricsReader, epochs: int) -> str:
+def loss_svg(curve: MetricsReader, epochs: int, view: LossView = DEFAULT_VIEW) -> str:
     """Step losses as dots, their smoothed line and the epoch means against epochs done, with axes and
     a legend: the same series as `loss_figure`, at most `CHART_POINTS` dots however long the run."""
-    fractions, loss, line = curve.chart_points()
+    fractions, loss, line = curve.chart_points(weight=view.smoothing)
     x = [f * epochs for f in fractions]
     means = [(m.epoch, m.loss) for m in curve.epochs]
     values = [*loss, *line, *(v for _, v in means)]
-    y_ticks = nice_ticks(min(values), max(values)) if values else [0.0, 1.0]
+    log = view.log and bool(values) and min(values) > 0  # a loss of 0 has no place on a log axis
+    y_ticks = (log_ticks if log else nice_ticks)(min(values), max(values)) if values else [0.0, 1.0]
     x_ticks = nice_ticks(0.0, float(epochs), 6)
     x_ticks = [t for t in x_ticks if t <= epochs]
+    scale = math.log10 if log else float
 
     def px(value: float) -> float:
         return LEFT + value / epochs * (SVG_WIDTH - LEFT - RIGHT)
 
     def py(value: float) -> float:
-        span = y_ticks[-1] - y_ticks[0]
-        return TOP + (y_ticks[-1] - value) / span * (SVG_HEIGHT - TOP - BOTTOM)
+        span = scale(y_ticks[-1]) - scale(y_ticks[0])
+        return TOP + (scale(y_ticks[-1]) - scale(value)) / span * (SVG_HEIGHT - TOP - BOTTOM)
 
-    parts = [*_axes(x_ticks, y_ticks, px, py), *_legend()]
+    parts = [*_axes(x_ticks, y_ticks, px, py, log), *_legend()]
     dots = "".join(f"M{px(a):.1f} {py(b):.1f}h0" for a, b in zip(x, loss, strict=True))
     parts.append(_path(dots, LOSS_COLOURS["step loss"], 5, 'stroke-linecap="round" opacity="0.45"'))
     parts.append(_path(_polyline(x, line, px, py), LOSS_COLOURS["smoothed"], 2))
@@ -121,7 +170,7 @@ def loss_svg(curve: MetricsReader, epochs: int) -> str:
     )
 
 
-def _axes(x_ticks: Sequence[float], y_ticks: Sequence[float], px: Scale, py: Scale) -> list[str]:
+def _axes(x_ticks: Sequence[float], y_ticks: Sequence[float], px: Scale, py: Scale, log: bool) -> list[str]:
     """Grid lines with their tick labels, and the two axis titles."""
     x_step = x_ticks[1] - x_ticks[0] if len(x_ticks) > 1 else 1.0
     y_step = y_ticks[1] - y_ticks[0]
@@ -129,15 +178,15 @@ def _axes(x_ticks: Sequence[float], y_ticks: Sequence[float], px: Scale, py: Sca
     parts = []
     for t in y_ticks:
         parts.append(f'<line x1="{LEFT}" x2="{SVG_WIDTH - RIGHT}" y1="{py(t):.1f}" y2="{py(t):.1f}" stroke="#e5e9f0"/>')
-        parts.append(f'<text x="{LEFT - 6}" y="{py(t) + 4:.1f}" text-anchor="end">{_label(t, y_step)}</text>')
+        label = f"{t:.3g}" if log else _label(t, y_step)
+        parts.append(f'<text x="{LEFT - 6}" y="{py(t) + 4:.1f}" text-anchor="end">{label}</text>')
     for t in x_ticks:
         parts.append(f'<line x1="{px(t):.1f}" x2="{px(t):.1f}" y1="{top}" y2="{bottom}" stroke="#e5e9f0"/>')
         parts.append(f'<text x="{px(t):.1f}" y="{bottom + 16}" text-anchor="middle">{_label(t, x_step)}</text>')
     parts.append(f'<text x="{(LEFT + SVG_WIDTH - RIGHT) / 2}" y="{SVG_HEIGHT - 6}" text-anchor="middle">epoch</text>')
     middle = (top + bottom) / 2
-    parts.append(
-        f'<text transform="translate(14 {middle}) rotate(-90)" text-anchor="middle">loss (binary cross-entropy)</text>'
-    )
+    title = f"{LOSS_AXIS}, log scale" if log else LOSS_AXIS
+    parts.append(f'<text transform="translate(14 {middle}) rotate(-90)" text-anchor="middle">{title}</text>')
     return parts
 
 
@@ -353,16 +402,18 @@ def analogy_figure(rows: list[dict[str, Any]]) -> go.Figure:
     return fig
 
 
-def compare_loss_figure(curves: dict[str, tuple[list[MetricRow], int]], per: str, x_axis: str) -> go.Figure:
+def compare_loss_figure(
+    curves: dict[str, tuple[list[MetricRow], int]], per: str, x_axis: str, view: LossView = DEFAULT_VIEW
+) -> go.Figure:
     """Loss curves of several runs (metrics, configured epochs) on one chart: epoch means or smoothed step
-    losses, against epochs done or training seconds."""
+    losses (smoothed as the Train page's chart does), against epochs done or training seconds."""
     fig = go.Figure()
     kind = "epoch" if per == "epoch" else "step"
     for name, (records, epochs) in curves.items():
         points = [m for m in records if m.kind == kind]
         x = [m.elapsed_s if x_axis == "seconds" else _epochs_done(m, epochs) for m in points]
         loss = [m.loss for m in points]
-        y = loss if kind == "epoch" else smoothed(loss)
+        y = loss if kind == "epoch" else smoothed(loss, view.smoothing)
         keep = bounded_indices(len(points))
         mode = "lines+markers" if kind == "epoch" else "lines"
         fig.add_scatter(x=[x[i] for i in keep], y=[y[i] for i in keep], mode=mode, name=plain(name))
@@ -373,6 +424,7 @@ def compare_loss_figure(curves: dict[str, tuple[list[MetricRow], int]], per: str
         margin={"l": 10, "r": 10, "t": 30, "b": 10},
         legend={"orientation": "h", "y": 1.1},
     )
+    fig.update_yaxes(type="log" if view.log else "linear")
     return fig
 
 

@@ -12,6 +12,8 @@ from core.explore.projection import vectors_stamp
 from core.explore.vectors import Embeddings
 from core.runs import MetricsReader, Run, RunError, Status
 from core.runs.launcher import Launcher
+from core.runs.records import MAX_SMOOTHING, SMOOTHING
+from pages.parts.charts import LossView
 from pages.parts.live import LiveFeed, PanelFeed, Readers, safe_status
 
 FIGURES = ("epochs_done", "mean_loss", "tokens_per_s", "device")
@@ -115,3 +117,21 @@ def scores(run: Run) -> dict[str, float | None]:
         return dict.fromkeys(SCORES)
     ws, sl = (p.spearman for p in report.pairs)
     return {"WS353": ws, "SimLex": sl, "analogy": report.analogy_total.accuracy_add}
+
+
+def loss_view(key: str) -> LossView:
+    """A loss chart's smoothing slider and log-scale toggle (keys `<key>_smoothing`, `<key>_log`): the Train
+    page's chart, live and once the run ended, and Compare's read the same two controls."""
+    left, right = st.columns([3, 1], vertical_alignment="bottom")
+    weight = left.slider(
+        "Smoothing of the loss line",
+        0.0,
+        MAX_SMOOTHING,
+        SMOOTHING,
+        0.01,
+        key=f"{key}_smoothing",
+        help="Weight of the past in the exponential moving average of the step losses, debiased as TensorBoard "
+        "does, so the line starts at the first loss; 0 draws the step losses themselves.",
+    )
+    log = right.toggle("Log-scale loss", key=f"{key}_log")
+    return LossView(weight, log)

@@ -22,14 +22,14 @@ from html import escape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, unquote
+from urllib.parse import parse_qsl, quote, unquote
 
 import streamlit as st
 
 from core.config import ConfigError
 from core.runs import MetricRow, MetricsReader, Run, RunError, Status, WatchResult
 from core.runs.launcher import Launcher
-from pages.parts.charts import loss_svg
+from pages.parts.charts import DEFAULT_VIEW, LossView, loss_svg
 from pages.parts.hosts import host_allowed
 
 LIVE_STATES = ("running", "queued")
@@ -42,7 +42,15 @@ RANKS_HEADER = ("rank", "raw tokens/s")
 
 def active(reg: Launcher, run: Run, status: Status) -> bool:
     """Training or waiting to train, started here or by any other process: the page keeps following it."""
-    return reg.is_live(run) or reg.is_queued(run) or status.state in LIVE_STATES
+    return phase(reg, run, status) != "ended"
+
+
+def phase(reg: Launcher, run: Run, status: Status) -> str:
+    """`queued`, `running` (its process starts or trains) or `ended`: what the page around the panel shows
+    changes with it (the queue list, the buttons), so a change of phase redraws the page."""
+    if reg.is_live(run) or status.state == "running":
+        return "running"
+    return "queued" if reg.is_queued(run) or status.state in LIVE_STATES else "ended"
 
 
 def safe_status(run: Run) -> Status:
@@ -71,18 +79,35 @@ def share_done(last: MetricRow) -> float:
     return min(max(last.fraction, 0.0), 1.0)
 
 
-def progress_text(last: MetricRow) -> str:
-    eta = f"ETA {last.eta_s:.0f} s" if last.eta_s < float("inf") else "ETA unknown"
-    return f"{share_done(last):.0%} done · {eta}"
+def progress_text(last: MetricRow, state: str = "running") -> str:
+    """`71% done · ETA 3 s` while the run trains; otherwise where it stands (`Stopped at 71%`, `Queued at 71%` for
+    a resumed run that waits), with no ETA."""
+    if state == "running":
+        eta = f"ETA {last.eta_s:.0f} s" if last.eta_s < float("inf") else "ETA unknown"
+        return f"{share_done(last):.0%} done · {eta}"
+    if state == "finished":
+        return "100% done"
+    return f"{state.capitalize()} at {share_done(last):.0%}"
+
+
+CENTERS_LABEL = "Book's tokens/sec"
+RAW_LABEL = "Raw tokens/s"
+SPEED_CAPTION = (
+    "The book's tokens/sec is what D2L's train function prints: center words trained per second, after "
+    "subsampling (centers/s). Raw tokens/s counts the corpus's tokens before subsampling, as gensim and our "
+    "benchmarks do."
+)
 
 
 def figures(last: MetricRow, epochs: int) -> tuple[tuple[str, str], ...]:
-    """The four figures under the progress bar, as (label, value)."""
+    """The figures under the progress bar, as (label, value): both speeds, each named as what it counts."""
+    centers = f"{last.centers_per_s:,.0f}" if last.centers_per_s is not None else "–"
     return (
         ("Epoch", f"{last.epoch} / {epochs}"),
-        ("Tokens/s", f"{last.tokens_per_s:,.0f}"),
-        ("Elapsed", f"{last.elapsed_s:.1f} s"),
         ("Loss", f"{last.loss:.4f}"),
+        (CENTERS_LABEL, centers),
+        (RAW_LABEL, f"{last.tokens_per_s:,.0f}"),
+        ("Elapsed", f"{last.elapsed_s:.1f} s"),
     )
 
 
@@ -107,37 +132,38 @@ def watch_rows(results: list[WatchResult]) -> list[tuple[str, str]]:
 # --- the panel's HTML -----------------------------------------------------------------------------------
 
 
-def render(run: Run, reader: MetricsReader, status: Status, reg: Launcher) -> str:
+def render(run: Run, reader: MetricsReader, status: Status, reg: Launcher, view: LossView = DEFAULT_VIEW) -> str:
     """The panel; a damaged config shows as its error in the panel."""
     try:
-        return panel_html(run, reader, status, reg)
+        return panel_html(run, reader, status, reg, view)
     except (RunError, ConfigError) as exc:
         return f'<p class="error">{escape(str(exc))}</p>'
 
 
-def panel_html(run: Run, reader: MetricsReader, status: Status, reg: Launcher) -> str:
+def panel_html(run: Run, reader: MetricsReader, status: Status, reg: Launcher, view: LossView) -> str:
     parts = [f'<div class="state">{escape(state_line(status, reg, run))}</div>']
     if reader.last is None:
         parts.append(f'<p class="caption">{NO_STEPS_YET}</p>')
     else:
-        parts.append(progress_html(reader, run.config().epochs))
+        parts.append(progress_html(reader, run.config().epochs, view, phase(reg, run, status)))
     parts.append("<h3>Watch words</h3>")
     parts.append(watch_html(reader))
     return "".join(parts)
 
 
-def progress_html(reader: MetricsReader, epochs: int) -> str:
-    """Progress bar and ETA, the four figures, the loss chart and, for several processes, each one's throughput."""
+def progress_html(reader: MetricsReader, epochs: int, view: LossView, now: str = "running") -> str:
+    """Progress bar and ETA, the figures, the loss chart and, for several processes, each one's throughput."""
     last = reader.last
     cells = "".join(
         f'<div><div class="label">{a}</div><div class="value">{b}</div></div>' for a, b in figures(last, epochs)
     )
-    svg = base64.b64encode(loss_svg(reader, epochs).encode("utf-8")).decode("ascii")
+    svg = base64.b64encode(loss_svg(reader, epochs, view).encode("utf-8")).decode("ascii")
     parts = [
         f'<div class="progress" role="progressbar" aria-valuemin="0" aria-valuemax="100" '
         f'aria-valuenow="{share_done(last) * 100:.0f}"><div style="width:{share_done(last):.1%}"></div></div>',
-        f'<p class="caption">{progress_text(last)}</p>',
+        f'<p class="caption">{progress_text(last, now)}</p>',
         f'<div class="figures">{cells}</div>',
+        f'<p class="caption">{escape(SPEED_CAPTION)}</p>',
         f'<img class="chart" alt="loss chart" src="data:image/svg+xml;base64,{svg}">',
         f'<p class="caption">{points_logged(reader)}</p>',
     ]
@@ -190,7 +216,7 @@ class PanelFeed:
         self.reg = reg
         self.readers = readers
 
-    def __call__(self, name: str) -> dict[str, Any]:
+    def __call__(self, name: str, query: dict[str, str] | None = None) -> dict[str, Any]:
         try:
             run = Run.open(name, self.reg.root)
         except RunError as exc:
@@ -198,10 +224,13 @@ class PanelFeed:
         status = safe_status(run)
         reader = self.readers.reader(run)
         reader.poll()
-        return {"html": render(run, reader, status, self.reg), "ended": not active(self.reg, run, status)}
+        now = phase(self.reg, run, status)
+        html = render(run, reader, status, self.reg, LossView.from_query(query or {}))
+        return {"html": html, "phase": now, "ended": now == "ended"}
 
 
-Render = Callable[[str], dict[str, Any]]  # a run name to the JSON-able reply; raises LookupError for no such run
+# A run name and the URL's query (the loss chart's view) to the JSON-able reply; raises LookupError for no such run
+Render = Callable[[str, dict[str, str]], dict[str, Any]]
 
 
 class LiveFeed:
@@ -225,8 +254,8 @@ class LiveFeed:
     def port(self) -> int:
         return self._server.server_address[1]
 
-    def url(self, run_name: str) -> str:
-        return f"http://127.0.0.1:{self.port}/{self.token}/{quote(run_name, safe='')}"
+    def url(self, run_name: str, view: LossView = DEFAULT_VIEW) -> str:
+        return f"http://127.0.0.1:{self.port}/{self.token}/{quote(run_name, safe='')}?{view.query()}"
 
     def close(self) -> None:
         self._server.shutdown()
@@ -273,8 +302,9 @@ def _handler(token: str, render: Render, idle_s: float) -> type[BaseHTTPRequestH
             if not self.path.startswith(prefix):
                 self._reply(404, {"error": "not found"})
                 return
+            name, _, query = self.path[len(prefix) :].partition("?")
             try:
-                body = render(unquote(self.path[len(prefix) :].split("?", 1)[0]))
+                body = render(unquote(name), dict(parse_qsl(query)))
             except LookupError as exc:
                 self._reply(404, {"error": str(exc)})
                 return
@@ -321,7 +351,8 @@ CSS = """
 """
 
 # Fetches the panel each second (not while the tab is hidden) and swaps it in; asks Python for a rerun (the
-# `ended` trigger) once, when the run no longer trains or waits, so that the page shows the ended run.
+# `changed` trigger) when the run's phase changes (it starts after waiting in the queue, or ends), so that
+# the page around the panel (the queue list, the buttons) or the ended run shows.
 JS = f"""
 export default function(component) {{
     const {{ data, parentElement, setTriggerValue }} = component;
@@ -332,18 +363,20 @@ export default function(component) {{
         parentElement.appendChild(box);
     }}
     if (data.html) box.innerHTML = data.html;
-    let shown = data.html, ended = false, busy = false;
+    // Each phase the feed reports is told to Python once; polling goes on until the component is gone, as
+    // a phase seen in passing (a process between the queue and its lock) may leave the panel where it is.
+    let shown = data.html, told = data.phase, gone = false, busy = false;
     async function poll() {{
-        if (ended || busy || document.hidden) return;
+        if (gone || busy || document.hidden) return;
         busy = true;
         try {{
             const reply = await fetch(data.url, {{ cache: "no-store" }});
             if (reply.ok) {{
                 const body = await reply.json();
                 if (body.html !== shown) {{ box.innerHTML = body.html; shown = body.html; }}
-                if (body.ended) {{ ended = true; setTriggerValue("ended", true); }}
+                if (body.phase !== told) {{ told = body.phase; setTriggerValue("changed", body.phase); }}
             }} else if (reply.status === 404) {{
-                ended = true; setTriggerValue("ended", true);
+                gone = true; setTriggerValue("changed", "ended");
             }}
         }} catch (error) {{
             /* the server restarts or is gone: Streamlit shows that; try again at the next poll */
@@ -362,14 +395,17 @@ export default function(component) {{
 _mount = st.components.v2.component("w2v_live_panel", css=CSS, js=JS)
 
 
-def live_panel(run: Run, reader: MetricsReader, status: Status, reg: Launcher, feed: LiveFeed | None) -> None:
+def live_panel(
+    run: Run, reader: MetricsReader, status: Status, reg: Launcher, feed: LiveFeed | None, view: LossView
+) -> None:
     """Draw the panel: followed by the browser through `feed`, or, with none, as it is now (the fragment
-    around it polls). When the run ends, the fragment reruns."""
-    html = render(run, reader, status, reg)
+    around it polls). When the run's phase changes, the fragment reruns."""
+    html = render(run, reader, status, reg, view)
     if feed is None:
         st.html(f'<div class="w2v-live">{html}</div><style>{CSS}</style>')
     else:
-        _mount(data={"url": feed.url(run.name), "html": html}, key=f"live_{run.name}", on_ended_change=_ignore)
+        data = {"url": feed.url(run.name, view), "html": html, "phase": phase(reg, run, status)}
+        _mount(data=data, key=f"live_{run.name}", on_changed_change=_ignore)
 
 
 def _ignore() -> None:

@@ -1,7 +1,8 @@
 """The Train page's form, drawn from the settings schema (`core.config.SCHEMA`) and kept across page visits.
 
-Only the settings the chosen mode and device use are shown, in plain words, each with its help and range;
-a refused Start puts its message under the field it concerns.
+Every setting keeps its place whatever the mode and device: those the chosen mode and device do not use are
+greyed out, not removed, so no field moves when the mode changes. Each is labelled in plain words with the
+book's name beside ours, and has its help and range; a refused Start puts its message under its field.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import streamlit as st
 import torch
 
 from core.config import SCHEMA, ConfigError, Setting, TrainConfig
+from core.data.corpora import PTB_URL, install_ptb, ptb_needs_download, ptb_zip
 from core.data.store import STORE_THRESHOLD_BYTES
 from core.device import DeviceError, available_devices, resolve_device
 
@@ -65,6 +67,7 @@ def settings_defaults() -> dict[str, Any]:
         "cfg_corpus": DEFAULTS.corpus,
         **{f"cfg_{s.name}": initial_value(s) for s in form_settings()},
         "cfg_corpus_path": "",
+        "cfg_ptb_zip": "",
         "cfg_processes": GPUS if GPUS > 1 else 1,
         "run_name": "",
         "watch_words": WATCH_DEFAULT,
@@ -88,22 +91,14 @@ def restore_settings() -> None:
 
 
 def keep_settings() -> None:
-    """Copy the form's values aside, and drop the keys of settings hidden this run.
-
-    A value set on a key whose widget is not drawn would come back from under a later widget's value once
-    that widget goes (Streamlit keeps the two apart), so hidden settings live only in the copy until shown.
-    """
+    """Copy the form's values aside, for the next visit of the page (see `restore_settings`)."""
     kept = st.session_state.get(KEPT_SETTINGS, {})
     present = {key: st.session_state[key] for key in settings_defaults() if key in st.session_state}
     st.session_state[KEPT_SETTINGS] = {**kept, **present}
-    shown = {s.name for s in shown_settings()}
-    for setting in form_settings():
-        if setting.name not in SPECIAL and setting.name not in shown:
-            st.session_state.pop(f"cfg_{setting.name}", None)
 
 
 def setting_value(key: str) -> Any:
-    """A setting's current value, also when its widget is hidden for the chosen mode or device."""
+    """A setting's current value, also before its widget is drawn."""
     if key in st.session_state:
         return st.session_state[key]
     return st.session_state.get(KEPT_SETTINGS, {}).get(key, settings_defaults()[key])
@@ -135,20 +130,37 @@ def field_error(name: str, where: Any = st) -> None:
         where.error(message)
 
 
-def widget_help(setting: Setting) -> str:
-    unit = f" ({setting.unit})" if setting.unit else ""
-    resume = " May change when resuming." if setting.resumable else ""
-    return f"{setting.help[0].upper()}{setting.help[1:]}{unit}. Range {setting.range_text()}.{resume}"
+def form_label(setting: Setting) -> str:
+    """Our name with the book's beside it: `Epochs · num_epochs`."""
+    return f"{setting.label} · `{setting.book}`" if setting.book else setting.label
+
+
+def widget_help(setting: Setting, unused: str = "") -> str:
+    """The help, unit, range (or choices), the book's name and whether a resume may change it."""
+    limits = setting.range_text()
+    where = "Choices" if setting.choices else "Range"
+    parts = [f"{setting.help[0].upper()}{setting.help[1:]}{setting.unit_text()}."]
+    parts += [f"{where} {limits}."] if limits else []
+    parts += [f"The book calls it `{setting.book}`."] if setting.book else []
+    parts += ["May change when resuming."] if setting.resumable else []
+    parts += [unused] if unused else []
+    return " ".join(parts)
 
 
 def number_box(setting: Setting, where: Any) -> None:
     """A number box without bounds of its own: any value reaches `TrainConfig`, whose refusal names the field
     (a bounded box would silently keep its old value instead). Like every widget of the form, it is given
-    the value the form holds as its default (see `held`)."""
+    the value the form holds as its default (see `held`). A setting the chosen mode and device do not use
+    is greyed out, keeping its value and its place."""
     step = float(setting.step or 1)
     fmt = "%g" if setting.whole or setting.name == "subsample" else "%.4f"
     key = f"cfg_{setting.name}"
-    where.number_input(setting.label, value=held(key), step=step, format=fmt, key=key, help=widget_help(setting))
+    mode, device = str(setting_value("cfg_mode")), used_device()
+    used = setting.used_by(mode, device)
+    unused = "" if used else f"Not used by the {mode} mode on {device}: greyed out, its value kept."
+    label = form_label(setting)
+    help_text = widget_help(setting, unused)
+    where.number_input(label, value=held(key), step=step, format=fmt, key=key, help=help_text, disabled=not used)
     field_error(setting.name, where)
 
 
@@ -172,10 +184,10 @@ def used_device() -> str:
         return "cpu"
 
 
-def shown_settings() -> list[Setting]:
-    """The number settings that the chosen mode and device use (the others are hidden, keeping their values)."""
-    mode, device = str(setting_value("cfg_mode")), used_device()
-    return [s for s in form_settings() if s.name not in SPECIAL and s.used_by(mode, device)]
+def number_settings() -> list[Setting]:
+    """The settings drawn as number boxes, in the schema's order: the same boxes in the same places in every
+    mode and on every device (those not used are greyed out)."""
+    return [s for s in form_settings() if s.name not in SPECIAL]
 
 
 def settings_form() -> None:
@@ -191,10 +203,11 @@ def settings_form() -> None:
     devices = dict(available_devices())
     options = list(devices)
     index = index_of(options, "cfg_device")
-    st.selectbox(device.label, options, index, format_func=devices.get, key="cfg_device", help=widget_help(device))
+    label = form_label(device)
+    st.selectbox(label, options, index, format_func=devices.get, key="cfg_device", help=widget_help(device))
     field_error("device")
-    columns = st.columns(4)
-    for n, setting in enumerate(s for s in shown_settings() if s.group != "processes"):
+    columns = st.columns(4, vertical_alignment="bottom")
+    for n, setting in enumerate(s for s in number_settings() if s.group != "processes"):
         number_box(setting, columns[n % 4])
     help_text = "A folder name; by default date, corpus and mode."
     st.text_input("Run name (optional)", held("run_name"), key="run_name", help=help_text)
@@ -219,6 +232,8 @@ def corpus_fields() -> None:
     st.radio(SCHEMA["corpus"].label, corpora, index, format_func=CORPORA.get, key="cfg_corpus", horizontal=True)
     if st.session_state.get("cfg_corpus") == "upload":
         st.file_uploader("Text file: one sentence per line, words split on white space", ["txt", "gz"], key="upload")
+    if st.session_state.get("cfg_corpus") == "ptb" and ptb_needs_download():
+        ptb_source_field()
     if st.session_state.get("cfg_corpus") == "path":
         st.text_input(
             "Path of a UTF-8 text file (.txt or .gz) on the machine running the app",
@@ -232,6 +247,33 @@ def corpus_fields() -> None:
     st.checkbox(lowercase.label, bool(held("cfg_lowercase")), key="cfg_lowercase", help=widget_help(lowercase))
 
 
+def ptb_source_field() -> None:
+    """Said before Start: PTB is not on this machine, so Start downloads it (the network is needed), unless the
+    path of a copy is given here."""
+    st.info(
+        f"The Penn Treebank is not on this machine yet: Start downloads it (2 MB) from {PTB_URL}, which needs "
+        "the network. Offline? Give the path of a copy of ptb.zip below, or choose the Lee corpus."
+    )
+    st.text_input(
+        "Path of a copy of ptb.zip (optional)",
+        held("cfg_ptb_zip"),
+        key="cfg_ptb_zip",
+        help="It is checked against the book's file (sha1) and kept in the cache, so later runs find it too.",
+    )
+
+
+def fetch_ptb(data_dir: Path | None) -> None:
+    """Before a PTB run exists: copy the given ptb.zip into the cache, or download it, so that an offline Start
+    is refused with its reason (and how to give a copy) instead of leaving a failed run behind."""
+    if not ptb_needs_download(data_dir):
+        return
+    local = str(setting_value("cfg_ptb_zip")).strip()
+    if local:
+        install_ptb(local)
+    else:
+        ptb_zip(data_dir)
+
+
 def processes_field() -> None:
     """How many torchrun processes train the run: one per GPU on a multi-GPU machine; CPU ones for trying it."""
     with st.expander("Several processes (data-parallel training with torchrun)", expanded=GPUS > 1):
@@ -239,7 +281,7 @@ def processes_field() -> None:
         help_text = "1 trains in this app's process."
         left.number_input("Processes", value=held("cfg_processes"), step=1, key="cfg_processes", help=help_text)
         field_error("processes", left)
-        for setting in shown_settings():
+        for setting in number_settings():
             if setting.group == "processes":
                 number_box(setting, right)
         if GPUS > 1:

@@ -124,7 +124,9 @@ class Setting:
         """`1 to 1000`, `1e-07 to 10`: how the form, the CLI's --help and the README state the range."""
         if self.low is None or self.high is None:
             return ", ".join(self.choices)
-        return f"{self.low} to {self.high}" if self.whole else f"{self.low:g} to {self.high:g}"
+        if not self.whole:
+            return f"{self.low:g} to {self.high:g}"
+        return f"{self.low} to {_whole_text(self.high)}"
 
     def used_by(self, mode: str, device: str) -> bool:
         """Whether training in `mode` on the resolved `device` (cpu, cuda, mps) reads this setting."""
@@ -132,6 +134,12 @@ class Setting:
             want_mode in ("*", mode) and want_device in ("*", device)
             for want_mode, want_device in (pattern.split("/") for pattern in self.uses)
         )
+
+
+def _whole_text(value: int) -> str:
+    """A bound of 2^k - 1 (k >= 32) as `2^63 − 1`, which a reader checks at a glance; others as digits."""
+    k = (value + 1).bit_length() - 1
+    return f"2^{k} − 1" if k >= 32 and value + 1 == 1 << k else str(value)
 
 
 SCHEMA: dict[str, Setting] = {
@@ -240,11 +248,10 @@ SCHEMA: dict[str, Setting] = {
         Setting(
             "seed",
             "Random seed",
-            "the same seed gives the same random draws (subsampling, noise words, batch order); a 32-bit value, as "
-            "NumPy's seeds",
+            "the same seed gives the same random draws (subsampling, noise words, batch order)",
             "",
             0,
-            2**32 - 1,
+            2**63 - 1,
             1,
         ),
         Setting(

@@ -345,7 +345,7 @@ def test_evaluate_on_a_damaged_vectors_file_is_one_line(tmp_path: Path, capsys: 
 # --- 4. edges of every setting and argument ----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("seed", [2**32 - 1, 2**31, 18446688])
+@pytest.mark.parametrize("seed", [2**63 - 1, 18446688733644, 2**62])
 def test_every_documented_seed_trains(tiny_corpus: Path, seed: int, capsys: pytest.CaptureFixture) -> None:
     argv = ["train", "--corpus", str(tiny_corpus), "--min-freq", "2", "--epochs", "1", "--embed-size", "8"]
     assert main([*argv, "--seed", str(seed), "--threads", "1"]) == 0

@@ -304,17 +304,21 @@ class Progress:
         self.last_point, self.last_position = time.perf_counter(), self.position
         elapsed = max(self.last_point - self.begin, 1e-9)
         rate = self.epochs_done / elapsed
+        own_tokens_per_s = rate * self.shard_tokens
+        centers_per_s = self.centers / elapsed
+        if self.ranks and own_tokens_per_s > 0:  # this rank's centers, scaled to every rank's raw tokens
+            centers_per_s *= sum(self.ranks) / own_tokens_per_s
         return MetricRow(
             kind=kind,
             epoch=self.epoch + 1,
             fraction=self.position / self.epochs,
             loss=loss,
-            tokens_per_s=sum(self.ranks) if self.ranks else self.epochs_done * self.shard_tokens / elapsed,
+            tokens_per_s=sum(self.ranks) if self.ranks else own_tokens_per_s,
             elapsed_s=self.before + elapsed,
             eta_s=(self.epochs - self.position) / rate if rate > 0 else float("inf"),
             time=time.time(),
             rank_tokens_per_s=tuple(self.ranks),
-            centers_per_s=self.centers / elapsed,
+            centers_per_s=centers_per_s,
         )
 
     def outcome(self, stopped: bool, epoch_losses: list[float]) -> Outcome:

@@ -138,3 +138,18 @@ def test_watch_words_are_ranked_on_one_blas_thread(tiny_corpus: Path, monkeypatc
     reader = run.metrics_reader()
     reader.poll()
     assert reader.watch is not None and reader.watch.results[0].word == "cat1"
+
+
+def test_the_books_centers_per_second_count_every_rank() -> None:
+    """With two ranks at the same speed, the book's tokens/sec doubles, as raw tokens/s does."""
+    from core.trainer import Progress
+
+    progress = Progress(epochs=1, shard_tokens=1000, before=0.0, first_epoch=0)
+    progress.start_segment(raw_tokens=1000, centers=600)
+    progress.add(300)
+    alone = progress.point("step", 0.5)
+    progress.ranks = [alone.tokens_per_s, alone.tokens_per_s]
+    both = progress.point("step", 0.5)
+    assert both.tokens_per_s == pytest.approx(2 * alone.tokens_per_s, rel=1e-9)
+    assert both.centers_per_s == pytest.approx(2 * alone.centers_per_s, rel=1e-9)
+    assert alone.centers_per_s == pytest.approx(alone.tokens_per_s * 0.6, rel=1e-6)

@@ -1,0 +1,186 @@
+"""Where a map's text labels go: a greedy, collision-free placement in pixel space.
+
+The chart knows its exact pixel size, axis ranges and label font (a monospace one, so a label's width is its
+length times the font's advance), so each point's pixel position and each label's box are known before the
+browser draws them. Labels are placed in order of priority:
+
+- `must` (a searched word and its neighbours): always labelled. First beside the point; else farther out, in
+  rings of growing radius, joined to the point by a leader line; else stacked along the plot's side, also
+  with a leader line.
+- `wanted` (a clicked word's neighbours, a chosen cluster, a selection): the same search, but a label that
+  finds no room is left out.
+- `extra` (the most frequent words): only right beside their point, up to `limit` of them.
+
+No label overlaps another, and none covers the point of a `must` or `wanted` word.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+GAP = 2.0  # pixels between a point's edge and its label, and between two labels
+RING_ANGLES = 24  # directions tried on each ring around a point
+SIDE_MARGIN = 4.0  # pixels between a label stacked along the side and the plot's edge
+
+
+@dataclass(frozen=True)
+class Label:
+    """A placed label: the row of its point, its centre in pixels (y grows downwards), its size, and whether a
+    leader line joins it to its point (it sits away from it)."""
+
+    index: int
+    x: float
+    y: float
+    width: float
+    height: float
+    leader: bool
+
+    @property
+    def box(self) -> tuple[float, float, float, float]:
+        """(left, top, right, bottom) in pixels."""
+        return (self.x - self.width / 2, self.y - self.height / 2, self.x + self.width / 2, self.y + self.height / 2)
+
+
+@dataclass(frozen=True)
+class Canvas:
+    """The plot area in pixels, the label boxes' height, and the radius of a drawn point."""
+
+    width: float
+    height: float
+    label_height: float
+    point_radius: float = 5.0
+
+
+def intersects(a: Sequence[float], b: Sequence[float]) -> bool:
+    """Whether two (left, top, right, bottom) boxes share any area."""
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def leader_end(label: Label, x: float, y: float) -> tuple[float, float]:
+    """The point of the label's box nearest to (x, y), where its leader line ends."""
+    left, top, right, bottom = label.box
+    return min(max(x, left), right), min(max(y, top), bottom)
+
+
+class _Board:
+    """Placed boxes and the points labels must leave visible, with vectorised tests of candidate boxes."""
+
+    def __init__(self, canvas: Canvas, guarded: np.ndarray) -> None:
+        self.canvas = canvas
+        self.boxes = np.empty((0, 4))
+        self.guarded = guarded.reshape(-1, 2)
+
+    def free(self, candidates: np.ndarray) -> np.ndarray:
+        """Which (left, top, right, bottom) candidates lie inside the plot, clear of every placed box (by `GAP`)
+        and of every guarded point."""
+        c, r = self.canvas, self.canvas.point_radius
+        left, top, right, bottom = (candidates[:, k : k + 1] for k in range(4))
+        ok = (left[:, 0] >= 0) & (top[:, 0] >= 0) & (right[:, 0] <= c.width) & (bottom[:, 0] <= c.height)
+        if len(self.boxes):
+            b = self.boxes.T
+            hit = (left < b[2] + GAP) & (b[0] < right + GAP) & (top < b[3] + GAP) & (b[1] < bottom + GAP)
+            ok &= ~hit.any(axis=1)
+        if len(self.guarded):
+            g = self.guarded.T
+            covers = (left < g[0] + r) & (g[0] - r < right) & (top < g[1] + r) & (g[1] - r < bottom)
+            ok &= ~covers.any(axis=1)
+        return ok
+
+    def take(self, index: int, centre: np.ndarray, width: float, leader: bool) -> Label:
+        label = Label(index, float(centre[0]), float(centre[1]), width, self.canvas.label_height, leader)
+        self.boxes = np.vstack([self.boxes, label.box])
+        return label
+
+
+def _boxes(centres: np.ndarray, width: float, height: float) -> np.ndarray:
+    half = np.array([width / 2, height / 2])
+    return np.hstack([centres - half, centres + half])
+
+
+def beside(x: float, y: float, width: float, canvas: Canvas) -> np.ndarray:
+    """Label centres right beside a point, best first: above, below, right, left, then the four corners."""
+    dx = canvas.point_radius + GAP + width / 2
+    dy = canvas.point_radius + GAP + canvas.label_height / 2
+    offsets = [(0, -dy), (0, dy), (dx, 0), (-dx, 0), (dx, -dy), (-dx, -dy), (dx, dy), (-dx, dy)]
+    return np.array([(x + a, y + b) for a, b in offsets])
+
+
+def rings(x: float, y: float, canvas: Canvas) -> np.ndarray:
+    """Label centres on circles of growing radius around a point (one label height apart), out to the plot's
+    far corner, nearest first."""
+    reach = float(np.hypot(canvas.width, canvas.height))
+    radii = np.arange(2.5 * canvas.label_height, reach, canvas.label_height)
+    angles = np.linspace(0.0, 2 * np.pi, RING_ANGLES, endpoint=False)
+    dx = (radii[:, None] * np.cos(angles)[None, :]).ravel()
+    dy = (radii[:, None] * np.sin(angles)[None, :]).ravel()
+    return np.column_stack([x + dx, y + dy])
+
+
+def along_the_sides(y: float, width: float, canvas: Canvas) -> np.ndarray:
+    """Label centres stacked down the right and left edges of the plot, those level with the point first."""
+    h = canvas.label_height + GAP
+    rows = np.arange(h / 2, canvas.height - h / 2 + 1e-9, h)
+    rows = rows[np.argsort(np.abs(rows - y), kind="stable")]
+    right = np.column_stack([np.full(len(rows), canvas.width - SIDE_MARGIN - width / 2), rows])
+    left = np.column_stack([np.full(len(rows), SIDE_MARGIN + width / 2), rows])
+    return np.vstack([right, left])
+
+
+def place_labels(
+    points: np.ndarray,
+    widths: np.ndarray,
+    canvas: Canvas,
+    must: Sequence[int],
+    wanted: Sequence[int] = (),
+    extra: Sequence[int] = (),
+    limit: int = 0,
+) -> list[Label]:
+    """Labels for the rows of `points` (pixel positions, y down) whose label boxes are `widths` wide; see the
+    module's docstring for the order. A row listed twice keeps its first place. A `must` label that finds no
+    room anywhere (a plot too small for them all) is left out; callers can compare the count."""
+    points = np.asarray(points, dtype=float).reshape(-1, 2)
+    widths = np.asarray(widths, dtype=float)
+    must, wanted, extra = _first_places(must, wanted, extra)
+    board = _Board(canvas, points[[*must, *wanted]])
+    placed: list[Label] = []
+    for group, sides in ((must, True), (wanted, False)):
+        for i in group:
+            if (label := _place_far(board, i, points[i], widths[i], sides)) is not None:
+                placed.append(label)
+    taken = 0
+    for i in extra:
+        if taken >= limit:
+            break
+        x, y = points[i]
+        centres = beside(x, y, widths[i], canvas)
+        ok = board.free(_boxes(centres, widths[i], canvas.label_height))
+        if ok.any():
+            placed.append(board.take(i, centres[int(np.argmax(ok))], widths[i], leader=False))
+            taken += 1
+    return placed
+
+
+def _first_places(*groups: Sequence[int]) -> list[list[int]]:
+    """The groups with every row kept only where it first appears."""
+    seen: set[int] = set()
+    kept = []
+    for group in groups:
+        kept.append([i for i in dict.fromkeys(int(i) for i in group) if i not in seen])
+        seen.update(kept[-1])
+    return kept
+
+
+def _place_far(board: _Board, index: int, point: np.ndarray, width: float, sides: bool) -> Label | None:
+    """Beside the point, else on the nearest free ring position, else (when `sides`) along a side."""
+    x, y = point
+    tries = [(beside(x, y, width, board.canvas), False), (rings(x, y, board.canvas), True)]
+    if sides:
+        tries.append((along_the_sides(y, width, board.canvas), True))
+    for centres, leader in tries:
+        ok = board.free(_boxes(centres, width, board.canvas.label_height))
+        if ok.any():
+            return board.take(index, centres[int(np.argmax(ok))], width, leader)
+    return None

@@ -41,9 +41,15 @@ MAP_SIZES = {
 MAPS_KEPT = 16
 CLICKED, SELECTED = "pj_clicked", "pj_selected"  # session keys: the clicked word, the box/lasso-selected words
 MAX_SELECTED = 300  # words of a selection that compete for labels
-# The main column's padding is Streamlit's default (5 rem at the sides, 6 rem on top) narrowed on this page only,
-# so that a 1040-px map fits beside the sidebar of a 1400-px window.
-NARROW_PADDING = "<style>[data-testid='stMainBlockContainer']{padding:3.5rem 1rem 2rem 1rem}</style>"
+# This page's own style: the main column's padding (Streamlit's default: 5 rem at the sides, 6 rem on top)
+# narrowed, so that a 1040-px map fits beside the sidebar of a 1400-px window; and no retained map. While a
+# script runs, Streamlit keeps showing, greyed, each widget of the last run that this run has not drawn yet;
+# a chart with selections is a widget whose identity is its figure, so while a new map computes the last
+# one stayed below it as a greyed ghost until the run ended.
+PAGE_STYLE = (
+    "<style>[data-testid='stMainBlockContainer']{padding:3.5rem 1rem 2rem 1rem}"
+    "[data-testid='stMainBlockContainer'] [data-retained='true']{display:none}</style>"
+)
 
 
 @st.cache_resource
@@ -215,8 +221,8 @@ def compute_map(emb: Embeddings, settings: Settings, frame_box, size: MapSize) -
         title = f"t-SNE of {len(words):,} words: iteration {done} of {total}"
         frame_box.plotly_chart(progress_figure(coords, words, title, size), width="content")
 
-    with frame_box, st.spinner(f"{name} of {len(words):,} words…", show_time=True):
-        return word_map(emb, settings, progress if settings.method == "tsne" else None)
+    frame_box.info(f"{name} of {len(words):,} words…")
+    return word_map(emb, settings, progress if settings.method == "tsne" else None)
 
 
 def wanted_words(frame: pd.DataFrame, clicked: list[str], cluster: int | None, settings: Settings) -> list[str]:
@@ -225,6 +231,24 @@ def wanted_words(frame: pd.DataFrame, clicked: list[str], cluster: int | None, s
     members = frame[frame["cluster"] == cluster].sort_values("rank")["word"] if cluster is not None else []
     rest = settings.focus if settings.isolate else ()
     return [*clicked, *members, *st.session_state.get(SELECTED, []), *rest]
+
+
+def download(source: Source, settings: Settings, key: tuple) -> None:
+    """The map's coordinates as CSV, made when clicked: the button is drawn before the map computes, so it is
+    never a greyed leftover of the last run meanwhile."""
+
+    def coordinates() -> bytes:
+        frame = stored_map(key)
+        return b"" if frame is None else frame.to_csv(index=False).encode("utf-8")
+
+    st.download_button(
+        "Download coordinates (CSV)",
+        coordinates,
+        file_name=f"{source.file_stem}-{settings.method}-{settings.dims}d.csv",
+        mime="text/csv",
+        on_click="ignore",
+        key="pj_download",
+    )
 
 
 def draw_map(source: Source, emb: Embeddings) -> None:
@@ -236,7 +260,9 @@ def draw_map(source: Source, emb: Embeddings) -> None:
         if warning:
             st.warning(warning)
     key = cache_key(source.key, settings)
-    frame_box, download_box = st.empty(), st.empty()
+    with st.sidebar:
+        download(source, settings, key)
+    frame_box = st.empty()
     frame = stored_map(key)
     if frame is None:
         try:
@@ -257,16 +283,9 @@ def draw_map(source: Source, emb: Embeddings) -> None:
         selection_mode=("points", "box", "lasso"),
         key="pj_map",
     )
-    download_box.download_button(
-        "Download coordinates (CSV)",
-        frame.to_csv(index=False).encode("utf-8"),
-        file_name=f"{source.file_stem}-{settings.method}-{settings.dims}d.csv",
-        mime="text/csv",
-        on_click="ignore",
-    )
 
 
-st.html(NARROW_PADDING)
+st.html(PAGE_STYLE)
 with st.sidebar:
     chosen = explorer_page("projection", "Projection", "pj_run")
 if chosen:

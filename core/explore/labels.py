@@ -5,8 +5,8 @@ length times the font's advance), so each point's pixel position and each label'
 browser draws them. Labels are placed in order of priority:
 
 - `must` (a searched word and its neighbours): always labelled. First beside the point; else farther out, in
-  rings of growing radius, joined to the point by a leader line; else stacked along the plot's side, also
-  with a leader line.
+  rings of growing radius, joined to the point by a leader line; else in any free place of the plot, along
+  its sides first, also with a leader line.
 - `wanted` (a clicked word's neighbours, a chosen cluster, a selection): the same search, but a label that
   finds no room is left out.
 - `extra` (the most frequent words): only right beside their point, up to `limit` of them.
@@ -23,7 +23,8 @@ import numpy as np
 
 GAP = 2.0  # pixels between a point's edge and its label, and between two labels
 RING_ANGLES = 24  # directions tried on each ring around a point
-SIDE_MARGIN = 4.0  # pixels between a label stacked along the side and the plot's edge
+SIDE_MARGIN = 4.0  # pixels between a label of the last resort and the plot's edge
+GRID_STEP = 8.0  # pixels between two places of the last resort along a row
 
 
 @dataclass(frozen=True)
@@ -119,14 +120,15 @@ def rings(x: float, y: float, canvas: Canvas) -> np.ndarray:
     return np.column_stack([x + dx, y + dy])
 
 
-def along_the_sides(y: float, width: float, canvas: Canvas) -> np.ndarray:
-    """Label centres stacked down the right and left edges of the plot, those level with the point first."""
+def anywhere(y: float, width: float, canvas: Canvas) -> np.ndarray:
+    """Label centres on a grid over the whole plot (one label height by `GRID_STEP` pixels), the rows level
+    with the point first and the right and left edges first in each row: the last resort of a `must` label."""
     h = canvas.label_height + GAP
     rows = np.arange(h / 2, canvas.height - h / 2 + 1e-9, h)
     rows = rows[np.argsort(np.abs(rows - y), kind="stable")]
-    right = np.column_stack([np.full(len(rows), canvas.width - SIDE_MARGIN - width / 2), rows])
-    left = np.column_stack([np.full(len(rows), SIDE_MARGIN + width / 2), rows])
-    return np.vstack([right, left])
+    xs = np.arange(SIDE_MARGIN + width / 2, canvas.width - SIDE_MARGIN - width / 2 + 1e-9, GRID_STEP)
+    xs = xs[np.argsort(-np.abs(xs - canvas.width / 2), kind="stable")]
+    return np.array([(x, row) for row in rows for x in xs]).reshape(-1, 2)
 
 
 def place_labels(
@@ -174,11 +176,12 @@ def _first_places(*groups: Sequence[int]) -> list[list[int]]:
 
 
 def _place_far(board: _Board, index: int, point: np.ndarray, width: float, sides: bool) -> Label | None:
-    """Beside the point, else on the nearest free ring position, else (when `sides`) along a side."""
+    """Beside the point, else on the nearest free ring position, else (when `sides`) anywhere free, the plot's
+    sides first."""
     x, y = point
     tries = [(beside(x, y, width, board.canvas), False), (rings(x, y, board.canvas), True)]
     if sides:
-        tries.append((along_the_sides(y, width, board.canvas), True))
+        tries.append((anywhere(y, width, board.canvas), True))
     for centres, leader in tries:
         ok = board.free(_boxes(centres, width, board.canvas.label_height))
         if ok.any():

@@ -207,7 +207,7 @@ def sidebar(emb: Embeddings, settings: Settings) -> tuple[str | None, tuple[str,
         st.caption("Click a point to list its neighbours here.")
     cluster = label_these(settings.clusters)
     if st.session_state.get(CLICKED) or st.session_state.get(SELECTED):
-        st.button("Clear the click and selection", on_click=forget_selection)
+        st.button("Clear the click and selection", on_click=forget_selection, key="pj_clear")
     return query, must, settings, clicked, cluster
 
 

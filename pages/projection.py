@@ -221,7 +221,7 @@ def compute_map(emb: Embeddings, settings: Settings, frame_box, size: MapSize) -
         title = f"t-SNE of {len(words):,} words: iteration {done} of {total}"
         frame_box.plotly_chart(progress_figure(coords, words, title, size), width="content")
 
-    frame_box.info(f"{name} of {len(words):,} words…")
+    frame_box.info(f"Mapping {len(words):,} words by {name}…")
     return word_map(emb, settings, progress if settings.method == "tsne" else None)
 
 

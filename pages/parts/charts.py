@@ -333,8 +333,9 @@ def _add_points(fig: go.Figure, frame: pd.DataFrame, color_by: str) -> None:
         if color_by == "cluster":
             marker["color"] = PALETTE[n % len(PALETTE)]
         else:
-            bar = {"title": "log10 count", "orientation": "h", "x": 0, "xanchor": "left", "y": -0.01}
-            bar.update(yanchor="top", len=0.4, thickness=12)
+            # Below the plot on the right, the legend being on the left.
+            bar = {"title": {"text": "log10 count", "side": "top"}, "orientation": "h", "x": 1, "xanchor": "right"}
+            bar.update(y=-0.01, yanchor="top", len=0.35, thickness=10)
             marker.update(color=np.log10(rows["count"].clip(lower=1)), colorscale="Viridis", colorbar=bar)
         words = rows["word"].map(plain)
         hover = words + " · rank " + rows["rank"].astype(str) + " · count " + rows["count"].astype(str)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.explore.labels import Canvas, Label, intersects, leader_end, place_labels
+from core.explore.labels import Canvas, Label, crossings, intersects, leader_end, place_labels
 
 CANVAS = Canvas(width=1000.0, height=700.0, label_height=16.0, point_radius=7.0)
 
@@ -47,6 +47,23 @@ def test_a_tight_group_of_eleven_at_one_point_is_labelled_in_full_with_leaders()
         assert not covers(label, points[0], CANVAS.point_radius)  # the point itself stays visible
         if not label.leader:  # a label without a leader line touches its point
             assert np.hypot(label.x - 500, label.y - 350) < label.width / 2 + CANVAS.label_height + CANVAS.point_radius
+
+
+def test_no_label_lies_over_a_leader_line_drawn_before_it() -> None:
+    points = np.full((11, 2), [500.0, 350.0])
+    placed = place_labels(points, widths(11), CANVAS, must=range(11))
+    for n, label in enumerate(placed):
+        if label.leader:
+            start, end = np.array([points[0]]), np.array([leader_end(label, *points[0])])
+            later = np.array([other.box for other in placed[n + 1 :]]).reshape(-1, 4)
+            assert not crossings(start, end, later).any(), label
+
+
+def test_crossings_sees_a_segment_through_a_box_and_not_one_that_ends_at_its_edge() -> None:
+    box = np.array([[10.0, 10.0, 20.0, 20.0]])
+    starts = np.array([[0.0, 15.0], [0.0, 15.0], [0.0, 5.0], [15.0, 0.0], [0.0, 0.0]])
+    ends = np.array([[30.0, 15.0], [10.0, 15.0], [30.0, 5.0], [15.0, 30.0], [30.0, 30.0]])
+    assert crossings(starts, ends, box)[:, 0].tolist() == [True, False, False, True, True]
 
 
 def test_priority_words_in_a_dense_crowd_are_always_placed_and_extras_only_where_they_fit() -> None:

@@ -11,7 +11,8 @@ browser draws them. Labels are placed in order of priority:
   finds no room is left out.
 - `extra` (the most frequent words): only right beside their point, up to `limit` of them.
 
-No label overlaps another, and none covers the point of a `must` or `wanted` word.
+No label overlaps another, crosses a leader line drawn before it or covers the point of a `must` or `wanted`
+word. A leader line crosses no label where a place within `CLEAR_REACH` allows it.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ GAP = 2.0  # pixels between a point's edge and its label, and between two labels
 RING_ANGLES = 24  # directions tried on each ring around a point
 SIDE_MARGIN = 4.0  # pixels between a label of the last resort and the plot's edge
 GRID_STEP = 8.0  # pixels between two places of the last resort along a row
+CLEAR_REACH = 8.0  # label heights: how far out a label goes to find a leader line that crosses no other label
 
 
 @dataclass(frozen=True)
@@ -66,17 +68,37 @@ def leader_end(label: Label, x: float, y: float) -> tuple[float, float]:
     return min(max(x, left), right), min(max(y, top), bottom)
 
 
+def crossings(starts: np.ndarray, ends: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """(segments, boxes): whether each segment from `starts` to `ends` passes through the inside of each
+    (left, top, right, bottom) box (the slab test: the stretches of the segment inside the box's x range and
+    inside its y range overlap)."""
+    enter, leave = np.zeros((len(starts), len(boxes))), np.ones((len(starts), len(boxes)))
+    for axis in (0, 1):
+        origin, delta = starts[:, axis : axis + 1], (ends - starts)[:, axis : axis + 1]
+        low, high = boxes[None, :, axis], boxes[None, :, axis + 2]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            first, second = (low - origin) / delta, (high - origin) / delta
+        still = delta == 0  # parallel to this axis: inside the slab all along, or never
+        inside = (origin > low) & (origin < high)
+        enter = np.maximum(enter, np.where(still, np.where(inside, -np.inf, np.inf), np.minimum(first, second)))
+        leave = np.minimum(leave, np.where(still, np.where(inside, np.inf, -np.inf), np.maximum(first, second)))
+    return enter < leave - 1e-9
+
+
 class _Board:
-    """Placed boxes and the points labels must leave visible, with vectorised tests of candidate boxes."""
+    """Placed boxes and leader lines and the points labels must leave visible, with vectorised tests of
+    candidate boxes."""
 
     def __init__(self, canvas: Canvas, guarded: np.ndarray) -> None:
         self.canvas = canvas
         self.boxes = np.empty((0, 4))
+        self.leaders = np.empty((0, 4))  # (x0, y0, x1, y1) of each leader line drawn so far
         self.guarded = guarded.reshape(-1, 2)
 
-    def free(self, candidates: np.ndarray) -> np.ndarray:
-        """Which (left, top, right, bottom) candidates lie inside the plot, clear of every placed box (by `GAP`)
-        and of every guarded point."""
+    def free(self, candidates: np.ndarray, point: np.ndarray | None = None, strict: bool = True) -> np.ndarray:
+        """Which (left, top, right, bottom) candidates lie inside the plot, clear of every placed box (by `GAP`),
+        every guarded point and (when `strict`) every leader line; with a `point`, also whether the leader line
+        from it to the candidate crosses no placed box."""
         c, r = self.canvas, self.canvas.point_radius
         left, top, right, bottom = (candidates[:, k : k + 1] for k in range(4))
         ok = (left[:, 0] >= 0) & (top[:, 0] >= 0) & (right[:, 0] <= c.width) & (bottom[:, 0] <= c.height)
@@ -88,11 +110,20 @@ class _Board:
             g = self.guarded.T
             covers = (left < g[0] + r) & (g[0] - r < right) & (top < g[1] + r) & (g[1] - r < bottom)
             ok &= ~covers.any(axis=1)
+        if strict and len(self.leaders):
+            ok &= ~crossings(self.leaders[:, :2], self.leaders[:, 2:], candidates).any(axis=0)
+        if point is not None and len(self.boxes):
+            starts = np.broadcast_to(point, (len(candidates), 2))
+            ends = np.clip(starts, candidates[:, :2], candidates[:, 2:])
+            ok &= ~crossings(starts, ends, self.boxes).any(axis=1)
         return ok
 
-    def take(self, index: int, centre: np.ndarray, width: float, leader: bool) -> Label:
-        label = Label(index, float(centre[0]), float(centre[1]), width, self.canvas.label_height, leader)
+    def take(self, index: int, centre: np.ndarray, width: float, point: np.ndarray | None) -> Label:
+        """Place a label; with a `point`, joined to it by a leader line."""
+        label = Label(index, float(centre[0]), float(centre[1]), width, self.canvas.label_height, point is not None)
         self.boxes = np.vstack([self.boxes, label.box])
+        if point is not None:
+            self.leaders = np.vstack([self.leaders, [*point, *leader_end(label, *point)]])
         return label
 
 
@@ -160,7 +191,7 @@ def place_labels(
         centres = beside(x, y, widths[i], canvas)
         ok = board.free(_boxes(centres, widths[i], canvas.label_height))
         if ok.any():
-            placed.append(board.take(i, centres[int(np.argmax(ok))], widths[i], leader=False))
+            placed.append(board.take(i, centres[int(np.argmax(ok))], widths[i], None))
             taken += 1
     return placed
 
@@ -176,14 +207,25 @@ def _first_places(*groups: Sequence[int]) -> list[list[int]]:
 
 
 def _place_far(board: _Board, index: int, point: np.ndarray, width: float, sides: bool) -> Label | None:
-    """Beside the point, else on the nearest free ring position, else (when `sides`) anywhere free, the plot's
-    sides first."""
+    """Beside the point; else on the nearest free ring position within `CLEAR_REACH` whose leader line crosses
+    no label; else on the nearest free ring position (its leader may cross a label, which stays legible over
+    it: a long leader across the map reads worse); else (when `sides`) anywhere free, the plot's sides first,
+    at last even over a leader line."""
     x, y = point
-    tries = [(beside(x, y, width, board.canvas), False), (rings(x, y, board.canvas), True)]
-    if sides:
-        tries.append((anywhere(y, width, board.canvas), True))
-    for centres, leader in tries:
-        ok = board.free(_boxes(centres, width, board.canvas.label_height))
+    height = board.canvas.label_height
+    around = rings(x, y, board.canvas)
+    near = around[np.hypot(*(around - point).T) <= CLEAR_REACH * height]
+    everywhere = anywhere(y, width, board.canvas) if sides else np.empty((0, 2))
+    # (centres, drawn with a leader line, that line kept off other labels, kept off other leader lines)
+    tries = [
+        (beside(x, y, width, board.canvas), False, False, True),
+        (near, True, True, True),
+        (around, True, False, True),
+        (everywhere, True, False, True),
+        (everywhere, True, False, False),
+    ]
+    for centres, leader, clear, strict in tries:
+        ok = board.free(_boxes(centres, width, height), point if clear else None, strict)
         if ok.any():
-            return board.take(index, centres[int(np.argmax(ok))], width, leader)
+            return board.take(index, centres[int(np.argmax(ok))], width, point if leader else None)
     return None

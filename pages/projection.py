@@ -105,7 +105,14 @@ def settings_bar(source: Source, emb: Embeddings) -> tuple[Settings, int, str, M
         table = st.radio("Table", emb.tables, horizontal=True, key="pj_table")
         clusters = st.number_input("k-means clusters", 2, 50, 8, key="pj_k")
         labels = st.number_input("Labels of frequent words (at most, where they fit)", 0, 500, 40, key="pj_labels")
-        size = MAP_SIZES[st.selectbox("Map size (pixels)", list(MAP_SIZES), key="pj_size")]
+        size = MAP_SIZES[
+            st.selectbox(
+                "Map size (pixels)",
+                list(MAP_SIZES),
+                key="pj_size",
+                help="Labels are placed for this exact size: choose one that fits beside the sidebar.",
+            )
+        ]
         settings = Settings(method=method, n_words=n_words, dims=int(dims), table=table, clusters=int(clusters))
         if method == "tsne":
             st.markdown("**t-SNE**")

@@ -59,6 +59,12 @@ def test_a_click_rings_the_word_and_its_neighbours_and_a_cluster_can_be_labelled
     at.selectbox(key="pj_label_cluster").set_value(0).run()
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
     assert len(trace(spec, "wanted labels")["text"]) > 5  # cluster 0's words, where they fit
+    at.selectbox(key="pj_label_cluster").set_value(None)
+    at.session_state["pj_selected"] = ["police", "court", "officers"]  # what a box or lasso selection keeps
+    at.run()
+    assert {"police", "court", "officers"} <= set(
+        trace(json.loads(at.get("plotly_chart")[0].proto.spec), "wanted labels")["text"]
+    )
 
 
 def test_unknown_highlight_word_warns(lee_run) -> None:

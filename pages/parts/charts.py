@@ -297,9 +297,12 @@ def map_figure(
             CLICKED_COLOUR,
         ),
     ):
+        order = {w: i for i, w in enumerate(words)}
         rows = frame[frame["word"].isin(words)]
-        if len(rows):
-            _add_rings(fig, rows, query, name, colour)
+        if len(rows):  # in the order given: the searched or clicked word first
+            _add_rings(
+                fig, rows.iloc[np.argsort(rows["word"].map(order).to_numpy(), kind="stable")], query, name, colour
+            )
     if "z" in frame:
         _label_3d(fig, frame, labels)
     else:

@@ -58,6 +58,11 @@ LABEL_BOXES = """() => Array.from(document.querySelectorAll('.js-plotly-plot .sc
 # The opacity of every drawn point of the map, its trace's opacity included.
 OPACITIES = """() => Array.from(document.querySelectorAll('.js-plotly-plot .scatterlayer .trace path.point')).map(
   p => Number(getComputedStyle(p).opacity) * Number(getComputedStyle(p.closest('.trace')).opacity))"""
+# Whether the map on the page is a drawn 3-D scene.
+SCENE_DRAWN = """() => {
+  const gd = document.querySelector('.js-plotly-plot');
+  return Boolean(gd && gd._fullLayout && gd._fullLayout.scene);
+}"""
 CAMERA = "() => JSON.parse(JSON.stringify(document.querySelector('.js-plotly-plot')._fullLayout.scene.camera))"
 # Every distinct map title until the finished t-SNE map shows (or 150 s pass), and what showed greyed (stale)
 # meanwhile: any visible control or map left over from the last run.
@@ -205,7 +210,7 @@ def test_search_click_isolate_and_tsne_frames(ptb_run: str, app_url: str) -> Non
 
         choose(page, "Method", "PCA")
         choose(page, "Dimensions", "3")
-        page.wait_for_function("() => document.querySelector('.js-plotly-plot')._fullLayout.scene !== undefined")
+        page.wait_for_function(SCENE_DRAWN)
         before = page.evaluate(CAMERA)
         scene = page.locator(".js-plotly-plot").first.bounding_box()
         x, y = scene["x"] + scene["width"] / 2, scene["y"] + scene["height"] / 2

@@ -13,7 +13,7 @@ import pytest
 from test_browser import ARTIFACTS, ROOT, app_url  # noqa: F401 - app_url is a fixture
 
 from core.bench.watch import chromium_page
-from pages.parts.charts import CHAR_EM, LABEL_SIZE
+from pages.parts.charts import CHAR_EM, LABEL_HEIGHT_EM, LABEL_SIZE
 
 pytestmark = pytest.mark.browser
 TOUR = ROOT / "docs" / "tour"
@@ -206,6 +206,7 @@ def test_search_click_isolate_and_tsne_frames(ptb_run: str, app_url: str) -> Non
         assert set(words) <= {word for word, *_ in labels}, "chip and each of its 10 neighbours are labelled"
         chip = next(b for b in labels if b[0] == "chip")
         assert (chip[3] - chip[1]) / 4 <= CHAR_EM * LABEL_SIZE  # the browser's monospace advance fits the estimate
+        assert chip[4] - chip[2] <= LABEL_HEIGHT_EM * LABEL_SIZE  # and so does its height
         page.screenshot(path=str(TOUR / "projection-tsne.png"))
 
         choose(page, "Method", "PCA")

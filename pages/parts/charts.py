@@ -283,7 +283,7 @@ def map_figure(
     frequency below it, the focus words (a query and its neighbours) ringed, the `labels` placed without
     overlap in 2-D (with leader lines to points they had to leave). Each point carries its word as `customdata`,
     so a click or a selection names its words; a click fades the other points only to `UNSELECTED`.
-    `revision` keeps the zoom or the 3-D camera while the same map is redrawn."""
+    `revision` is plotly's `uirevision`: the same value asks plotly to keep the user's zoom or 3-D camera."""
     labels = labels or MapLabels(must=tuple(frame.loc[frame["focus"], "word"]))
     size = size or MapSize()
     frame = frame.reset_index(drop=True)

@@ -39,6 +39,34 @@ def test_tsne_map_with_its_settings(lee_run) -> None:
     assert len(at.get("plotly_chart")) == 1
 
 
+def trace(spec: dict, name: str) -> dict:
+    return next(t for t in spec["data"] if t.get("name") == name)
+
+
+def test_a_click_rings_the_word_and_its_neighbours_and_a_cluster_can_be_labelled(lee_run) -> None:
+    at = projection_page()
+    at.session_state["pj_clicked"] = "police"  # what a click on its point keeps (pages.projection.take_selection)
+    at.run()
+    assert not at.exception
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    ringed = trace(spec, "clicked: police and its neighbours")["text"]
+    assert ringed[0] == "police" and set(ringed) <= set(trace(spec, "wanted labels")["text"])
+    assert at.dataframe[0].value["word"].tolist() == [w for w, _ in Embeddings.from_run(lee_run).neighbors("police")]
+    at.button(key="pj_clear").click().run()
+    assert not any(
+        t.get("name", "").startswith("clicked") for t in json.loads(at.get("plotly_chart")[0].proto.spec)["data"]
+    )
+    at.selectbox(key="pj_label_cluster").set_value(0).run()
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert len(trace(spec, "wanted labels")["text"]) > 5  # cluster 0's words, where they fit
+    at.selectbox(key="pj_label_cluster").set_value(None)
+    at.session_state["pj_selected"] = ["police", "court", "officers"]  # what a box or lasso selection keeps
+    at.run()
+    assert {"police", "court", "officers"} <= set(
+        trace(json.loads(at.get("plotly_chart")[0].proto.spec), "wanted labels")["text"]
+    )
+
+
 def test_unknown_highlight_word_warns(lee_run) -> None:
     at = projection_page()
     at.text_input(key="pj_query").set_value("polise").run()
@@ -52,7 +80,8 @@ def test_a_searched_word_and_its_neighbours_are_always_on_the_map(lee_run) -> No
     at.text_input(key="pj_query").set_value("police").run()
     assert not at.exception
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
-    assert spec["data"][-1]["name"] == "police and its neighbours" and len(spec["data"][-1]["text"]) == 11
+    assert len(trace(spec, "police and its neighbours")["text"]) == 11
+    assert len(trace(spec, "must labels")["text"]) == 11  # each of them labelled
     assert "of 14 words" in spec["layout"]["title"]["text"]  # 3 frequent words and the 11 added
     assert at.dataframe[0].value["word"].tolist() == [w for w, _ in Embeddings.from_run(lee_run).neighbors("police")]
     at.toggle(key="pj_isolate").set_value(True).run()

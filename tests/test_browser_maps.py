@@ -14,54 +14,76 @@ import pytest
 from test_browser import ARTIFACTS, ROOT, app_url  # noqa: F401 - app_url is a fixture
 
 from core.bench.watch import chromium_page
+from pages.parts.charts import CHAR_EM, LABEL_HEIGHT_EM, LABEL_SIZE
 
 pytestmark = pytest.mark.browser
 TOUR = ROOT / "docs" / "tour"
 
-# The first plotly chart's focus trace (the searched word and its neighbours, drawn last), as plain lists.
-FOCUS_WORDS = "() => { const gd = document.querySelector('.js-plotly-plot'); return gd._fullData.at(-1).text; }"
-# Pixel position of a word of the focus trace, so the test clicks it as a person would.
-WORD_XY = """(word) => {
+# The words of the map's focus trace (the searched word and its neighbours, ringed), as a plain list.
+FOCUS_WORDS = """() => {
   const gd = document.querySelector('.js-plotly-plot');
-  const d = gd._fullData.at(-1), i = d.text.indexOf(word), box = gd.getBoundingClientRect();
-  const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
-  return [box.left + xa._offset + xa.l2p(d.x[i]), box.top + ya._offset + ya.l2p(d.y[i])];
+  return gd._fullData.find(t => (t.name || '').endsWith(' and its neighbours') && !t.name.startsWith('clicked')).text;
 }"""
-INTO_VIEW = "() => document.querySelector('.js-plotly-plot').scrollIntoView({block: 'center'})"
+# Pixel position of a word's point (a marker trace carries each point's word as customdata), to click it as a
+# person would.
+WORD_XY = """(word) => {
+  const gd = document.querySelector('.js-plotly-plot'), box = gd.getBoundingClientRect();
+  const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
+  const t = gd._fullData.find(t => t.mode === 'markers' && Array.from(t.customdata || []).includes(word));
+  const i = Array.from(t.customdata).indexOf(word);
+  return [box.left + xa._offset + xa.l2p(t.x[i]), box.top + ya._offset + ya.l2p(t.y[i])];
+}"""
 # The searched word's neighbour whose point lies farthest from every other point and outside the legend, so a
 # click lands on it alone.
 LONELY = """() => {
   const gd = document.querySelector('.js-plotly-plot'), xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
+  const points = gd._fullData.filter(t => t.mode === 'markers');
   const px = (t, i) => [xa.l2p(t.x[i]), ya.l2p(t.y[i])];
-  const all = gd._fullData.flatMap(t => Array.from(t.x || [], (_, i) => px(t, i)));
-  const focus = gd._fullData.at(-1), box = gd.getBoundingClientRect();
-  const legend = gd.querySelector('.legend'), cover = legend ? legend.getBoundingClientRect() : null;
-  const covered = (x, y) => {
-    const cx = x + box.left + xa._offset, cy = y + box.top + ya._offset;
-    return cover && cx >= cover.left - 8 && cx <= cover.right + 8 && cy >= cover.top - 8 && cy <= cover.bottom + 8;
-  };
+  const all = points.flatMap(t => Array.from(t.x || [], (_, i) => px(t, i)));
+  const focus = points.find(t => (t.name || '').endsWith(' and its neighbours'));
   let best = null, far = -1;
   focus.text.forEach((word, i) => {
     if (i === 0) return;
     const [x, y] = px(focus, i);
-    if (covered(x, y)) return;  // the cluster legend lies over the plot and would take the click
     const near = Math.min(...all.map(([a, b]) => Math.hypot(a - x, b - y) || Infinity));
     if (near > far) { far = near; best = word; }
   });
   return best;
 }"""
-# Every distinct map title until the finished t-SNE map shows (or 150 s pass).
+# The map element's box in the window.
+MAP_BOX = """() => { const b = document.querySelector('.js-plotly-plot').getBoundingClientRect();
+  return {top: b.top, width: b.width, height: b.height}; }"""
+# Every drawn label (the plot's SVG text of its text traces) with its box in the window.
+LABEL_BOXES = """() => Array.from(document.querySelectorAll('.js-plotly-plot .scatterlayer g.textpoint text')).map(
+  t => { const b = t.getBoundingClientRect(); return [t.textContent, b.left, b.top, b.right, b.bottom]; })"""
+# The opacity of every drawn point of the map, its trace's opacity included.
+OPACITIES = """() => Array.from(document.querySelectorAll('.js-plotly-plot .scatterlayer .trace path.point')).map(
+  p => Number(getComputedStyle(p).opacity) * Number(getComputedStyle(p.closest('.trace')).opacity))"""
+# Whether the map on the page is a drawn 3-D scene.
+SCENE_DRAWN = """() => {
+  const gd = document.querySelector('.js-plotly-plot');
+  return Boolean(gd && gd._fullLayout && gd._fullLayout.scene);
+}"""
+CAMERA = "() => JSON.parse(JSON.stringify(document.querySelector('.js-plotly-plot')._fullLayout.scene.camera))"
+# Every distinct map title until the finished t-SNE map shows (or 150 s pass), and what showed greyed (stale)
+# meanwhile: any visible control or map left over from the last run.
 TSNE_TITLES = """async () => {
-  const seen = [];
+  const seen = [], stale = new Set();
   for (const start = Date.now(); Date.now() - start < 150000; ) {
     const gd = document.querySelector('.js-plotly-plot');
     const raw = gd && gd.layout && gd.layout.title && gd.layout.title.text;
     const title = raw && raw.replace(/<[^>]+>/g, '');  // Streamlit wraps titles in <b>
     if (title && !seen.includes(title)) seen.push(title);
+    if (title && title.includes('iteration')) {
+      document.querySelectorAll('[data-stale="true"]').forEach(e => {
+        if (e.getClientRects().length && e.querySelector('input, button, [role=radiogroup], .js-plotly-plot'))
+          stale.add(e.innerText.slice(0, 60));
+      });
+    }
     if (title && title.startsWith('t-SNE') && !title.includes('iteration')) break;
     await new Promise(r => setTimeout(r, 40));
   }
-  return seen;
+  return [seen, Array.from(stale)];
 }"""
 
 
@@ -104,12 +126,28 @@ def seconds_until_idle(pid: int, within: float = 10.0, idle_cores: float = 0.3) 
 
 def start_long_tsne(page, iterations: int = 5000) -> None:
     """Ask for a t-SNE of `iterations` iterations (tens of seconds) and wait for its first frame."""
-    page.get_by_text("t-SNE (keeps local neighbourhoods").click()
-    page.get_by_text("t-SNE settings").click()
+    choose(page, "Method", "t-SNE")
+    page.get_by_role("button", name="Map settings").click()
     field = page.get_by_label("Iterations")
     field.fill(str(iterations))
     field.press("Enter")
     page.wait_for_function(ITERATING_TO, arg=iterations)
+    page.keyboard.press("Escape")  # the settings' popover closes
+
+
+def choose(page, group: str, option: str) -> None:
+    """Click an option of one of the map's radio groups (Method, Dimensions)."""
+    page.get_by_role("radiogroup", name=group).get_by_text(option, exact=True).click()
+
+
+def boxes_apart(boxes: list) -> list[tuple[str, str]]:
+    """The pairs of labels whose (word, left, top, right, bottom) boxes intersect."""
+    return [
+        (a[0], b[0])
+        for i, a in enumerate(boxes)
+        for b in boxes[i + 1 :]
+        if a[1] < b[3] and b[1] < a[3] and a[2] < b[4] and b[2] < a[4]
+    ]
 
 
 @pytest.fixture
@@ -122,13 +160,18 @@ def ptb_run(isolated_runs: Path, ptb_dir: Path) -> str:
 
 
 def test_search_click_isolate_and_tsne_frames(ptb_run: str, app_url: str) -> None:  # noqa: F811
+    """At 1400 x 1000 the map is the page; its labels never intersect, the searched word and its neighbours are
+    all labelled; a click leaves the other points readable; a 3-D drag turns the camera; no control is left
+    greyed while t-SNE computes; a new request or a closed tab stops a t-SNE."""
     from playwright.sync_api import expect
 
     ARTIFACTS.mkdir(exist_ok=True)
     TOUR.mkdir(parents=True, exist_ok=True)
-    with chromium_page(height=1100, timeout_s=90) as page:
+    with chromium_page(height=1000, timeout_s=90) as page:
         page.goto(f"{app_url}/projection")
         expect(page.get_by_text("PCA of 1,000 words")).to_be_visible()
+        box = page.evaluate(MAP_BOX)
+        assert box["width"] >= 1000 and box["height"] >= 750 and box["top"] < 250, box  # within the first screen
         search = page.get_by_label("Search a word (it and its neighbours are always on the map)")
         search.fill("chip")
         search.press("Enter")
@@ -138,27 +181,54 @@ def test_search_click_isolate_and_tsne_frames(ptb_run: str, app_url: str) -> Non
         page.screenshot(path=str(TOUR / "projection.png"))
 
         lonely = page.evaluate(LONELY)
-        page.evaluate(INTO_VIEW)  # a point below the window's edge cannot be clicked
-        page.wait_for_timeout(300)
         page.mouse.click(*page.evaluate(WORD_XY, lonely))
+        page.wait_for_timeout(100)
+        assert min(page.evaluate(OPACITIES)) >= 0.5  # plotly's own fading of the points left out of the click
         expect(page.get_by_text(f"Neighbours of {lonely}")).to_be_visible(timeout=20_000)
+        expect(page.get_by_text(f"clicked: {lonely} and its neighbours")).to_be_visible()  # ringed, in the legend
+        assert min(page.evaluate(OPACITIES)) >= 0.5
 
         page.get_by_text("Isolate", exact=True).click()
         expect(page.get_by_text("PCA of 50 words around chip")).to_be_visible()
-        assert len(page.evaluate(FOCUS_WORDS)) == 50
+        assert len(page.evaluate(FOCUS_WORDS)) == 11  # the word and its 10 neighbours ringed, 39 more nearby
+        assert not boxes_apart(page.evaluate(LABEL_BOXES))
         page.get_by_text("Isolate", exact=True).click()
         expect(page.get_by_text("PCA of 1,011 words")).to_be_visible()
 
-        page.get_by_text("t-SNE (keeps local neighbourhoods").click()
-        titles = page.evaluate(TSNE_TITLES)
+        choose(page, "Method", "t-SNE")
+        titles, stale = page.evaluate(TSNE_TITLES)
         frames = [t for t in titles if "iteration" in t]
         assert len(frames) >= 2, titles
         assert titles[-1] == "t-SNE of 1,011 words", titles
+        assert not stale, f"greyed leftovers while t-SNE computed: {stale}"
+        page.wait_for_timeout(500)
+        labels = page.evaluate(LABEL_BOXES)
+        assert not boxes_apart(labels), boxes_apart(labels)
+        assert set(words) <= {word for word, *_ in labels}, "chip and each of its 10 neighbours are labelled"
+        chip = next(b for b in labels if b[0] == "chip")
+        assert (chip[3] - chip[1]) / 4 <= CHAR_EM * LABEL_SIZE  # the browser's monospace advance fits the estimate
+        assert chip[4] - chip[2] <= LABEL_HEIGHT_EM * LABEL_SIZE  # and so does its height
         page.screenshot(path=str(TOUR / "projection-tsne.png"))
+
+        choose(page, "Method", "PCA")
+        choose(page, "Dimensions", "3")
+        page.wait_for_function(SCENE_DRAWN)
+        before = page.evaluate(CAMERA)
+        scene = page.locator(".js-plotly-plot").first.bounding_box()
+        x, y = scene["x"] + scene["width"] / 2, scene["y"] + scene["height"] / 2
+        page.mouse.move(x, y)
+        page.mouse.down()
+        for step in range(1, 11):
+            page.mouse.move(x + 25 * step, y + 5 * step)
+        page.mouse.up()
+        after = page.evaluate(CAMERA)
+        assert after["eye"] != before["eye"], "a drag turns the camera"
+        assert after["center"] == before["center"], "a drag does not pan"
+        choose(page, "Dimensions", "2")
 
         server = server_pid(app_url)
         start_long_tsne(page)
-        page.get_by_text("PCA (instant, linear)").click()  # a new request cancels the running t-SNE
+        choose(page, "Method", "PCA")  # a new request cancels the running t-SNE
         expect(page.get_by_text("PCA of 1,011 words")).to_be_visible()
         assert seconds_until_idle(server) is not None, "the cancelled t-SNE kept the server busy"
         start_long_tsne(page)

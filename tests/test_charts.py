@@ -11,16 +11,19 @@ import pandas as pd
 from core.runs import MetricRow, MetricsReader
 from core.runs.records import CHART_POINTS, smoothed
 from pages.parts.charts import (
-    LABEL_PX,
-    MAP_PX,
+    LABEL_HEIGHT_EM,
+    LABEL_SIZE,
     LossView,
+    MapAxes,
+    MapLabels,
+    MapSize,
     analogy_figure,
     compare_loss_figure,
+    label_width,
     loss_figure,
     map_figure,
     plain,
     similarity_bars,
-    spread_labels,
 )
 
 SCRIPT = "<script>alert(1)</script>"
@@ -49,10 +52,23 @@ def test_bar_labels_and_title_are_escaped() -> None:
 
 def test_map_text_hover_and_highlight_are_escaped() -> None:
     frame = word_frame([SCRIPT, "chip", "intel"])
-    fig = map_figure(frame, "frequency", labels=3, query=SCRIPT, title=SCRIPT)
+    fig = map_figure(frame, "frequency", query=SCRIPT, title=SCRIPT, labels=MapLabels(must=[SCRIPT, "chip"], limit=3))
     assert SCRIPT not in fig.to_json()
-    assert ESCAPED in fig.data[0].hovertext[0] and ESCAPED in list(fig.data[1].text)  # the words and the marked ones
-    assert fig.data[1].name == f"{ESCAPED} and its neighbours" and ESCAPED in fig.layout.title.text
+    rings = next(t for t in fig.data if t.name == f"{ESCAPED} and its neighbours")
+    assert ESCAPED in fig.data[0].hovertext[0] and ESCAPED in list(rings.text)  # the words and the marked ones
+    assert ESCAPED in next(t for t in fig.data if t.name == "must labels").text and ESCAPED in fig.layout.title.text
+
+
+def label_boxes(fig, frame: pd.DataFrame, size: MapSize) -> list[tuple[str, tuple[float, ...]]]:
+    """Every drawn label's word and box in plot-area pixels, from the figure's text traces and fixed axes."""
+    axes = MapAxes(tuple(fig.layout.xaxis.range), tuple(fig.layout.yaxis.range), size)
+    boxes = []
+    for trace in fig.data:
+        if trace.mode == "text":
+            for (x, y), word in zip(axes.to_pixels(trace.x, trace.y), trace.text, strict=True):
+                half_w, half_h = label_width(word) / 2, LABEL_HEIGHT_EM * LABEL_SIZE / 2
+                boxes.append((word, (x - half_w, y - half_h, x + half_w, y + half_h)))
+    return boxes
 
 
 def test_map_labels_never_overlap_and_focus_words_are_always_labelled() -> None:
@@ -63,17 +79,16 @@ def test_map_labels_never_overlap_and_focus_words_are_always_labelled() -> None:
     )
     frame["x"], frame["y"] = rng.normal(size=n), rng.normal(size=n)  # a dense centre, as frequent words make
     frame["focus"] = frame["rank"].isin([1500, 1501, 1502])
-    chosen = spread_labels(frame, 60)
-    assert chosen[frame["focus"]].all() and 3 < chosen.sum() <= 63
-    px = (frame["x"] - frame["x"].min()) / np.ptp(frame["x"]) * MAP_PX[0]
-    py = (frame["y"] - frame["y"].min()) / np.ptp(frame["y"]) * MAP_PX[1]
-    others = np.flatnonzero(chosen & ~frame["focus"].to_numpy())
-    for a in others:
-        for b in np.flatnonzero(chosen):
-            if a != b:
-                half = (len(frame["word"][a]) + len(frame["word"][b])) * LABEL_PX[0] / 2 + 4
-                assert abs(px[a] - px[b]) >= half or abs(py[a] - py[b]) >= LABEL_PX[1], (a, b)
-    fig = map_figure(frame, "cluster", 60, "word1499")
+    focus = list(frame.loc[frame["focus"], "word"])
+    size = MapSize()
+    fig = map_figure(frame, "cluster", "word1499", labels=MapLabels(must=focus, limit=60), size=size)
+    assert (fig.layout.width, fig.layout.height) == (size.width, size.height) and fig.layout.xaxis.autorange is False
+    boxes = label_boxes(fig, frame, size)
+    words = [w for w, _ in boxes]
+    assert set(focus) <= set(words) and 3 < len(words) <= 63
+    for a, (_, first) in enumerate(boxes):
+        for _, second in boxes[a + 1 :]:
+            assert first[2] <= second[0] or second[2] <= first[0] or first[3] <= second[1] or second[3] <= first[1]
     assert [t.name for t in fig.data][:4] == [
         f"cluster {c}: {', '.join(f'word{i}' for i in first)}"
         for c, first in ((c, frame[frame.cluster == c].nsmallest(3, "rank").index) for c in range(4))
@@ -81,6 +96,12 @@ def test_map_labels_never_overlap_and_focus_words_are_always_labelled() -> None:
     assert fig.layout.showlegend
     legend = fig.layout.legend
     assert legend.yanchor == "top" and legend.y <= 0, "the legend lies below the plot, over no point"
+
+
+def test_3d_maps_turn_on_drag_and_keep_their_camera() -> None:
+    frame = word_frame(["a", "b", "c"]).assign(z=[0.0, 1.0, 2.0])
+    fig = map_figure(frame, "cluster", "a", labels=MapLabels(must=["a", "b"]), revision="map 1")
+    assert fig.layout.scene.dragmode == "turntable" and fig.layout.uirevision == "map 1"
 
 
 def test_compare_curves_one_per_run_on_epochs_or_seconds() -> None:

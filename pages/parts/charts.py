@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from core.explore.labels import Canvas, Label, leader_end, place_labels
 from core.runs import MetricRow, MetricsReader, bounded_indices
 from core.runs.records import MAX_SMOOTHING, SMOOTHING, smoothed
 
@@ -221,70 +222,279 @@ def similarity_bars(pairs: list[tuple[str, float]], title: str) -> go.Figure:
     return fig
 
 
-LABEL_PX = (7.0, 16.0)  # width of one character and height of a label, in pixels, for the overlap test
-MAP_PX = (900.0, 640.0)  # the plot area a map is laid out for
+MAP_FONT = "DejaVu Sans Mono, Menlo, Consolas, 'Liberation Mono', 'Courier New', monospace"  # labels' font
+LABEL_SIZE = 12  # px
+# A monospace character's advance, in em: DejaVu Sans Mono and Menlo 0.602, Courier New 0.600, Consolas 0.55.
+# Chromium draws DejaVu Sans Mono's at 0.602 (tests/test_browser_maps.py measures it); 0.62 leaves a margin.
+CHAR_EM = 0.62
+LABEL_HEIGHT_EM = 1.3  # a label box's height; the glyphs' own box (ascent + descent) is 1.16 em in DejaVu Sans Mono
+LABEL_PAD = 4.0  # px added to each label box's width
+POINT_RADIUS = 7.0  # px kept clear around a point of the searched or clicked words (their rings are 13 px wide)
+MUST_COLOUR, CLICKED_COLOUR, LABEL_COLOUR, LEADER_COLOUR = "crimson", "#1c2430", "#39424e", "#8a97a8"
 
 
-def spread_labels(frame: pd.DataFrame, limit: int) -> np.ndarray:
-    """Which words get a text label: every focus word, then the most frequent words whose label overlaps no
-    label chosen before, at most `limit` of them; the rest show on hover. So labels never pile up in the
-    dense centre and spread over the map."""
-    span_x = max(float(np.ptp(frame["x"])), 1e-12)
-    span_y = max(float(np.ptp(frame["y"])), 1e-12)
-    px = (frame["x"].to_numpy() - frame["x"].min()) / span_x * MAP_PX[0]
-    py = (frame["y"].to_numpy() - frame["y"].min()) / span_y * MAP_PX[1]
-    half = (frame["word"].str.len().to_numpy() * LABEL_PX[0] + 4) / 2
-    focus = frame["focus"].to_numpy() if "focus" in frame else np.zeros(len(frame), bool)
-    chosen = np.zeros(len(frame), bool)
-    boxes: list[tuple[float, float, float, float]] = []
-    order = [*np.flatnonzero(focus), *np.argsort(frame["rank"].to_numpy(), kind="stable")]
-    for i in order:
-        if chosen[i]:
-            continue
-        box = (px[i] - half[i], px[i] + half[i], py[i], py[i] + LABEL_PX[1])
-        free = all(box[1] < b[0] or box[0] > b[1] or box[3] < b[2] or box[2] > b[3] for b in boxes)
-        if focus[i] or (free and chosen.sum() - focus.sum() < limit):
-            chosen[i] = True
-            boxes.append(box)
-    return chosen
+@dataclass(frozen=True)
+class MapSize:
+    """A map's size in pixels: its figure and margins (the title above, the legend below), fixed, so that a
+    point's pixel position, and so where its label fits, is known before the browser draws it."""
+
+    width: int = 1040  # fits beside the sidebar of a 1400-px window
+    height: int = 820
+    left: int = 8
+    right: int = 8
+    top: int = 36
+    bottom: int = 72
+
+    @property
+    def plot(self) -> tuple[int, int]:
+        """The plot area's width and height."""
+        return self.width - self.left - self.right, self.height - self.top - self.bottom
 
 
-def map_figure(frame: pd.DataFrame, color_by: str, labels: int, query: str | None, title: str = "") -> go.Figure:
-    """Scatter of a word map (2-D or 3-D): labels that do not overlap, a legend of clusters or a colour bar of
-    frequency, the focus words (a query and its neighbours) ringed and labelled; each point carries its row of
-    `frame` as `customdata`, so a click names its word."""
-    three_d = "z" in frame
+@dataclass(frozen=True)
+class MapAxes:
+    """The axis ranges of a 2-D map and the pixels of its plot area: data to pixels and back, exactly."""
+
+    x: tuple[float, float]
+    y: tuple[float, float]
+    size: MapSize
+
+    @classmethod
+    def around(cls, xs: np.ndarray, ys: np.ndarray, size: MapSize, pad: float = 0.03) -> MapAxes:
+        """Ranges holding every point with `pad` of the span to spare on each side."""
+
+        def span(values: np.ndarray) -> tuple[float, float]:
+            low, high = float(np.min(values)), float(np.max(values))
+            extra = max(high - low, 1e-9) * pad
+            return low - extra, high + extra
+
+        return cls(span(xs), span(ys), size)
+
+    def to_pixels(self, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+        """(n, 2) positions in the plot area, from its top left corner, y growing downwards."""
+        width, height = self.size.plot
+        px = (np.asarray(xs, float) - self.x[0]) / (self.x[1] - self.x[0]) * width
+        py = (self.y[1] - np.asarray(ys, float)) / (self.y[1] - self.y[0]) * height
+        return np.column_stack([px, py])
+
+    def to_data(self, px: float, py: float) -> tuple[float, float]:
+        width, height = self.size.plot
+        return (
+            self.x[0] + px / width * (self.x[1] - self.x[0]),
+            self.y[1] - py / height * (self.y[1] - self.y[0]),
+        )
+
+
+def label_width(word: str) -> float:
+    """A label's width in pixels in the monospace `MAP_FONT`, with a margin."""
+    return len(word) * CHAR_EM * LABEL_SIZE + LABEL_PAD
+
+
+@dataclass(frozen=True)
+class MapLabels:
+    """Which words a map labels: `must` always (the searched word and its neighbours), `wanted` where they fit
+    (a clicked word and its neighbours, a chosen cluster or selection), then up to `limit` of the most frequent
+    words that fit beside their points. `clicked` words are ringed."""
+
+    must: Sequence[str] = ()
+    wanted: Sequence[str] = ()
+    limit: int = 40
+    clicked: Sequence[str] = ()
+
+
+def place_map_labels(frame: pd.DataFrame, axes: MapAxes, labels: MapLabels) -> list[Label]:
+    """Collision-free labels for a 2-D map (`core.explore.labels`), in plot-area pixels."""
+    rows = {w: i for i, w in reversed(list(enumerate(frame["word"])))}
+    widths = np.array([label_width(w) for w in frame["word"]])
+    canvas = Canvas(*axes.size.plot, label_height=LABEL_HEIGHT_EM * LABEL_SIZE, point_radius=POINT_RADIUS)
+    return place_labels(
+        axes.to_pixels(frame["x"], frame["y"]),
+        widths,
+        canvas,
+        must=[rows[w] for w in labels.must if w in rows],
+        wanted=[rows[w] for w in labels.wanted if w in rows],
+        extra=np.argsort(frame["rank"].to_numpy(), kind="stable"),
+        limit=labels.limit,
+    )
+
+
+def map_figure(
+    frame: pd.DataFrame,
+    color_by: str,
+    query: str | None,
+    title: str = "",
+    labels: MapLabels | None = None,
+    size: MapSize | None = None,
+    revision: str | None = None,
+) -> go.Figure:
+    """Scatter of a word map (2-D or 3-D) of a fixed pixel `size`: a legend of clusters or a colour bar of
+    frequency below it, the focus words (a query and its neighbours) ringed, the `labels` placed without
+    overlap in 2-D (with leader lines to points they had to leave). Each point carries its word as `customdata`,
+    so a click or a selection names its words; a click fades the other points only to `UNSELECTED`.
+    `revision` is plotly's `uirevision`: the same value asks plotly to keep the user's zoom or 3-D camera."""
+    labels = labels or MapLabels(must=tuple(frame.loc[frame["focus"], "word"]))
+    size = size or MapSize()
     frame = frame.reset_index(drop=True)
-    labelled = spread_labels(frame, labels) if not three_d else frame["focus"] | (frame["rank"] <= labels)
     fig = go.Figure()
+    _add_points(fig, frame, color_by)
+    for words, name, colour in (
+        (labels.must, f"{plain(query or '')} and its neighbours", MUST_COLOUR),
+        (
+            labels.clicked,
+            f"clicked: {plain(labels.clicked[0])} and its neighbours" if labels.clicked else "",
+            CLICKED_COLOUR,
+        ),
+    ):
+        order = {w: i for i, w in enumerate(words)}
+        rows = frame[frame["word"].isin(words)]
+        if len(rows):  # in the order given: the searched or clicked word first
+            _add_rings(
+                fig, rows.iloc[np.argsort(rows["word"].map(order).to_numpy(), kind="stable")], query, name, colour
+            )
+    if "z" in frame:
+        _label_3d(fig, frame, labels)
+    else:
+        _label_2d(fig, frame, labels, size)
+    fig.update_layout(
+        title={"text": plain(title), "x": 0.01},
+        width=size.width,
+        height=size.height,
+        margin={"l": size.left, "r": size.right, "t": size.top, "b": size.bottom, "autoexpand": False},
+        showlegend=color_by == "cluster" or bool(labels.must),
+        # Below the plot, never over its points (a legend inside the plot covered words and took their clicks).
+        legend={"itemsizing": "constant", "orientation": "h", "x": 0, "y": -0.01, "yanchor": "top"},
+        uirevision=revision,
+    )
+    return fig
+
+
+UNSELECTED = 0.6  # the opacity of the points a click or a selection leaves out: faded, still readable
+
+
+def _add_points(fig: go.Figure, frame: pd.DataFrame, color_by: str) -> None:
     groups = [
         (f"cluster {c}: {_cluster_name(frame, c)}", frame["cluster"] == c) for c in sorted(frame["cluster"].unique())
     ]
     if color_by != "cluster":
         groups = [("words", pd.Series(True, index=frame.index))]
+    three_d = "z" in frame
     for n, (name, member) in enumerate(groups):
         rows = frame[member]
         marker: dict[str, Any] = {"size": 4 if three_d else 7, "opacity": 0.8}
         if color_by == "cluster":
             marker["color"] = PALETTE[n % len(PALETTE)]
         else:
-            log_count = np.log10(rows["count"].clip(lower=1))
-            marker.update(color=log_count, colorscale="Viridis", colorbar={"title": "log10 count"})
-        _add_points(fig, rows, labelled[member.to_numpy()], marker, name, three_d)
-    focus = frame[frame["focus"]]
-    if len(focus):
-        _add_focus(fig, focus, query, three_d)
-    fig.update_layout(
-        title={"text": plain(title), "x": 0.01},
-        height=700,
-        margin={"l": 0, "r": 0, "t": 40 if title else 10, "b": 0},
-        showlegend=color_by == "cluster" or len(focus) > 0,
-        # Below the plot, never over its points (a legend inside the plot covered words and took their clicks).
-        legend={"itemsizing": "constant", "orientation": "h", "x": 0, "y": -0.05, "yanchor": "top"},
-    )
+            # Below the plot on the right, the legend being on the left.
+            bar = {"title": {"text": "log10 count", "side": "top"}, "orientation": "h", "x": 1, "xanchor": "right"}
+            bar.update(y=-0.01, yanchor="top", len=0.35, thickness=10)
+            marker.update(color=np.log10(rows["count"].clip(lower=1)), colorscale="Viridis", colorbar=bar)
+        words = rows["word"].map(plain)
+        hover = words + " · rank " + rows["rank"].astype(str) + " · count " + rows["count"].astype(str)
+        hover += " · cluster " + rows["cluster"].astype(str)
+        points = {"hovertext": hover, "hoverinfo": "text", "customdata": rows["word"], "marker": marker}
+        points.update(name=plain(name), mode="markers")
+        if three_d:
+            fig.add_scatter3d(x=rows["x"], y=rows["y"], z=rows["z"], **points)
+        else:
+            fig.add_scatter(
+                x=rows["x"],
+                y=rows["y"],
+                **points,
+                selected={"marker": {"opacity": 1.0}},
+                unselected={"marker": {"opacity": UNSELECTED}},
+            )
+
+
+def _add_rings(fig: go.Figure, rows: pd.DataFrame, query: str | None, name: str, colour: str) -> None:
+    """Ring a group of words (the query as a star), on top of the map; `text` names them for hovers and tests."""
+    three_d = "z" in rows
+    is_query = (rows["word"] == query).to_numpy()
+    marker = {
+        "size": np.where(is_query, 18, 13).tolist(),
+        "color": colour,
+        "symbol": np.where(is_query, "diamond" if three_d else "star", "circle-open").tolist(),
+        "line": {"width": 2, "color": colour},
+    }
+    common = {"text": rows["word"].map(plain), "customdata": rows["word"], "mode": "markers", "name": name}
+    common.update(marker=marker, hoverinfo="text")
     if three_d:
-        fig.update_layout(scene={"aspectmode": "cube", "domain": {"x": [0, 1], "y": [0, 1]}})
-    return fig
+        fig.add_scatter3d(x=rows["x"], y=rows["y"], z=rows["z"], **common)
+    else:
+        fig.add_scatter(x=rows["x"], y=rows["y"], **common, unselected={"marker": {"opacity": 1.0}})
+
+
+def _label_2d(fig: go.Figure, frame: pd.DataFrame, labels: MapLabels, size: MapSize) -> None:
+    """Text labels at the places `place_map_labels` found, leader lines to the points they had to leave, and
+    axes fixed to the ranges the places were computed for."""
+    axes = MapAxes.around(frame["x"].to_numpy(), frame["y"].to_numpy(), size)
+    placed = place_map_labels(frame, axes, labels)
+    points = axes.to_pixels(frame["x"], frame["y"])
+    lines: tuple[list[float | None], list[float | None]] = ([], [])
+    for label in placed:
+        if label.leader:
+            x, y = points[label.index]
+            for axis, (a, b) in enumerate(zip(axes.to_data(x, y), axes.to_data(*leader_end(label, x, y)), strict=True)):
+                lines[axis].extend((a, b, None))
+    if lines[0]:
+        fig.add_scatter(
+            x=lines[0],
+            y=lines[1],
+            mode="lines",
+            line={"width": 1, "color": LEADER_COLOUR},
+            hoverinfo="skip",
+            showlegend=False,
+        )
+    must, wanted = set(labels.must), set(labels.wanted)
+    for tier, colour, weight in (
+        ("must", MUST_COLOUR, "bold"),
+        ("wanted", CLICKED_COLOUR, "bold"),
+        ("extra", LABEL_COLOUR, "normal"),
+    ):
+        chosen = [label for label in placed if _tier(frame["word"].iloc[label.index], must, wanted) == tier]
+        if not chosen:
+            continue
+        xy = [axes.to_data(label.x, label.y) for label in chosen]
+        # A halo of the background's colour keeps a label legible over points and leader lines.
+        font = {"family": MAP_FONT, "size": LABEL_SIZE, "color": colour, "weight": weight, "shadow": "auto"}
+        fig.add_scatter(
+            x=[a for a, _ in xy],
+            y=[b for _, b in xy],
+            text=[plain(frame["word"].iloc[label.index]) for label in chosen],
+            mode="text",
+            textposition="middle center",
+            textfont=font,
+            selected={"textfont": {"color": colour}},
+            unselected={"textfont": {"color": colour}},
+            hoverinfo="skip",
+            showlegend=False,
+            name=f"{tier} labels",
+        )
+    fixed = {"visible": False, "autorange": False}
+    fig.update_layout(xaxis={**fixed, "range": list(axes.x)}, yaxis={**fixed, "range": list(axes.y)})
+
+
+def _tier(word: str, must: set[str], wanted: set[str]) -> str:
+    return "must" if word in must else "wanted" if word in wanted else "extra"
+
+
+def _label_3d(fig: go.Figure, frame: pd.DataFrame, labels: MapLabels) -> None:
+    """3-D labels turn with the camera, so no placement holds: the priority words and the `limit` most
+    frequent words carry their text. A drag turns the map about its centre (turntable), it never pans."""
+    chosen = frame["word"].isin([*labels.must, *labels.wanted]) | (frame["rank"] <= labels.limit)
+    rows = frame[chosen]
+    font = {"family": MAP_FONT, "size": LABEL_SIZE, "color": LABEL_COLOUR}
+    fig.add_scatter3d(
+        x=rows["x"],
+        y=rows["y"],
+        z=rows["z"],
+        text=rows["word"].map(plain),
+        mode="text",
+        textfont=font,
+        hoverinfo="skip",
+        showlegend=False,
+        name="labels",
+    )
+    fig.update_layout(scene={"aspectmode": "cube", "dragmode": "turntable", "domain": {"x": [0, 1], "y": [0, 1]}})
 
 
 PALETTE = (
@@ -306,81 +516,24 @@ def _cluster_name(frame: pd.DataFrame, cluster: int) -> str:
     return ", ".join(frame.loc[frame["cluster"] == cluster].nsmallest(3, "rank")["word"].map(plain))
 
 
-def _add_points(
-    fig: go.Figure, rows: pd.DataFrame, labelled: np.ndarray, marker: dict, name: str, three_d: bool
-) -> None:
-    words = rows["word"].map(plain)
-    hover = words + " · rank " + rows["rank"].astype(str) + " · count " + rows["count"].astype(str)
-    hover += " · cluster " + rows["cluster"].astype(str)
-    text = words.where(labelled & ~rows["focus"].to_numpy(), "")  # focus words get their label on top
-    points = {
-        "x": rows["x"],
-        "y": rows["y"],
-        "text": text,
-        "hovertext": hover,
-        "hoverinfo": "text",
-        "customdata": rows.index,
-        "marker": marker,
-        "name": plain(name),
-        "mode": "markers+text",
-        "textfont": {"size": 11, "color": "#39424e"},
-    }
-    if three_d:
-        fig.add_scatter3d(**points, z=rows["z"])
-    else:
-        fig.add_scatter(**points, textposition="top center")
-
-
-def _add_focus(fig: go.Figure, rows: pd.DataFrame, query: str | None, three_d: bool) -> None:
-    """Ring the query word (star) and its neighbours (circles), labelled, on top of the map."""
-    is_query = (rows["word"] == query).to_numpy()
-    marker = {
-        "size": np.where(is_query, 18, 13).tolist(),
-        "color": "crimson",
-        "symbol": np.where(is_query, "diamond" if three_d else "star", "circle-open").tolist(),
-        "line": {"width": 2, "color": "crimson"},
-    }
-    common = {
-        "x": rows["x"],
-        "y": rows["y"],
-        "text": rows["word"].map(plain),
-        "customdata": rows.index,
-        "mode": "markers+text",
-        "name": f"{plain(query or '')} and its neighbours",
-        "marker": marker,
-        "textfont": {"size": 13, "color": "crimson"},
-        "hoverinfo": "text",
-    }
-    if three_d:
-        fig.add_scatter3d(**common, z=rows["z"])
-    else:
-        fig.add_scatter(**common, textposition="bottom center")
-
-
-def progress_figure(coords: np.ndarray, words: list[str], title: str) -> go.Figure:
-    """A t-SNE layout in the making: plain points, the title saying how far it is."""
+def progress_figure(coords: np.ndarray, words: list[str], title: str, size: MapSize | None = None) -> go.Figure:
+    """A t-SNE layout in the making: plain points, the title saying how far it is, at the map's size."""
+    size = size or MapSize()
     fig = go.Figure()
     hover = [plain(w) for w in words]
+    common = {"mode": "markers", "hovertext": hover, "hoverinfo": "text"}
     if coords.shape[1] == 3:
         fig.add_scatter3d(
-            x=coords[:, 0],
-            y=coords[:, 1],
-            z=coords[:, 2],
-            mode="markers",
-            hovertext=hover,
-            hoverinfo="text",
-            marker={"size": 3, "color": "#8a97a8"},
+            x=coords[:, 0], y=coords[:, 1], z=coords[:, 2], **common, marker={"size": 3, "color": LEADER_COLOUR}
         )
     else:
-        fig.add_scatter(
-            x=coords[:, 0],
-            y=coords[:, 1],
-            mode="markers",
-            hovertext=hover,
-            hoverinfo="text",
-            marker={"size": 6, "color": "#8a97a8"},
-        )
-    fig.update_layout(title={"text": plain(title), "x": 0.01}, height=700, margin={"l": 0, "r": 0, "t": 40, "b": 0})
+        fig.add_scatter(x=coords[:, 0], y=coords[:, 1], **common, marker={"size": 6, "color": LEADER_COLOUR})
+    fig.update_layout(
+        title={"text": plain(title), "x": 0.01},
+        width=size.width,
+        height=size.height,
+        margin={"l": size.left, "r": size.right, "t": size.top, "b": size.bottom, "autoexpand": False},
+    )
     return fig
 
 

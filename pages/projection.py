@@ -25,6 +25,7 @@ import streamlit as st
 from core.explore.projection import Settings, cache_key, capped, map_rows, preload_tsne, sample_note, word_map
 from core.explore.vectors import Embeddings, UnknownWordError
 from pages.parts.charts import MapLabels, MapSize, map_figure, progress_figure
+from pages.parts.common import map_page_style
 from pages.parts.sources import Source, explorer_page
 from pages.parts.text import literal
 
@@ -41,17 +42,13 @@ MAP_SIZES = {
 MAPS_KEPT = 16
 CLICKED, SELECTED = "pj_clicked", "pj_selected"  # session keys: the clicked word, the box/lasso-selected words
 MAX_SELECTED = 300  # words of a selection that compete for labels
+
+
 # This page's own style: the main column's padding (Streamlit's default: 5 rem at the sides, 6 rem on top)
 # narrowed, so that a 1040-px map fits beside the sidebar of a 1400-px window; and no retained map. While a
 # script runs, Streamlit keeps showing, greyed, each widget of the last run that this run has not drawn yet;
 # a chart with selections is a widget whose identity is its figure, so while a new map computes the last
 # one stayed below it as a greyed ghost until the run ended.
-PAGE_STYLE = (
-    "<style>[data-testid='stMainBlockContainer']{padding:3.5rem 1rem 2rem 1rem}"
-    "[data-testid='stMainBlockContainer'] [data-retained='true']{display:none}</style>"
-)
-
-
 @st.cache_resource
 def preloading() -> threading.Thread:
     """Once per server: t-SNE's library imports in the background while the user looks at the first map."""
@@ -292,7 +289,7 @@ def draw_map(source: Source, emb: Embeddings) -> None:
     )
 
 
-st.html(PAGE_STYLE)
+map_page_style()
 with st.sidebar:
     chosen = explorer_page("projection", "Projection", "pj_run")
 if chosen:

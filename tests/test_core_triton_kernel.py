@@ -74,7 +74,9 @@ def on_torch(arrays: tuple[np.ndarray, ...]) -> list[torch.Tensor]:
 def test_one_program_equals_the_emulation(kernel: ModuleType, dim: int, step_from: int, step_to: int) -> None:
     v, u, ids, sentence, window, threshold, alias = case(dim)
     seed = 2**63 + 7  # above int64: the kernel's arithmetic is uint64
-    drawn = [[noise_word(seed, p, s, ids[p], K, threshold, alias) for s in range(K)] for p in range(len(ids))]
+    drawn = [
+        [noise_word(np.uint64(seed), p, s, ids[p], K, threshold, alias) for s in range(K)] for p in range(len(ids))
+    ]
     assert any(len(set(words)) < K for words in drawn[step_from:step_to]), "a noise word drawn twice"
     tv, tu, *rest = on_torch((v, u, ids, sentence, window, threshold, alias))
     got = kernel.train_slice(tv, tu, *rest[:3], W, *rest[3:], K, seed, *LR, 1, step_from, step_to)
@@ -126,7 +128,9 @@ def test_the_kernel_draws_the_reference_noise_words(kernel: ModuleType) -> None:
         draw_noise[(len(ids),)](
             out, torch.tensor([seed - 2**64]), torch.tensor(ids), len(counts), *tables, K=4, BLOCK=4
         )
-        expected = [[noise_word(seed, p, s, ids[p], 4, threshold, alias) for s in range(4)] for p in range(len(ids))]
+        expected = [
+            [noise_word(np.uint64(seed), p, s, ids[p], 4, threshold, alias) for s in range(4)] for p in range(len(ids))
+        ]
         np.testing.assert_array_equal(out.numpy(), expected)
         assert (out != torch.tensor(ids)[:, None]).all()
 

@@ -19,6 +19,12 @@ from pages.parts.live import LiveFeed, PanelFeed, Readers, safe_status
 FIGURES = ("epochs_done", "mean_loss", "tokens_per_s", "device")
 SCORES = ("WS353", "SimLex", "analogy")
 CURRENT_RUN = "current_run"  # the run the user last looked at, shared by the pages
+# The map page's own stylesheet, a constant (no user text reaches HTML): narrower side padding, so the map fills
+# the first screen, and the previous map's greyed copy, which Streamlit keeps while a new one computes, hidden.
+MAP_PAGE_STYLE = (
+    "<style>[data-testid='stMainBlockContainer']{padding:3.5rem 1rem 2rem 1rem}"
+    "[data-testid='stMainBlockContainer'] [data-retained='true']{display:none}</style>"
+)
 
 
 def require_app(url_path: str) -> None:
@@ -31,6 +37,10 @@ def require_app(url_path: str) -> None:
     if not st.session_state.get("app_ran"):
         st.session_state["deep_link"] = (url_path, st.query_params.to_dict())
         st.switch_page("app.py")
+
+
+def map_page_style() -> None:
+    st.html(MAP_PAGE_STYLE)
 
 
 @st.cache_resource

@@ -35,7 +35,6 @@ from pages.parts.live import (
     RANKS_HEADER,
     SPEED_CAPTION,
     WATCH_HEADER,
-    active,
     figures,
     live_panel,
     phase,
@@ -69,8 +68,12 @@ FOLLOW = "train_follow"  # the run to show next: the one that took the slot of t
 FORM_OPEN = "train_form_open"
 
 
-def buttons(reg: Launcher, shown: Run | None) -> None:
-    """Start a new run (queued while the slots are busy); Stop (or take out of the queue) or Resume the shown run."""
+def buttons(reg: Launcher, shown: Run | None, now: str) -> None:
+    """Start a new run (queued while the slots are busy); Stop (or take out of the queue) or Resume the shown run.
+
+    `now` is the shown run's phase as the panel below draws it: Resume follows it, not a second look, as a
+    process that lets go of its run in between would leave Resume greyed under an ended run's view, which
+    nothing redraws."""
     left, mid, right, _ = st.columns([1, 1, 1, 3])
     busy = len(reg.live_runs()) >= reg.max_jobs
     left.button(
@@ -85,7 +88,7 @@ def buttons(reg: Launcher, shown: Run | None) -> None:
         disabled=shown is None or not (reg.is_live(shown) or reg.is_queued(shown)),
         help="stop after the current step (resumable); a queued run leaves the queue",
     )
-    right.button("Resume", on_click=resume, disabled=not resumable(reg, shown))
+    right.button("Resume", on_click=resume, disabled=not resumable(shown, now))
 
 
 def start() -> None:
@@ -213,11 +216,9 @@ def resume() -> None:
         st.session_state["train_error"] = user_message(exc)
 
 
-def resumable(reg: Launcher, run: Run | None) -> bool:
-    """A run that ended early and is not training or queued; one that never trained simply starts afresh."""
-    if run is None or reg.is_live(run) or reg.is_queued(run):
-        return False
-    return safe_status(run).state in ("stopped", "interrupted", "failed")
+def resumable(run: Run | None, now: str) -> bool:
+    """A run that ended early (it is neither training nor queued); one that never trained simply starts afresh."""
+    return run is not None and now == "ended" and safe_status(run).state in ("stopped", "interrupted", "failed")
 
 
 def show(run: Run) -> None:
@@ -342,15 +343,15 @@ def run_vocabulary(path: str) -> list[str]:
     return Run(Path(path)).vocab().idx_to_token
 
 
-def run_panel(run: Run, reg: Launcher) -> None:
+def run_panel(run: Run, reg: Launcher, began: str) -> None:
     """The live part of the page; it follows the run while it trains or waits, and redraws the whole page when
     its phase changes: when it starts after waiting (the queue list changes) and when it ends. A run that
     ends while another waits or trains gives the page to that one, so the page follows the queue.
 
     A browser on this machine follows it by itself (`pages.parts.live`), which costs the training
     nothing noticeable; elsewhere this fragment polls, at a cost of about a quarter of a core of the
-    browser's on two cores, as Streamlit's browser side rebuilds the page at every rerun."""
-    began = phase(reg, run, safe_status(run))
+    browser's on two cores, as Streamlit's browser side rebuilds the page at every rerun. `began` is the run's
+    phase when the page around it was drawn."""
     feed = browser_feed() if began != "ended" else None
     view = loss_view("loss")
 
@@ -403,7 +404,8 @@ def runs_area(reg: Launcher) -> None:
     if st.session_state.pop(WHOLE_PAGE, False):
         st.rerun()
     shown = pick_shown_run(reg)
-    buttons(reg, shown)
+    now = phase(reg, shown, safe_status(shown)) if shown else "ended"  # one look, for the buttons and the panel
+    buttons(reg, shown, now)
     if "train_error" in st.session_state:
         st.error(literal(st.session_state["train_error"]))
     if "train_notice" in st.session_state:
@@ -413,10 +415,10 @@ def runs_area(reg: Launcher) -> None:
     watch_words_box()
     if shown is None:
         st.info("No runs yet: choose a corpus and press Start.")
-    elif st.session_state.get(REFUSED) and not active(reg, shown, safe_status(shown)):
+    elif st.session_state.get(REFUSED) and now == "ended":
         st.button(f"Show run {shown.name}", on_click=clear_messages, help="the refused start changed no run")
     else:
-        run_panel(shown, reg)
+        run_panel(shown, reg, now)
 
 
 require_app("train")

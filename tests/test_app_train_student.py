@@ -126,3 +126,21 @@ def test_a_training_writes_the_books_tokens_per_second_with_its_metrics(lee_run:
     rows = lee_run.metrics()
     assert rows and all(row.centers_per_s is not None and row.centers_per_s > 0 for row in rows)
     assert all(row.centers_per_s < row.tokens_per_s for row in rows)  # subsampling drops frequent words
+
+
+def test_resume_is_offered_when_the_process_lets_go_of_its_run_while_the_page_draws(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The training process releases its run between two looks of the page: the buttons and the panel follow
+    one look, so the page never shows an ended run under a greyed Resume that nothing redraws."""
+    from core.runs.launcher import Launcher
+
+    stopped_run(tmp_path)
+    # The process holds the run for the page's first five looks (through the buttons, as drawn today) and lets go
+    # before the panel looks: with a look of their own, the buttons showed Resume greyed under "Stopped".
+    looks = iter([True] * 5)
+    monkeypatch.setattr(Launcher, "is_live", lambda self, run: next(looks, False))
+    at = open_app_page("pages/train.py")
+    assert not at.exception
+    [resume] = [b for b in at.button if b.label == "Resume"]
+    assert not resume.disabled and at.get("progress")[0].proto.text == "Stopped at 71%"

@@ -40,11 +40,6 @@ WATCH_HEADER = ("word", "top-5 neighbours (cosine)")
 RANKS_HEADER = ("rank", "raw tokens/s")
 
 
-def active(reg: Launcher, run: Run, status: Status) -> bool:
-    """Training or waiting to train, started here or by any other process: the page keeps following it."""
-    return phase(reg, run, status) != "ended"
-
-
 def phase(reg: Launcher, run: Run, status: Status) -> str:
     """`queued`, `running` (its process starts or trains) or `ended`: what the page around the panel shows
     changes with it (the queue list, the buttons), so a change of phase redraws the page."""

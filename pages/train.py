@@ -71,7 +71,7 @@ FORM_OPEN = "train_form_open"
 def buttons(reg: Launcher, shown: Run | None, now: str) -> None:
     """Start a new run (queued while the slots are busy); Stop (or take out of the queue) or Resume the shown run.
 
-    `now` is the shown run's phase as the panel below draws it: Resume follows it, not a second look, as a
+    `now` is the shown run's phase as the panel below draws it: Stop and Resume follow it, not a second look, as a
     process that lets go of its run in between would leave Resume greyed under an ended run's view, which
     nothing redraws."""
     left, mid, right, _ = st.columns([1, 1, 1, 3])
@@ -85,7 +85,7 @@ def buttons(reg: Launcher, shown: Run | None, now: str) -> None:
     mid.button(
         "Stop",
         on_click=stop,
-        disabled=shown is None or not (reg.is_live(shown) or reg.is_queued(shown)),
+        disabled=shown is None or now == "ended",
         help="stop after the current step (resumable); a queued run leaves the queue",
     )
     right.button("Resume", on_click=resume, disabled=not resumable(shown, now))

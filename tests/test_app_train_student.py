@@ -136,10 +136,17 @@ def test_resume_is_offered_when_the_process_lets_go_of_its_run_while_the_page_dr
     from core.runs.launcher import Launcher
 
     stopped_run(tmp_path)
-    # The process holds the run for the page's first five looks (through the buttons, as drawn today) and lets go
-    # before the panel looks: with a look of their own, the buttons showed Resume greyed under "Stopped".
-    looks = iter([True] * 5)
-    monkeypatch.setattr(Launcher, "is_live", lambda self, run: next(looks, False))
+    # The process lets go of the run just after the buttons are drawn, as the page lists the queue below them;
+    # with a look of their own, the buttons showed Resume greyed under the ended run's view, which nothing redrew.
+    held = [True]
+    queued_runs = Launcher.queued_runs
+
+    def queue_listed(self: Launcher) -> list[Run]:
+        held[0] = False
+        return queued_runs(self)
+
+    monkeypatch.setattr(Launcher, "queued_runs", queue_listed)
+    monkeypatch.setattr(Launcher, "is_live", lambda self, run: held[0])
     at = open_app_page("pages/train.py")
     assert not at.exception
     [resume] = [b for b in at.button if b.label == "Resume"]

@@ -54,11 +54,14 @@ def test_train_watch_stop_query_and_map(app_url: str) -> None:
 
         page.get_by_role("link", name="Train").click()
         page.get_by_text("Lee news corpus").click()
-        for label, value in (("Minimum word count", "5"), ("Epochs", "300")):
+        settled(page)
+        page.get_by_text("book", exact=True).click()  # the book mode: 1000 epochs last minutes, so Stop finds it live
+        settled(page)
+        for label, value in (("Minimum word count", "5"), ("Epochs", "1000")):
             field = page.get_by_label(re.compile(f"^{label}"))
             field.fill(value)
             field.press("Enter")
-        expect(page.get_by_label(re.compile("^Epochs"))).to_have_value("300")
+        expect(page.get_by_label(re.compile("^Epochs"))).to_have_value("1000")
         page.get_by_role("button", name="Start").click()
 
         points = page.get_by_text(re.compile(r"\d+ loss points logged"))
@@ -105,9 +108,12 @@ def test_train_watch_stop_query_and_map(app_url: str) -> None:
 def test_a_live_run_is_followed_without_reruns_and_its_end_shows_by_itself(app_url: str) -> None:
     """While a run trains, the panel updates from the browser (pages.parts.live): Streamlit sends the page
     nothing and is asked for nothing, which is what made watching cost the training a quarter of a core.
-    A rerun meanwhile (new watch words) keeps one poller, not two. When the run ends, the page shows the
-    finished run without the user doing anything."""
+    A rerun meanwhile (new watch words) keeps one poller, not two. When the run ends (stopped from outside the
+    page, as by the command line, so that it still trains while the test looks), the page shows the ended run
+    without the user doing anything."""
     from playwright.sync_api import expect
+
+    from core.runs import list_runs
 
     with chromium_page(height=1700, timeout_s=60) as page:
         frames, feed = {"in": 0, "out": 0}, []
@@ -122,12 +128,14 @@ def test_a_live_run_is_followed_without_reruns_and_its_end_shows_by_itself(app_u
         expect(page.get_by_role("heading", name="Train", exact=True)).to_be_visible()
         page.get_by_text("Lee news corpus").click()
         settled(page)
-        for label, value in (("Minimum word count", "5"), ("Epochs", "250")):
+        page.get_by_text("book", exact=True).click()  # the book mode: 1000 epochs last minutes, not seconds
+        settled(page)
+        for label, value in (("Minimum word count", "5"), ("Epochs", "1000")):
             field = page.get_by_label(re.compile(f"^{label}"))
             field.fill(value)
             field.press("Enter")
             settled(page)
-        expect(page.get_by_label(re.compile("^Epochs"))).to_have_value("250")
+        expect(page.get_by_label(re.compile("^Epochs"))).to_have_value("1000")
         page.get_by_role("button", name="Start").click()
         expect(page.get_by_text(re.compile(r"\d+ loss points logged"))).to_be_visible()
         expect(page.get_by_role("progressbar")).to_be_visible()
@@ -147,15 +155,18 @@ def test_a_live_run_is_followed_without_reruns_and_its_end_shows_by_itself(app_u
         page.wait_for_timeout(3000)
         assert len(feed) - polls <= 4, f"{len(feed) - polls} feed requests in 3 s: a second poller was left"
 
-        expect(page.get_by_text(re.compile(r"^Finished 250 epochs in"))).to_be_visible()
-        expect(page.locator(".js-plotly-plot").first).to_be_visible()  # the finished run's interactive chart
-        expect(page.get_by_role("button", name="Resume")).to_be_disabled()
+        [run] = list_runs()
+        assert run.status().state == "running", "the run must still train here: the checks above need it live"
+        run.request_stop()  # as `python -m core stop` does
+        expect(page.get_by_text(re.compile(r"^Stopped:"))).to_be_visible()
+        expect(page.locator(".js-plotly-plot").first).to_be_visible()  # the ended run's interactive chart
+        expect(page.get_by_role("button", name="Resume")).to_be_enabled()
         expect(page.get_by_role("button", name="Stop")).to_be_disabled()
 
 
 def test_a_run_queued_behind_another_shows_when_the_first_ends(app_url: str) -> None:
-    """One training at a time: the second Start waits in the queue; when the first run ends, the page shows
-    the second one training within 3 s, with no reload."""
+    """One training at a time: the second Start waits in the queue; when the first run ends (stopped from
+    outside the page), the page shows the second one training within 3 s, with no reload."""
     from playwright.sync_api import expect
 
     from core.runs import list_runs
@@ -165,7 +176,9 @@ def test_a_run_queued_behind_another_shows_when_the_first_ends(app_url: str) -> 
         expect(page.get_by_role("heading", name="Train", exact=True)).to_be_visible()
         page.get_by_text("Lee news corpus").click()
         settled(page)
-        for label, value in (("Minimum word count", "5"), ("Epochs", "60")):
+        page.get_by_text("book", exact=True).click()  # the book mode: 1000 epochs last minutes, so the first run
+        settled(page)  # still trains when the second Start comes; the test ends it
+        for label, value in (("Minimum word count", "5"), ("Epochs", "1000")):
             field = page.get_by_label(re.compile(f"^{label}"))
             field.fill(value)
             field.press("Enter")
@@ -179,6 +192,7 @@ def test_a_run_queued_behind_another_shows_when_the_first_ends(app_url: str) -> 
         [second] = [run for run in list_runs() if run.name != first.name]
         assert second.status().state == "queued", "the second run waits while the first trains"
 
+        first.request_stop()  # the first run ends (as `python -m core stop` ends it)
         while first.status().state == "running":
             page.wait_for_timeout(50)
         notice = page.get_by_text(f"now showing run {second.name}, next in the queue")

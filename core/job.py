@@ -254,9 +254,16 @@ def _finish(run: Run, trainer: Trainer, summary: RunSummary, board: Board) -> No
 
 
 def _checkpointer(run: Run) -> Callable[[int, dict[str, torch.Tensor], list[float], float], None]:
+    """Each epoch's checkpoint; the status then counts the epochs done, so a run's table shows them while it trains."""
+
     def save(epochs_done: int, tensors: dict[str, torch.Tensor], epoch_losses: list[float], seconds: float) -> None:
         meta = {"epochs_done": epochs_done, "epoch_losses": epoch_losses, "train_seconds": seconds}
         run.save_checkpoint(tensors, meta)
+        try:
+            message = run.saved_status().message
+        except RunError:  # an unreadable status is rewritten whole
+            message = "training"
+        run.set_status("running", message, epochs_done=epochs_done, mean_loss=epoch_losses[-1])
 
     return save
 

@@ -62,7 +62,7 @@ def state_text(state: str, live: bool, place: int | None) -> str:
 
 
 def epochs_text(done: object, asked: object) -> str:
-    """Epochs done of those asked; "– of N" while the status counts none (training, or ended without saying)."""
+    """Epochs done of those asked; "– of N" while the status counts none (before the first epoch ends)."""
     return "–" if pd.isna(asked) else f"{'–' if pd.isna(done) else f'{done:.0f}'} of {asked:.0f}"
 
 

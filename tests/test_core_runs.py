@@ -177,3 +177,18 @@ def test_a_damaged_status_is_reported_as_such() -> None:
     (run.path / "status.json").write_text('{"state": "dancing"}')
     with pytest.raises(RunError, match=r"damaged: status\.json: its state .dancing. is not one of"):
         run.status()
+
+
+def test_each_epochs_checkpoint_counts_the_epochs_in_the_status_while_the_run_trains(tiny_corpus: Path) -> None:
+    """Home reads a running run's epochs from its status: each checkpoint updates them, keeping the message."""
+    from core.job import _checkpointer
+    from core.runs import Run
+
+    run = Run.create(TrainConfig(corpus=str(tiny_corpus), epochs=3), name="counting")
+    run.set_status("running", "training on the tensor engine")
+    save = _checkpointer(run)
+    save(1, {"v": torch.zeros(2, 2), "u": torch.zeros(2, 2)}, [0.61], 1.5)
+    save(2, {"v": torch.zeros(2, 2), "u": torch.zeros(2, 2)}, [0.61, 0.52], 3.0)
+    status = run.saved_status()
+    assert (status.state, status.message) == ("running", "training on the tensor engine")
+    assert (status.epochs_done, status.mean_loss) == (2, 0.52)

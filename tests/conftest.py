@@ -138,19 +138,13 @@ def open_app_page(path: str, **session: object):
 
 
 @contextmanager
-def app_server(folder: Path, env: dict[str, str], timeout_s: float = 60.0) -> Iterator[int]:
-    """`streamlit run app.py` on a free port (yielded) with `env`, always ended afterwards; its log is printed,
-    which pytest shows when the test fails."""
-    from core.bench.watch import free_port, wait_healthy
-
-    port = free_port()
-    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true"]
-    command += ["--server.port", str(port)]
-    with open(folder / "server.log", "wb") as log:
-        server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+def served(command: list[str], log_path: Path, **popen: object) -> Iterator[subprocess.Popen]:
+    """A server process (yielded), its output into `log_path`, always ended afterwards; the log's tail is
+    printed, which pytest shows when the test fails."""
+    with open(log_path, "wb") as log:
+        server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, **popen)
         try:
-            wait_healthy(f"http://localhost:{port}", server, timeout_s=timeout_s)
-            yield port
+            yield server
         finally:
             server.terminate()
             try:
@@ -158,4 +152,17 @@ def app_server(folder: Path, env: dict[str, str], timeout_s: float = 60.0) -> It
             except subprocess.TimeoutExpired:
                 server.kill()
                 server.wait()
-            print((folder / "server.log").read_text(errors="replace")[-4000:])
+            print(log_path.read_text(errors="replace")[-4000:])
+
+
+@contextmanager
+def app_server(folder: Path, env: dict[str, str], timeout_s: float = 60.0) -> Iterator[int]:
+    """`streamlit run app.py` on a free port (yielded) with `env`, always ended afterwards."""
+    from core.bench.watch import free_port, wait_healthy
+
+    port = free_port()
+    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true"]
+    command += ["--server.port", str(port)]
+    with served(command, folder / "server.log", cwd=ROOT, env=env) as server:
+        wait_healthy(f"http://localhost:{port}", server, timeout_s=timeout_s)
+        yield port

@@ -69,6 +69,14 @@ def plant(path: Path, kind: str, fifos: list[Path], outside: Path) -> None:
         path.symlink_to(outside)
 
 
+def not_plain(path: Path, kind: str, fifos: list[Path], outside: Path) -> Path:
+    """Where to read something other than a plain file: `path` planted with `kind`, or the device itself."""
+    if kind == "device":
+        return Path("/dev/zero")
+    plant(path, kind, fifos, outside)
+    return path
+
+
 def within_deadline(action: Callable[[], Any]) -> Any:
     """`action()`'s result, computed in a thread that must end before the deadline; its exception is raised here."""
     outcome: dict[str, Any] = {}
@@ -157,11 +165,7 @@ def test_a_lock_that_is_not_a_plain_file_is_refused_not_waited_on(kind: str, tmp
 
 @pytest.mark.parametrize("kind", ("fifo", "folder", "device"))
 def test_the_tolerant_reader_refuses_what_is_not_a_plain_file(kind: str, tmp_path: Path, fifos: list[Path]) -> None:
-    path = tmp_path / "file.json"
-    if kind == "device":
-        path = Path("/dev/zero")
-    else:
-        plant(path, kind, fifos, tmp_path)
+    path = not_plain(tmp_path / "file.json", kind, fifos, tmp_path)
     text = within_deadline(lambda: read_text(path))
     assert isinstance(text, Damaged) and ("not a plain file" in text.reason or "larger than" in text.reason)
 
@@ -198,11 +202,7 @@ def test_a_run_whose_log_is_not_a_plain_file_fails_alone_and_the_queue_goes_on(
 
 @pytest.mark.parametrize("kind", ("fifo", "folder", "device"))
 def test_a_vectors_file_that_is_not_a_plain_file_is_refused(kind: str, tmp_path: Path, fifos: list[Path]) -> None:
-    path = tmp_path / "vectors.txt"
-    if kind == "device":
-        path = Path("/dev/zero")
-    else:
-        plant(path, kind, fifos, tmp_path)
+    path = not_plain(tmp_path / "vectors.txt", kind, fifos, tmp_path)
     with pytest.raises(VectorFileError):
         within_deadline(lambda: read_vectors(path, limit=10))
 

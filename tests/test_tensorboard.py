@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import served
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from core.bench.watch import free_port
@@ -129,34 +130,24 @@ def test_tensorboard_serves_the_loss_curves_and_the_projector(tiny_corpus: Path,
     command += ["--port", str(port), "--load_fast", "false", "--reload_interval", "1"]
     base = f"http://127.0.0.1:{port}/data/plugin"
     name = urllib.request.quote(run.name)
-    with open(tmp_path / "tensorboard.log", "wb") as log:
-        server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            deadline = time.monotonic() + 90
-            tags = poll_json(f"{base}/scalars/tags", lambda a: run.name in a, server, deadline)
-            assert set(tags[run.name]) == {STEP_TAG, EPOCH_TAG}
-            wanted = expected(run)
-            for tag in (STEP_TAG, EPOCH_TAG):
-                points = json.loads(get(f"{base}/scalars/scalars?run={name}&tag={urllib.request.quote(tag)}"))
-                assert [step for _, step, _ in points] == [step for step, _ in wanted[tag]]
+    with served(command, tmp_path / "tensorboard.log") as server:
+        deadline = time.monotonic() + 90
+        tags = poll_json(f"{base}/scalars/tags", lambda a: run.name in a, server, deadline)
+        assert set(tags[run.name]) == {STEP_TAG, EPOCH_TAG}
+        wanted = expected(run)
+        for tag in (STEP_TAG, EPOCH_TAG):
+            points = json.loads(get(f"{base}/scalars/scalars?run={name}&tag={urllib.request.quote(tag)}"))
+            assert [step for _, step, _ in points] == [step for step, _ in wanted[tag]]
 
-            assert poll_json(f"{base}/projector/runs", lambda a: run.name in a, server, deadline) == [run.name]
-            config = json.loads(get(f"{base}/projector/info?run={name}"))
-            vectors = Embeddings.from_run(run)
-            words, dim = len(vectors.words) - 1, vectors.center.shape[1]  # all but <unk>
-            assert config["embeddings"][0]["tensorShape"] == [words, dim]
-            tensor = np.frombuffer(get(f"{base}/projector/tensor?run={name}&name={name}"), dtype=np.float32)
-            np.testing.assert_array_equal(tensor.reshape(words, dim), vectors.center[1:])
-            metadata = get(f"{base}/projector/metadata?run={name}&name={name}").decode().splitlines()
-            assert metadata[0] == "word\tcount" and [line.split("\t")[0] for line in metadata[1:]] == vectors.words[1:]
-        finally:
-            server.terminate()
-            try:
-                server.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
-            print((tmp_path / "tensorboard.log").read_text(errors="replace")[-3000:])
+        assert poll_json(f"{base}/projector/runs", lambda a: run.name in a, server, deadline) == [run.name]
+        config = json.loads(get(f"{base}/projector/info?run={name}"))
+        vectors = Embeddings.from_run(run)
+        words, dim = len(vectors.words) - 1, vectors.center.shape[1]  # all but <unk>
+        assert config["embeddings"][0]["tensorShape"] == [words, dim]
+        tensor = np.frombuffer(get(f"{base}/projector/tensor?run={name}&name={name}"), dtype=np.float32)
+        np.testing.assert_array_equal(tensor.reshape(words, dim), vectors.center[1:])
+        metadata = get(f"{base}/projector/metadata?run={name}&name={name}").decode().splitlines()
+        assert metadata[0] == "word\tcount" and [line.split("\t")[0] for line in metadata[1:]] == vectors.words[1:]
 
 
 def test_a_new_checkpoint_removes_the_projector_files_of_an_earlier_finish(tiny_corpus: Path) -> None:

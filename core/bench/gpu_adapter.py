@@ -2,7 +2,7 @@
 
 The check measures `core.engines.kernel_triton.train_slice` (the Triton kernel), compares it with
 `core.engines.kernel_batched.train_in_flight` (the numba reference; one program is the exact
-sequential order), asks `core.engines.fast_triton.default_in_flight` for the default concurrency
+sequential order), asks `core.engines.fast_triton.in_flight_for` for the default concurrency
 and sets a Trainer's engine's concurrency. If those names or signatures change, this module alone
 changes with them. Each import is inside its function: Triton is loaded on the GPU path only.
 """
@@ -79,13 +79,11 @@ def cpu_slice(
     return train_in_flight(v, u, ids, sentence, window, p.max_window, threshold, alias, k, seed, *lrs, programs, *span)
 
 
-def default_programs(counts: np.ndarray, k: int, device: torch.device, power: float = 0.75) -> int:
+def default_programs(counts: np.ndarray, k: int, device: torch.device) -> int:
     """The engine's default centers in flight for a vocabulary with these counts (`<unk>` first, never drawn)."""
-    from core.engines.fast_triton import default_in_flight
+    from core.engines.fast_triton import in_flight_for
 
-    weights = np.asarray(counts, dtype=np.float64) ** power
-    weights[0] = 0.0
-    return default_in_flight(weights / weights.sum(), k, device)
+    return in_flight_for(NoiseTable(counts).effective_words, k, device)
 
 
 def engine_programs(engine: object) -> int | None:

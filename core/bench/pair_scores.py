@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
+from core.explore.vectors import Embeddings
+
 RESTRICT_VOCAB = 300_000  # gensim's default, as core.explore.evaluate uses it
 PAIR_FILES = {"wordsim353": "wordsim353.tsv", "simlex999": "simlex999.txt"}
 PROBE, PROBE_TOP = "chip", 10
@@ -52,18 +54,8 @@ def pair_spearman(words: list[str], vectors: np.ndarray, path: Path) -> float | 
     return float(rho) if np.isfinite(rho) else None
 
 
-def nearest(words: list[str], vectors: np.ndarray, probe: str = PROBE, top: int = PROBE_TOP) -> list[str]:
-    """The probe's `top` nearest words by cosine (itself left out); empty if the probe is unknown."""
-    if probe not in words:
-        return []
-    rows = np.asarray(vectors, dtype=np.float64)
-    unit = rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
-    at = words.index(probe)
-    order = [i for i in np.argsort(-(unit @ unit[at])) if i != at]
-    return [words[i] for i in order[:top]]
-
-
 def quality(words: list[str], vectors: np.ndarray, folder: Path) -> dict[str, object]:
     """WS353, SimLex (from the pair files in `folder`) and chip's ten nearest words."""
     scores: dict[str, object] = {name: pair_spearman(words, vectors, folder / f) for name, f in PAIR_FILES.items()}
-    return scores | {"chip_top10": nearest(words, vectors)}
+    near = Embeddings(words, vectors).neighbors(PROBE, PROBE_TOP) if PROBE in words else []
+    return scores | {"chip_top10": [word for word, _ in near]}
